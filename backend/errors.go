@@ -1,0 +1,35 @@
+package backend
+
+import "errors"
+
+// One sentinel per outcome a client or an administrator must tell apart. The
+// server maps each to an LDAP result code in one place; the CLI to a message.
+var (
+	// ErrInvalidCredentials is every failed authentication, whatever the
+	// reason: the reason is logged, never told to the client.
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	ErrNotFound           = errors.New("no such account")
+	ErrExists             = errors.New("account already exists")
+	ErrNoSuchAppPassword  = errors.New("no such app password")
+	// ErrLimitReached: the account already has the maximum of active app passwords.
+	ErrLimitReached = errors.New("app password limit reached")
+	// ErrSecondFactorRequired: app passwords need TOTP enrolled first.
+	ErrSecondFactorRequired = errors.New("two-factor must be enrolled before creating app passwords")
+	// ErrBusy: every password-hashing slot stayed taken until the request's
+	// deadline; the client may retry.
+	ErrBusy = errors.New("server busy, try again")
+	// ErrInvalidInput wraps validation failures of names, labels, passwords.
+	ErrInvalidInput = errors.New("invalid input")
+)
+
+// AuthFailure is the internal detail of an ErrInvalidCredentials: why the
+// bind failed, for the server log. It never carries a secret.
+type AuthFailure struct {
+	Reason string
+}
+
+func (e *AuthFailure) Error() string { return "invalid credentials: " + e.Reason }
+
+func (e *AuthFailure) Is(target error) bool { return target == ErrInvalidCredentials }
+
+func authFail(reason string) error { return &AuthFailure{Reason: reason} }

@@ -1,0 +1,425 @@
+// Package memstore is an in-memory backend.Store for fast tests. It follows
+// the SQLite store's semantics, including its quirks, so that a test passing
+// against it means the same against the real thing: names and mail compare
+// case-insensitively in ASCII only (SQLite's NOCASE), an empty mail is no
+// mail, and times come back in UTC.
+package memstore
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+var _ backend.Store = (*Store)(nil)
+
+// ErrClosed is returned by every method after Close.
+var ErrClosed = errors.New("memstore: closed")
+
+type appPassword struct {
+	backend.AppPassword
+	verifier string
+	seq      uint64 // creation order, to break created_at ties
+}
+
+// Store implements backend.Store in memory. Values are copied in and out, so
+// callers never share memory with the store.
+type Store struct {
+	mu       sync.Mutex
+	closed   bool
+	nextID   int64
+	nextSeq  uint64
+	accounts map[int64]*backend.Account
+	byName   map[string]int64 // folded name
+	byMail   map[string]int64 // folded mail, only non-empty
+	apps     map[string]*appPassword
+	byVerif  map[verifierKey]string
+}
+
+type verifierKey struct {
+	account  int64
+	verifier string
+}
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		accounts: map[int64]*backend.Account{},
+		byName:   map[string]int64{},
+		byMail:   map[string]int64{},
+		apps:     map[string]*appPassword{},
+		byVerif:  map[verifierKey]string{},
+	}
+}
+
+// fold mirrors SQLite's NOCASE collation, which folds ASCII letters only;
+// strings.EqualFold would also match "É" with "é", which the real store
+// keeps apart.
+func fold(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
+// utc strips the monotonic reading and the location, as a round trip
+// through the database does.
+func utc(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// revokedAt keeps a revocation at the zero time a revocation: a zero
+// RevokedAt means active. The SQLite store stores it as the Unix epoch.
+func revokedAt(at time.Time) time.Time {
+	if at.IsZero() {
+		return time.Unix(0, 0).UTC()
+	}
+	return at.UTC()
+}
+
+func cloneBytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return slices.Clone(b)
+}
+
+func copyAccount(a *backend.Account) *backend.Account {
+	c := *a
+	c.TOTPSeed = cloneBytes(a.TOTPSeed)
+	c.AppPasswordSalt = slices.Clone(a.AppPasswordSalt)
+	if c.AppPasswordSalt == nil {
+		c.AppPasswordSalt = []byte{}
+	}
+	return &c
+}
+
+func (s *Store) lock() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (s *Store) AccountByName(ctx context.Context, name string) (*backend.Account, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.byName[fold(name)]
+	if !ok {
+		return nil, fmt.Errorf("memstore: account %q: %w", name, backend.ErrNotFound)
+	}
+	return copyAccount(s.accounts[id]), nil
+}
+
+func (s *Store) AccountByMail(ctx context.Context, mail string) (*backend.Account, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.byMail[fold(mail)]
+	if mail == "" || !ok {
+		return nil, fmt.Errorf("memstore: account with mail %q: %w", mail, backend.ErrNotFound)
+	}
+	return copyAccount(s.accounts[id]), nil
+}
+
+func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var out []backend.Account
+	for _, a := range s.accounts {
+		out = append(out, *copyAccount(a))
+	}
+	slices.SortFunc(out, func(a, b backend.Account) int {
+		return cmp.Or(strings.Compare(fold(a.Name), fold(b.Name)), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	name, mail := fold(a.Name), fold(a.Mail)
+	if _, taken := s.byName[name]; taken {
+		return fmt.Errorf("memstore: create account %q: name taken: %w", a.Name, backend.ErrExists)
+	}
+	if _, taken := s.byMail[mail]; taken && mail != "" {
+		return fmt.Errorf("memstore: create account %q: mail taken: %w", a.Name, backend.ErrExists)
+	}
+	s.nextID++
+	c := copyAccount(a)
+	c.ID = s.nextID
+	c.CreatedAt = utc(a.CreatedAt)
+	c.PasswordChangedAt = utc(a.PasswordChangedAt)
+	s.accounts[c.ID] = c
+	s.byName[name] = c.ID
+	if mail != "" {
+		s.byMail[mail] = c.ID
+	}
+	a.ID = c.ID
+	return nil
+}
+
+func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return notFound("delete account", id)
+	}
+	delete(s.accounts, id)
+	delete(s.byName, fold(a.Name))
+	if a.Mail != "" {
+		delete(s.byMail, fold(a.Mail))
+	}
+	for pid, p := range s.apps {
+		if p.AccountID == id {
+			delete(s.apps, pid)
+			delete(s.byVerif, verifierKey{id, p.verifier})
+		}
+	}
+	return nil
+}
+
+func notFound(op string, id int64) error {
+	return fmt.Errorf("memstore: %s: account %d: %w", op, id, backend.ErrNotFound)
+}
+
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return notFound("set disabled", id)
+	}
+	a.Disabled = disabled
+	return nil
+}
+
+func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return notFound("set role", id)
+	}
+	a.Role = role
+	return nil
+}
+
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeAll bool, at time.Time) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return 0, notFound("set password", id)
+	}
+	a.PasswordHash = hash
+	a.PasswordChangedAt = utc(at)
+	if !revokeAll {
+		return 0, nil
+	}
+	return s.revokeAllLocked(id, at), nil
+}
+
+func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok {
+		return 0, notFound("set totp seed", id)
+	}
+	a.TOTPSeed = cloneBytes(seed)
+	a.TOTPLastStep = 0
+	if len(seed) > 0 {
+		return 0, nil
+	}
+	return s.revokeAllLocked(id, at), nil
+}
+
+func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
+	if err := s.lock(); err != nil {
+		return false, err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[id]
+	if !ok || a.TOTPLastStep >= step {
+		return false, nil
+	}
+	a.TOTPLastStep = step
+	return true, nil
+}
+
+// CreateAppPassword stores p as a new, active and never used app password;
+// p's LastUsed and Revoked fields are ignored.
+func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) error {
+	if p.ID == "" || len(verifier) == 0 {
+		return fmt.Errorf("memstore: create app password: empty id or verifier: %w", backend.ErrInvalidInput)
+	}
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	a, ok := s.accounts[p.AccountID]
+	if !ok {
+		return notFound("create app password", p.AccountID)
+	}
+	if len(a.TOTPSeed) == 0 {
+		return backend.ErrSecondFactorRequired
+	}
+	if active := s.activeLocked(p.AccountID); active >= limit {
+		return fmt.Errorf("memstore: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
+	}
+	key := verifierKey{p.AccountID, string(verifier)}
+	if _, taken := s.apps[p.ID]; taken {
+		return fmt.Errorf("memstore: create app password %q: id taken: %w", p.ID, backend.ErrExists)
+	}
+	if _, taken := s.byVerif[key]; taken {
+		return fmt.Errorf("memstore: create app password %q: verifier taken: %w", p.ID, backend.ErrExists)
+	}
+	s.nextSeq++
+	s.apps[p.ID] = &appPassword{
+		AppPassword: backend.AppPassword{
+			ID:        p.ID,
+			AccountID: p.AccountID,
+			Label:     p.Label,
+			CreatedAt: utc(p.CreatedAt),
+		},
+		verifier: key.verifier,
+		seq:      s.nextSeq,
+	}
+	s.byVerif[key] = p.ID
+	return nil
+}
+
+func (s *Store) activeLocked(accountID int64) int {
+	n := 0
+	for _, p := range s.apps {
+		if p.AccountID == accountID && p.Active() {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*backend.AppPassword, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	id, ok := s.byVerif[verifierKey{accountID, string(verifier)}]
+	if !ok {
+		return nil, fmt.Errorf("memstore: app password of account %d: %w", accountID, backend.ErrNoSuchAppPassword)
+	}
+	p := s.apps[id].AppPassword
+	return &p, nil
+}
+
+func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	var active []*appPassword
+	for _, p := range s.apps {
+		if p.AccountID == accountID && p.Active() {
+			active = append(active, p)
+		}
+	}
+	slices.SortFunc(active, func(a, b *appPassword) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.seq, b.seq))
+	})
+	var out []backend.AppPassword
+	for _, p := range active {
+		out = append(out, p.AppPassword)
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	p, ok := s.apps[id]
+	if !ok || p.AccountID != accountID || !p.Active() {
+		return fmt.Errorf("memstore: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
+	}
+	p.RevokedAt = revokedAt(at)
+	return nil
+}
+
+func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	return s.revokeAllLocked(accountID, at), nil
+}
+
+func (s *Store) revokeAllLocked(accountID int64, at time.Time) int {
+	n := 0
+	for _, p := range s.apps {
+		if p.AccountID == accountID && p.Active() {
+			p.RevokedAt = revokedAt(at)
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Store) RecordAppPasswordUses(ctx context.Context, uses []backend.AppPasswordUse) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, u := range uses {
+		p, ok := s.apps[u.ID]
+		if !ok || u.At.IsZero() {
+			continue
+		}
+		if p.LastUsedAt.IsZero() || p.LastUsedAt.Before(u.At) {
+			p.LastUsedAt = u.At.UTC()
+			p.LastUsedFrom = u.From
+		}
+	}
+	return nil
+}
+
+// Close makes every later call fail with ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}

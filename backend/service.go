@@ -1,0 +1,561 @@
+package backend
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Options configure the account domain.
+type Options struct {
+	Argon2 Argon2Params
+	// HashSlots bounds concurrent argon2id computations, so memory stays at
+	// HashSlots × Argon2.MemoryKiB plus baseline under any flood.
+	HashSlots int
+	// MaxAppPasswords is the number of active app passwords an account may hold.
+	MaxAppPasswords int
+	// RequireSecondFactor refuses the primary password alone for accounts
+	// without TOTP.
+	RequireSecondFactor bool
+	// TOTPIssuer names the service in authenticator apps.
+	TOTPIssuer string
+	// UsageFlushInterval is how often last-used records are written.
+	UsageFlushInterval time.Duration
+	Logger             *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultMaxAppPasswords follows Apple's limit of 25 active app-specific passwords.
+const DefaultMaxAppPasswords = 25
+
+// Service is the account domain: authentication and administration, over
+// any Store. It knows nothing of LDAP.
+type Service struct {
+	store Store
+	keys  *Keys
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	slots chan struct{}
+	usage *usageRecorder
+
+	dummyOnce sync.Once
+	dummyHash string
+	dummySalt []byte
+}
+
+// New returns a Service. Close it to flush last-used records; the store is
+// the caller's to close afterwards.
+func New(store Store, keys *Keys, opts Options) *Service {
+	if opts.Argon2 == (Argon2Params{}) {
+		opts.Argon2 = DefaultArgon2Params
+	}
+	if opts.HashSlots <= 0 {
+		opts.HashSlots = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxAppPasswords <= 0 {
+		opts.MaxAppPasswords = DefaultMaxAppPasswords
+	}
+	if opts.TOTPIssuer == "" {
+		opts.TOTPIssuer = "wicket"
+	}
+	if opts.UsageFlushInterval <= 0 {
+		opts.UsageFlushInterval = 2 * time.Second
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Service{
+		store: store,
+		keys:  keys,
+		opts:  opts,
+		log:   opts.Logger,
+		now:   opts.Now,
+		slots: make(chan struct{}, opts.HashSlots),
+	}
+	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
+	return s
+}
+
+// Close writes pending last-used records.
+func (s *Service) Close() { s.usage.close() }
+
+// dummies gives unknown accounts the same work as known ones: a hash with the
+// configured parameters and a salt, made once.
+func (s *Service) dummies() (string, []byte) {
+	s.dummyOnce.Do(func() {
+		var b [24]byte
+		rand.Read(b[:])
+		s.dummyHash, _ = HashPassword(string(b[:]), s.opts.Argon2)
+		s.dummySalt = b[:16]
+	})
+	return s.dummyHash, s.dummySalt
+}
+
+// lookup resolves a bind name (a username or a mail address) to an account.
+func (s *Service) lookup(ctx context.Context, login string) (*Account, error) {
+	if strings.Contains(login, "@") {
+		return s.store.AccountByMail(ctx, login)
+	}
+	return s.store.AccountByName(ctx, login)
+}
+
+// Authenticate checks a bind: an app password, or the primary password
+// followed by the current TOTP code (or alone, where the account has no
+// second factor and policy allows it). Every failure is ErrInvalidCredentials
+// (an *AuthFailure with the reason for the log), reached through the same work
+// whether or not the account exists.
+func (s *Service) Authenticate(ctx context.Context, login, secret, from string) (*Principal, error) {
+	if secret == "" {
+		return nil, authFail("empty password")
+	}
+	acct, err := s.lookup(ctx, login)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		acct = nil
+	case err != nil:
+		return nil, err
+	}
+
+	if norm, ok := NormalizeAppPassword(secret); ok {
+		p, err := s.checkAppPassword(ctx, acct, norm, from)
+		// Sixteen letters cannot end in a 6-digit code, so only an account
+		// allowed to bind with its bare password can still match below.
+		if err == nil || !errors.Is(err, ErrInvalidCredentials) || acct == nil ||
+			acct.TOTPEnrolled() || s.opts.RequireSecondFactor {
+			return p, err
+		}
+	}
+	return s.checkPrimary(ctx, acct, secret)
+}
+
+func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, from string) (*Principal, error) {
+	_, salt := s.dummies()
+	var id int64
+	if acct != nil {
+		salt, id = acct.AppPasswordSalt, acct.ID
+	}
+	v := appPasswordVerifier(s.keys.appPasswordPepper, salt, norm)
+	p, err := s.store.AppPasswordByVerifier(ctx, id, v)
+	switch {
+	case acct == nil:
+		return nil, authFail("unknown account")
+	case errors.Is(err, ErrNoSuchAppPassword):
+		return nil, authFail("wrong app password")
+	case err != nil:
+		return nil, err
+	case acct.Disabled:
+		return nil, authFail("account disabled")
+	case !p.Active():
+		return nil, authFail("revoked app password " + p.ID)
+	}
+	s.usage.record(AppPasswordUse{ID: p.ID, At: s.now(), From: from})
+	return &Principal{Name: acct.Name, Role: acct.Role, Method: MethodAppPassword, AppPasswordID: p.ID}, nil
+}
+
+func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string) (*Principal, error) {
+	password, code := secret, ""
+	wantCode := acct == nil || acct.TOTPEnrolled()
+	if wantCode {
+		var ok bool
+		if password, code, ok = splitPasswordCode(secret); !ok {
+			// Still spend the hash, so the answer's timing says nothing.
+			password, code = secret, ""
+		}
+	}
+
+	hash, _ := s.dummies()
+	if acct != nil && acct.PasswordHash != "" {
+		hash = acct.PasswordHash
+	}
+	if err := s.acquire(ctx); err != nil {
+		return nil, err
+	}
+	pwOK, stale := verifyPassword(hash, password, s.opts.Argon2)
+	s.release()
+
+	// The code is checked and burned even after a wrong password: a code
+	// seen once must never pass again (DESIGN.md, TOTP).
+	codeOK := false
+	if acct != nil && acct.TOTPEnrolled() && code != "" {
+		seed, err := s.keys.openSeed(acct.ID, acct.TOTPSeed)
+		if err != nil {
+			return nil, fmt.Errorf("account %s: %w", acct.Name, err)
+		}
+		if step := matchTOTP(seed, code, s.now()); step >= 0 {
+			if step <= acct.TOTPLastStep {
+				return nil, authFail("replayed TOTP code")
+			}
+			advanced, err := s.store.AdvanceTOTPStep(ctx, acct.ID, step)
+			if err != nil {
+				return nil, err
+			}
+			if !advanced {
+				return nil, authFail("replayed TOTP code")
+			}
+			codeOK = true
+		}
+	}
+
+	switch {
+	case acct == nil:
+		return nil, authFail("unknown account")
+	case acct.PasswordHash == "" || !pwOK:
+		return nil, authFail("wrong password")
+	case acct.TOTPEnrolled() && code == "":
+		return nil, authFail("TOTP code missing")
+	case acct.TOTPEnrolled() && !codeOK:
+		return nil, authFail("wrong TOTP code")
+	case !acct.TOTPEnrolled() && s.opts.RequireSecondFactor:
+		return nil, authFail("second factor required but not enrolled")
+	case acct.Disabled:
+		return nil, authFail("account disabled")
+	}
+
+	if stale {
+		s.rehash(ctx, acct, password)
+	}
+	method := MethodPassword
+	if acct.TOTPEnrolled() {
+		method = MethodPasswordTOTP
+	}
+	return &Principal{Name: acct.Name, Role: acct.Role, Method: method}, nil
+}
+
+// rehash moves a hash made with old parameters to the configured ones. It
+// must not revoke app passwords: the password itself did not change.
+func (s *Service) rehash(ctx context.Context, acct *Account, password string) {
+	if err := s.acquire(ctx); err != nil {
+		return
+	}
+	h, err := HashPassword(password, s.opts.Argon2)
+	s.release()
+	if err == nil {
+		_, err = s.store.SetPasswordHash(ctx, acct.ID, h, false, acct.PasswordChangedAt)
+	}
+	if err != nil {
+		s.log.Warn("rehashing password with new parameters failed", "account", acct.Name, "err", err)
+	}
+}
+
+func (s *Service) acquire(ctx context.Context) error {
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ErrBusy
+	}
+}
+
+func (s *Service) release() { <-s.slots }
+
+// --- administration ---
+
+var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+
+// ValidateName checks an account name: it becomes the uid of a DN, so it is
+// kept to characters that need no escaping there.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("%w: account name %q must be 1-64 characters of a-z, 0-9, '.', '_' or '-', starting with a letter or digit", ErrInvalidInput, name)
+	}
+	return nil
+}
+
+func validateMail(mail string) error {
+	if mail == "" {
+		return nil
+	}
+	at := strings.LastIndexByte(mail, '@')
+	if at < 1 || at == len(mail)-1 || len(mail) > 254 || strings.ContainsAny(mail, " \t\r\n,;<>\"") {
+		return fmt.Errorf("%w: %q is not a mail address", ErrInvalidInput, mail)
+	}
+	return nil
+}
+
+// ValidatePassword checks a new primary password.
+func ValidatePassword(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < 8:
+		return fmt.Errorf("%w: the password must be at least 8 characters", ErrInvalidInput)
+	case len(pw) > 256:
+		return fmt.Errorf("%w: the password must be at most 256 bytes", ErrInvalidInput)
+	case !utf8.ValidString(pw):
+		return fmt.Errorf("%w: the password must be valid UTF-8", ErrInvalidInput)
+	}
+	return nil
+}
+
+func validateLabel(label string) error {
+	if label == "" || utf8.RuneCountInString(label) > 100 || !utf8.ValidString(label) {
+		return fmt.Errorf("%w: the label must be 1-100 characters of UTF-8", ErrInvalidInput)
+	}
+	for _, r := range label {
+		if unicode.IsControl(r) {
+			return fmt.Errorf("%w: the label must not contain control characters", ErrInvalidInput)
+		}
+	}
+	return nil
+}
+
+func validRole(role string) error {
+	switch role {
+	case RoleUser, RoleService, RoleAdmin:
+		return nil
+	}
+	return fmt.Errorf("%w: role must be user, service or admin", ErrInvalidInput)
+}
+
+// AddUser creates an account. An empty password leaves the account unable to
+// bind until one is set.
+func (s *Service) AddUser(ctx context.Context, name, mail, password, role string) (*UserInfo, error) {
+	name = strings.ToLower(name)
+	if role == "" {
+		role = RoleUser
+	}
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	if err := validateMail(mail); err != nil {
+		return nil, err
+	}
+	if err := validRole(role); err != nil {
+		return nil, err
+	}
+	var hash string
+	if password != "" {
+		if err := ValidatePassword(password); err != nil {
+			return nil, err
+		}
+		var err error
+		if hash, err = s.hash(ctx, password); err != nil {
+			return nil, err
+		}
+	}
+	salt := make([]byte, 16)
+	rand.Read(salt)
+	now := s.now().UTC()
+	a := &Account{Name: name, Mail: mail, Role: role, PasswordHash: hash, AppPasswordSalt: salt,
+		CreatedAt: now, PasswordChangedAt: now}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return s.info(ctx, a)
+}
+
+func (s *Service) hash(ctx context.Context, password string) (string, error) {
+	if err := s.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer s.release()
+	return HashPassword(password, s.opts.Argon2)
+}
+
+func (s *Service) account(ctx context.Context, name string) (*Account, error) {
+	return s.store.AccountByName(ctx, strings.ToLower(name))
+}
+
+func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
+	aps, err := s.store.ListAppPasswords(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
+		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
+		ActiveAppPasswords: len(aps), CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}, nil
+}
+
+// User shows one account.
+func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return s.info(ctx, a)
+}
+
+// Users lists every account.
+func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
+	accts, err := s.store.ListAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserInfo, 0, len(accts))
+	for i := range accts {
+		ui, err := s.info(ctx, &accts[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *ui)
+	}
+	return out, nil
+}
+
+// SetPassword replaces the primary password and, in the same transaction,
+// revokes every app password of the account, as Apple does on a password
+// change. It returns how many were revoked.
+func (s *Service) SetPassword(ctx context.Context, name, password string) (int, error) {
+	if err := ValidatePassword(password); err != nil {
+		return 0, err
+	}
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	h, err := s.hash(ctx, password)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.SetPasswordHash(ctx, a.ID, h, true, s.now().UTC())
+}
+
+// SetDisabled disables or enables an account. A disabled account fails every
+// bind, with its app passwords kept for when it is enabled again.
+func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.SetDisabled(ctx, a.ID, disabled)
+}
+
+// SetRole changes an account's role.
+func (s *Service) SetRole(ctx context.Context, name, role string) error {
+	if err := validRole(role); err != nil {
+		return err
+	}
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.SetRole(ctx, a.ID, role)
+}
+
+// DeleteUser removes an account and its app passwords.
+func (s *Service) DeleteUser(ctx context.Context, name string) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.DeleteAccount(ctx, a.ID)
+}
+
+// EnrollTOTP gives the account a new TOTP seed (random when seed is nil),
+// replacing any earlier one, and returns what the user's authenticator needs.
+func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (*TOTPEnrollment, error) {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if seed == nil {
+		seed = newTOTPSeed()
+	}
+	label := a.Name
+	if a.Mail != "" {
+		label = a.Mail
+	}
+	e, err := totpEnrollment(s.opts.TOTPIssuer, label, seed)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.store.SetTOTPSeed(ctx, a.ID, s.keys.sealSeed(a.ID, seed), s.now().UTC()); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// RemoveTOTP removes the second factor. App passwords exist only under
+// two-factor, so they are revoked with it; it returns how many.
+func (s *Service) RemoveTOTP(ctx context.Context, name string) (int, error) {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.SetTOTPSeed(ctx, a.ID, nil, s.now().UTC())
+}
+
+// NewAppPassword is a created app password: Password is shown once, then
+// only its verifier exists.
+type NewAppPassword struct {
+	AppPassword
+	Password string
+}
+
+// CreateAppPassword generates an app password for the account.
+func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (*NewAppPassword, error) {
+	if err := validateLabel(label); err != nil {
+		return nil, err
+	}
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if !a.TOTPEnrolled() {
+		return nil, ErrSecondFactorRequired
+	}
+	pw := GenerateAppPassword()
+	v := appPasswordVerifier(s.keys.appPasswordPepper, a.AppPasswordSalt, pw)
+	for attempt := 0; ; attempt++ {
+		p := AppPassword{ID: newAppPasswordID(), AccountID: a.ID, Label: label, CreatedAt: s.now().UTC()}
+		err := s.store.CreateAppPassword(ctx, &p, v, s.opts.MaxAppPasswords)
+		// ErrExists is an id collision (40 random bits): draw another.
+		if errors.Is(err, ErrExists) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &NewAppPassword{AppPassword: p, Password: FormatAppPassword(pw)}, nil
+	}
+}
+
+// AppPasswords lists the account's active app passwords with their latest
+// use, including uses not yet written to the store.
+func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword, error) {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	aps, err := s.store.ListAppPasswords(ctx, a.ID)
+	if err != nil {
+		return nil, err
+	}
+	for i := range aps {
+		if u, ok := s.usage.lookup(aps[i].ID); ok && u.At.After(aps[i].LastUsedAt) {
+			aps[i].LastUsedAt, aps[i].LastUsedFrom = u.At, u.From
+		}
+	}
+	return aps, nil
+}
+
+// RevokeAppPassword revokes one app password of the account. An id that is
+// not the account's own is ErrNoSuchAppPassword, so nothing leaks.
+func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.RevokeAppPassword(ctx, a.ID, strings.ToLower(id), s.now().UTC())
+}
+
+// RevokeAllAppPasswords revokes every app password of the account and says how many.
+func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (int, error) {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return 0, err
+	}
+	return s.store.RevokeAllAppPasswords(ctx, a.ID, s.now().UTC())
+}

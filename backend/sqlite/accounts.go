@@ -1,0 +1,245 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
+	apppw_salt, created_at, password_changed_at FROM accounts`
+
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanAccount(row scanner) (*backend.Account, error) {
+	var (
+		a                    backend.Account
+		mail                 sql.NullString
+		created, pwChangedAt int64
+	)
+	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
+		&a.TOTPLastStep, &a.AppPasswordSalt, &created, &pwChangedAt)
+	if err != nil {
+		return nil, err
+	}
+	a.Mail = mail.String
+	a.CreatedAt = fromNanos(created)
+	a.PasswordChangedAt = fromNanos(pwChangedAt)
+	return &a, nil
+}
+
+func (s *Store) AccountByName(ctx context.Context, name string) (*backend.Account, error) {
+	a, err := scanAccount(s.accountByName.QueryRowContext(ctx, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: account %q: %w", name, backend.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: account %q: %w", name, err)
+	}
+	return a, nil
+}
+
+func (s *Store) AccountByMail(ctx context.Context, mail string) (*backend.Account, error) {
+	// An empty address is how "no mail" is stored; it must never select
+	// one of the accounts that lack one.
+	if mail == "" {
+		return nil, fmt.Errorf("sqlite: account by empty mail: %w", backend.ErrNotFound)
+	}
+	a, err := scanAccount(s.accountByMail.QueryRowContext(ctx, mail))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: account with mail %q: %w", mail, backend.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: account with mail %q: %w", mail, err)
+	}
+	return a, nil
+}
+
+func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
+	rows, err := s.r.QueryContext(ctx, selectAccount+` ORDER BY name, id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []backend.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+		}
+		out = append(out, *a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
+	salt := a.AppPasswordSalt
+	if salt == nil {
+		// The column is NOT NULL; a nil salt binds as NULL.
+		salt = []byte{}
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO accounts
+		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, apppw_salt, created_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
+		salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+	if err != nil {
+		return mapErr(fmt.Sprintf("create account %q", a.Name), err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("sqlite: create account %q: %w", a.Name, err)
+	}
+	a.ID = id
+	return nil
+}
+
+func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
+	// Its app passwords go with it through ON DELETE CASCADE.
+	return s.updateAccount(ctx, "delete account", id, `DELETE FROM accounts WHERE id = ?`, id)
+}
+
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+	return s.updateAccount(ctx, "set disabled", id, `UPDATE accounts SET disabled = ? WHERE id = ?`, disabled, id)
+}
+
+func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
+	return s.updateAccount(ctx, "set role", id, `UPDATE accounts SET role = ? WHERE id = ?`, role, id)
+}
+
+// updateAccount runs one statement on the row of account id and reports
+// ErrNotFound when no row matched.
+func (s *Store) updateAccount(ctx context.Context, op string, id int64, query string, args ...any) error {
+	res, err := s.w.ExecContext(ctx, query, args...)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	return mustAffect(op, res, id)
+}
+
+func mustAffect(op string, res sql.Result, id int64) error {
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: %s: account %d: %w", op, id, backend.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeApps bool, at time.Time) (int, error) {
+	revoked := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
+			hash, toNanos(at), id)
+		if err != nil {
+			return mapErr("set password", err)
+		}
+		if err := mustAffect("set password", res, id); err != nil {
+			return err
+		}
+		if revokeApps {
+			revoked, err = revokeAll(ctx, tx, id, at)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return revoked, nil
+}
+
+func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (int, error) {
+	revoked := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// A new seed restarts the step count: steps of the old seed say
+		// nothing about codes of the new one.
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_seed = ?, totp_last_step = 0 WHERE id = ?`,
+			nullBlob(seed), id)
+		if err != nil {
+			return mapErr("set totp seed", err)
+		}
+		if err := mustAffect("set totp seed", res, id); err != nil {
+			return err
+		}
+		// An empty seed is stored as NULL and so counts as removal: app
+		// passwords must not outlive the second factor they depend on.
+		if len(seed) == 0 {
+			revoked, err = revokeAll(ctx, tx, id, at)
+		}
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return revoked, nil
+}
+
+func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
+	// One conditional UPDATE: SQLite serialises writers, so of two callers
+	// with the same step only the first finds totp_last_step < step.
+	res, err := s.advanceTOTPStep.ExecContext(ctx, step, id, step)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: advance totp step: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("sqlite: advance totp step: %w", err)
+	}
+	return n == 1, nil
+}
+
+// toNanos and fromNanos store times as Unix nanoseconds (years 1678 to
+// 2262), with the zero time as 0 in the NOT NULL columns.
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+// nullNanos and fromNullNanos map the zero time to NULL in optional columns.
+func nullNanos(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UnixNano()
+}
+
+func fromNullNanos(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.Unix(0, n.Int64).UTC()
+}
+
+func nullString(v string) any {
+	if v == "" {
+		return nil
+	}
+	return v
+}
+
+func nullBlob(b []byte) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}

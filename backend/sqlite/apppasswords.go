@@ -1,0 +1,185 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+const selectAppPassword = `SELECT id, account_id, label, created_at, last_used_at, last_used_from, revoked_at
+	FROM app_passwords`
+
+func scanAppPassword(row scanner) (*backend.AppPassword, error) {
+	var (
+		p                 backend.AppPassword
+		created           int64
+		lastUsed, revoked sql.NullInt64
+		lastUsedFrom      sql.NullString
+	)
+	if err := row.Scan(&p.ID, &p.AccountID, &p.Label, &created, &lastUsed, &lastUsedFrom, &revoked); err != nil {
+		return nil, err
+	}
+	p.CreatedAt = fromNanos(created)
+	p.LastUsedAt = fromNullNanos(lastUsed)
+	p.LastUsedFrom = lastUsedFrom.String
+	p.RevokedAt = fromNullNanos(revoked)
+	return &p, nil
+}
+
+// CreateAppPassword stores p as a new, active and never used app password;
+// p's LastUsed and Revoked fields are ignored.
+func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) error {
+	if p.ID == "" || len(verifier) == 0 {
+		return fmt.Errorf("sqlite: create app password: empty id or verifier: %w", backend.ErrInvalidInput)
+	}
+	// Immediate transaction: the count and the insert see the same state,
+	// so parallel creations cannot together pass the limit.
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The second factor is checked here, not only by the caller, so a
+		// concurrent TOTP removal cannot leave an app password behind.
+		var enrolled bool
+		err := tx.QueryRowContext(ctx, `SELECT coalesce(length(totp_seed), 0) > 0 FROM accounts WHERE id = ?`,
+			p.AccountID).Scan(&enrolled)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: create app password: account %d: %w", p.AccountID, backend.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: create app password: %w", err)
+		}
+		if !enrolled {
+			return backend.ErrSecondFactorRequired
+		}
+		var active int
+		err = tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, p.AccountID).Scan(&active)
+		if err != nil {
+			return fmt.Errorf("sqlite: create app password: %w", err)
+		}
+		if active >= limit {
+			return fmt.Errorf("sqlite: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO app_passwords (id, account_id, label, verifier, created_at)
+			VALUES (?, ?, ?, ?, ?)`, p.ID, p.AccountID, p.Label, verifier, toNanos(p.CreatedAt))
+		return mapErr("create app password", err)
+	})
+}
+
+func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*backend.AppPassword, error) {
+	p, err := scanAppPassword(s.appPasswordByVerifier.QueryRowContext(ctx, accountID, verifier))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: app password of account %d: %w", accountID, backend.ErrNoSuchAppPassword)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: app password of account %d: %w", accountID, err)
+	}
+	return p, nil
+}
+
+func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
+	// rowid breaks ties between passwords created within the same instant
+	// in creation order.
+	rows, err := s.r.QueryContext(ctx,
+		selectAppPassword+` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
+	}
+	defer rows.Close()
+	var out []backend.AppPassword
+	for rows.Next() {
+		p, err := scanAppPassword(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
+		}
+		out = append(out, *p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {
+	// Matching on the account too keeps one user from revoking another's
+	// password by guessing its id.
+	res, err := s.w.ExecContext(ctx,
+		`UPDATE app_passwords SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+		revokedAt(at), id, accountID)
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke app password: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: revoke app password: %w", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
+	}
+	return nil
+}
+
+func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
+	revoked := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		revoked, err = revokeAll(ctx, tx, accountID, at)
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return revoked, nil
+}
+
+func revokeAll(ctx context.Context, tx *sql.Tx, accountID int64, at time.Time) (int, error) {
+	res, err := tx.ExecContext(ctx,
+		`UPDATE app_passwords SET revoked_at = ? WHERE account_id = ? AND revoked_at IS NULL`,
+		revokedAt(at), accountID)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke app passwords: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: revoke app passwords: %w", err)
+	}
+	return int(n), nil
+}
+
+// revokedAt never yields NULL: a NULL revoked_at means active, so revoking
+// "at the zero time" must still revoke.
+func revokedAt(at time.Time) int64 {
+	if at.IsZero() {
+		return 0
+	}
+	return at.UnixNano()
+}
+
+func (s *Store) RecordAppPasswordUses(ctx context.Context, uses []backend.AppPasswordUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The condition keeps last_used_at monotonic when batches, or uses
+		// within one, arrive out of order. Unknown ids (an account deleted
+		// since) match nothing and are dropped.
+		st, err := tx.PrepareContext(ctx, `UPDATE app_passwords SET last_used_at = ?, last_used_from = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: record app password uses: %w", err)
+		}
+		defer st.Close()
+		for _, u := range uses {
+			if u.At.IsZero() {
+				continue
+			}
+			at := u.At.UnixNano()
+			if _, err := st.ExecContext(ctx, at, nullString(u.From), u.ID, at); err != nil {
+				return fmt.Errorf("sqlite: record app password use: %w", err)
+			}
+		}
+		return nil
+	})
+}

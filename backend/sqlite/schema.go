@@ -1,0 +1,101 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations are the schema steps, in order. The database's PRAGMA
+// user_version counts how many have been applied, so a step, once released,
+// is never edited: a change is a new step appended at the end.
+var migrations = []string{
+	// 1: accounts and app passwords.
+	`
+CREATE TABLE accounts (
+	id                  INTEGER PRIMARY KEY,
+	name                TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+	mail                TEXT    COLLATE NOCASE,
+	role                TEXT    NOT NULL,
+	disabled            INTEGER NOT NULL,
+	password_hash       TEXT    NOT NULL,
+	totp_seed           BLOB,
+	totp_last_step      INTEGER NOT NULL DEFAULT 0,
+	apppw_salt          BLOB    NOT NULL,
+	created_at          INTEGER NOT NULL,
+	password_changed_at INTEGER NOT NULL
+);
+
+-- Accounts without a mail address are many; only real addresses must be unique.
+CREATE UNIQUE INDEX accounts_mail ON accounts (mail) WHERE mail IS NOT NULL AND mail <> '';
+
+CREATE TABLE app_passwords (
+	id             TEXT    NOT NULL PRIMARY KEY,
+	account_id     INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	label          TEXT    NOT NULL,
+	verifier       BLOB    NOT NULL,
+	created_at     INTEGER NOT NULL,
+	last_used_at   INTEGER,
+	last_used_from TEXT,
+	revoked_at     INTEGER
+);
+
+-- The bind path: one derivation, then one probe of this index.
+CREATE UNIQUE INDEX app_passwords_verifier ON app_passwords (account_id, verifier);
+-- Listing, counting against the limit and revoking the active ones.
+CREATE INDEX app_passwords_active ON app_passwords (account_id, revoked_at);
+`,
+}
+
+// migrate applies the missing steps, each in its own immediate transaction
+// that also bumps user_version, so a crash leaves the database at a step
+// boundary and two processes starting together cannot both apply a step.
+func migrate(ctx context.Context, db *sql.DB, steps []string) error {
+	for {
+		done, err := migrateStep(ctx, db, steps)
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+func migrateStep(ctx context.Context, db *sql.DB, steps []string) (done bool, err error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer func() {
+		if err != nil || done {
+			_ = tx.Rollback()
+		}
+	}()
+
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return false, fmt.Errorf("sqlite: read schema version: %w", err)
+	}
+	switch {
+	case v > len(steps):
+		return false, fmt.Errorf("sqlite: %w: database has version %d, this wicket knows up to %d; run a newer wicket or restore a backup",
+			ErrSchemaTooNew, v, len(steps))
+	case v == len(steps):
+		return true, nil
+	case v < 0:
+		return false, fmt.Errorf("sqlite: database has invalid schema version %d", v)
+	}
+
+	if _, err := tx.ExecContext(ctx, steps[v]); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	// PRAGMA takes no bound parameters; the value is our own step count.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v+1)); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("sqlite: migrate to version %d: %w", v+1, err)
+	}
+	return false, nil
+}

@@ -1,0 +1,242 @@
+// Package sqlite is the embedded default store of wicket: one SQLite file in
+// WAL mode, written through a single connection and read through a pool.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+var _ backend.Store = (*Store)(nil)
+
+// ErrSchemaTooNew is returned by Open for a database written by a later
+// wicket: running old code against a newer schema could silently drop or
+// misread data, so the database is left untouched.
+var ErrSchemaTooNew = errors.New("database schema is newer than this wicket supports")
+
+// busyTimeoutMS bounds how long a statement waits for another process (an
+// administration command next to a running server) to release its lock.
+const busyTimeoutMS = 5000
+
+// Store implements backend.Store on SQLite.
+type Store struct {
+	path string
+	// w is the only connection that writes. SQLite allows one writer at a
+	// time anyway; funnelling writes through one connection turns lock
+	// contention into a queue in database/sql instead of SQLITE_BUSY.
+	w *sql.DB
+	// r is a read-only pool: in WAL mode readers never wait for the writer.
+	r *sql.DB
+
+	accountByName         *sql.Stmt
+	accountByMail         *sql.Stmt
+	appPasswordByVerifier *sql.Stmt
+	advanceTOTPStep       *sql.Stmt
+}
+
+// Open opens the database at path, creating the file (0600) and its
+// directory (0700) if missing, and migrates its schema to the version this
+// binary knows.
+func Open(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: database path %q: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlite: create database directory: %w", err)
+	}
+	// SQLite would create a missing file with the process umask, which
+	// usually leaves password hashes and sealed seeds world-readable. The
+	// WAL and shared-memory files inherit the mode of this file.
+	f, err := os.OpenFile(abs, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: open database file: %w", err)
+	}
+
+	s := &Store{path: abs}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Close()
+		}
+	}()
+
+	s.w, err = sql.Open("sqlite3", dsn(abs, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open writer: %w", err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+
+	ctx := context.Background()
+	if err := s.checkDurability(ctx); err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, s.w, migrations); err != nil {
+		return nil, err
+	}
+
+	// Opened only after migrating, so no reader ever sees a schema half-way.
+	s.r, err = sql.Open("sqlite3", dsn(abs, true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	if err := s.r.PingContext(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return s, nil
+}
+
+// dsn builds the connection string. Every pragma lives here rather than in
+// a one-off Exec, because database/sql opens and reopens pooled connections
+// on its own and each must come up with the same settings.
+func dsn(abs string, readOnly bool) string {
+	q := url.Values{}
+	// The file already exists (created above with 0600); mode=rw stops
+	// SQLite from creating one with other permissions if it vanishes.
+	q.Set("mode", "rw")
+	q.Set("_journal_mode", "WAL")
+	// Under WAL, NORMAL can lose the last commits on power loss: a revoked
+	// app password or a used TOTP step would come back to life.
+	q.Set("_synchronous", "FULL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_busy_timeout", fmt.Sprint(busyTimeoutMS))
+	if readOnly {
+		q.Set("_query_only", "true")
+	} else {
+		// A deferred transaction that reads then writes can fail with
+		// SQLITE_BUSY at its first write, after the read it relied on;
+		// taking the write lock at BEGIN makes read-check-write atomic.
+		q.Set("_txlock", "immediate")
+	}
+	// EscapedPath keeps '?', '#' and '%' in a directory name from being
+	// read as URI syntax; a URI path must start with '/' ("C:/…" on Windows
+	// would otherwise parse as an authority).
+	p := filepath.ToSlash(abs)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p
+	}
+	return "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
+}
+
+// checkDurability refuses to run when the file system cannot give WAL
+// (SQLite then silently keeps another journal mode) or the synchronous
+// setting did not take.
+func (s *Store) checkDurability(ctx context.Context) error {
+	var mode string
+	if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("sqlite: %s: journal mode is %q, want wal (is the file system local?)", s.path, mode)
+	}
+	var sync int
+	if err := s.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", s.path, err)
+	}
+	if sync < 2 {
+		return fmt.Errorf("sqlite: %s: synchronous is %d, want FULL (2)", s.path, sync)
+	}
+	return nil
+}
+
+// The statements of the bind path, prepared once at Open.
+const (
+	qAccountByName = selectAccount + ` WHERE name = ?`
+	// "mail <> ''" repeats the partial index's condition so that SQLite
+	// may use that index.
+	qAccountByMail         = selectAccount + ` WHERE mail = ? AND mail <> ''`
+	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
+	qAdvanceTOTPStep       = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
+)
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, query string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = db.PrepareContext(ctx, query)
+		if err != nil {
+			err = fmt.Errorf("sqlite: prepare %q: %w", query, err)
+		}
+		return st
+	}
+	s.accountByName = prep(s.r, qAccountByName)
+	s.accountByMail = prep(s.r, qAccountByMail)
+	s.appPasswordByVerifier = prep(s.r, qAppPasswordByVerifier)
+	s.advanceTOTPStep = prep(s.w, qAdvanceTOTPStep)
+	return err
+}
+
+// Close finalizes the prepared statements, then closes the readers and the
+// writer. The writer goes last so that, as the final connection, it can
+// checkpoint the WAL back into the database file.
+func (s *Store) Close() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.advanceTOTPStep} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// mapErr turns a uniqueness violation into backend.ErrExists, keeping the
+// driver's message for the log.
+func mapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey) {
+		return fmt.Errorf("sqlite: %s: %w (%v)", op, backend.ErrExists, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w", op, err)
+}
+
+// inTx runs fn in one immediate transaction on the writer. fn must use only
+// tx: the writer has a single connection, which tx is holding.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}

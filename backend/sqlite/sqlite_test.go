@@ -1,0 +1,454 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+
+	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/backend/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) backend.Store {
+		return openTemp(t)
+	})
+}
+
+func openTemp(t *testing.T) *Store {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "wicket.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// rawDB opens the file without the store, as an administrator's sqlite3
+// shell would.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func userVersion(t *testing.T, db *sql.DB) int {
+	t.Helper()
+	var v int
+	if err := db.QueryRow("PRAGMA user_version").Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func tableExists(t *testing.T, db *sql.DB, name string) bool {
+	t.Helper()
+	var n int
+	err := db.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n == 1
+}
+
+var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func seedAccount(t *testing.T, s *Store, name string) *backend.Account {
+	t.Helper()
+	a := &backend.Account{
+		Name: name, Mail: name + "@example.org", Role: backend.RoleUser,
+		PasswordHash: "$argon2id$old", TOTPSeed: []byte("sealed seed"),
+		AppPasswordSalt: []byte("salt"), CreatedAt: t0, PasswordChangedAt: t0,
+	}
+	if err := s.CreateAccount(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"p1", "p2"} {
+		p := &backend.AppPassword{ID: name + id, AccountID: a.ID, Label: id, CreatedAt: t0}
+		if err := s.CreateAppPassword(t.Context(), p, []byte(name+id), 25); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
+func TestOpen_MigratesEmptyFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := userVersion(t, s.r); v != len(migrations) {
+		t.Fatalf("user_version = %d, want %d", v, len(migrations))
+	}
+	for _, table := range []string{"accounts", "app_passwords"} {
+		if !tableExists(t, s.r, table) {
+			t.Errorf("table %s missing", table)
+		}
+	}
+}
+
+func TestOpen_CreatesFile0600AndDirectory0700(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "var", "lib", "wicket")
+	path := filepath.Join(dir, "wicket.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seedAccount(t, s, "alice")
+
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory: %v, %v; want mode 0700", fi.Mode(), err)
+	}
+	// The WAL holds the same secrets as the database until a checkpoint.
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}
+
+func TestOpen_PathWithURICharacters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "odd ?dir#%41", "wicket.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAccount(t, s, "alice")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		t.Fatalf("database not at %q: %v", path, err)
+	}
+	entries, err := os.ReadDir(filepath.Dir(filepath.Dir(path)))
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("stray files next to the database directory: %v, %v", entries, err)
+	}
+}
+
+func TestOpen_ReopenKeepsData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := seedAccount(t, s, "alice")
+	if ok, err := s.AdvanceTOTPStep(t.Context(), a.ID, 42); err != nil || !ok {
+		t.Fatalf("AdvanceTOTPStep = %v, %v", ok, err)
+	}
+	if err := s.RevokeAppPassword(t.Context(), a.ID, "alicep1", t0.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.AccountByName(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != a.ID || got.TOTPLastStep != 42 || string(got.TOTPSeed) != "sealed seed" || !got.CreatedAt.Equal(t0) {
+		t.Errorf("after reopen: %+v", got)
+	}
+	ps, err := s.ListAppPasswords(t.Context(), a.ID)
+	if err != nil || len(ps) != 1 || ps[0].ID != "alicep2" {
+		t.Errorf("active after reopen: %v, %v", ps, err)
+	}
+	if v := userVersion(t, s.r); v != len(migrations) {
+		t.Errorf("user_version = %d after reopen", v)
+	}
+}
+
+func TestOpen_RefusesNewerSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAccount(t, s, "alice")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	newer := len(migrations) + 1
+	raw := rawDB(t, path)
+	if _, err := raw.Exec(fmt.Sprintf("PRAGMA user_version = %d", newer)); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err = Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open accepted a database from a newer schema")
+	}
+	if !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("Open: %v, want ErrSchemaTooNew", err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprint(newer)) {
+		t.Errorf("error does not name the database's version: %v", err)
+	}
+	if v := userVersion(t, raw); v != newer {
+		t.Errorf("user_version changed to %d by a refused Open", v)
+	}
+}
+
+func TestMigrate_AppliesPendingStepsInOrder(t *testing.T) {
+	db := rawDB(t, filepath.Join(t.TempDir(), "m.db"))
+	steps := []string{`CREATE TABLE a (x)`, `CREATE TABLE b (x); INSERT INTO b SELECT x FROM a`}
+	if err := migrate(t.Context(), db, steps[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if v := userVersion(t, db); v != 1 {
+		t.Fatalf("user_version = %d, want 1", v)
+	}
+	if err := migrate(t.Context(), db, steps); err != nil {
+		t.Fatal(err)
+	}
+	if v := userVersion(t, db); v != 2 || !tableExists(t, db, "b") {
+		t.Fatalf("user_version = %d, table b %v", v, tableExists(t, db, "b"))
+	}
+	if err := migrate(t.Context(), db, steps); err != nil {
+		t.Fatalf("migrating an up-to-date database: %v", err)
+	}
+}
+
+func TestMigrate_FailedStepLeavesNoTrace(t *testing.T) {
+	db := rawDB(t, filepath.Join(t.TempDir(), "m.db"))
+	steps := []string{`CREATE TABLE a (x)`, `CREATE TABLE b (x); CREATE TABLE a (y)`}
+	err := migrate(t.Context(), db, steps)
+	if err == nil {
+		t.Fatal("a failing step succeeded")
+	}
+	if v := userVersion(t, db); v != 1 {
+		t.Errorf("user_version = %d, want 1 (the step before the failure)", v)
+	}
+	if tableExists(t, db, "b") {
+		t.Error("the failed step's first statement was kept")
+	}
+}
+
+// TestDSN_EveryConnectionIsDurable holds several read connections at once,
+// so the pool must open fresh ones, and checks each got the settings.
+func TestDSN_EveryConnectionIsDurable(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+
+	type conn struct {
+		name      string
+		c         *sql.Conn
+		queryOnly int
+	}
+	var conns []conn
+	wc, err := s.w.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns = append(conns, conn{"writer", wc, 0})
+	for i := range 3 {
+		rc, err := s.r.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn{fmt.Sprint("reader ", i), rc, 1})
+	}
+	defer func() {
+		for _, c := range conns {
+			c.c.Close()
+		}
+	}()
+
+	for _, c := range conns {
+		var mode string
+		if err := c.c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			t.Fatal(err)
+		}
+		if mode != "wal" {
+			t.Errorf("%s: journal_mode = %q, want wal", c.name, mode)
+		}
+		for _, p := range []struct {
+			pragma string
+			want   int
+		}{
+			{"synchronous", 2}, // FULL
+			{"foreign_keys", 1},
+			{"busy_timeout", busyTimeoutMS},
+			{"query_only", c.queryOnly},
+		} {
+			var got int
+			if err := c.c.QueryRowContext(ctx, "PRAGMA "+p.pragma).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != p.want {
+				t.Errorf("%s: %s = %d, want %d", c.name, p.pragma, got, p.want)
+			}
+		}
+	}
+}
+
+func TestReadPool_RefusesWrites(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	_, err := s.r.ExecContext(t.Context(), `UPDATE accounts SET role = 'admin'`)
+	if err == nil {
+		t.Fatal("the read pool accepted a write")
+	}
+}
+
+// TestWriter_TransactionsAreImmediate checks that a writer transaction holds
+// the write lock from BEGIN, before it has written anything: the guarantee
+// the read-check-write methods rely on.
+func TestWriter_TransactionsAreImmediate(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	tx, err := s.w.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRow(`SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+
+	other := rawDB(t, "file:"+s.path+"?_busy_timeout=0&_txlock=immediate")
+	otx, err := other.BeginTx(t.Context(), nil)
+	if err == nil {
+		otx.Rollback()
+		t.Fatal("a second writer began while the store's transaction was open")
+	}
+	var se sqlite3.Error
+	if !errors.As(err, &se) || se.Code != sqlite3.ErrBusy {
+		t.Fatalf("second writer: %v, want SQLITE_BUSY", err)
+	}
+}
+
+// failRevocations makes every revocation fail inside SQLite, after the
+// account row has already been updated in the same transaction.
+func failRevocations(t *testing.T, s *Store) {
+	t.Helper()
+	_, err := s.w.ExecContext(t.Context(), `CREATE TRIGGER fail_revocation BEFORE UPDATE OF revoked_at ON app_passwords
+		BEGIN SELECT RAISE(ABORT, 'injected failure'); END`)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSetPasswordHash_RevokeFailureRollsBackPasswordChange(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	a := seedAccount(t, s, "alice")
+	failRevocations(t, s)
+
+	if _, err := s.SetPasswordHash(t.Context(), a.ID, "$argon2id$new", true, t0.Add(time.Hour)); err == nil {
+		t.Fatal("SetPasswordHash succeeded although its revocation failed")
+	}
+	got, err := s.AccountByName(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash != "$argon2id$old" || !got.PasswordChangedAt.Equal(t0) {
+		t.Errorf("password changed without its revocation: %q at %v", got.PasswordHash, got.PasswordChangedAt)
+	}
+}
+
+func TestSetTOTPSeed_RevokeFailureRollsBackRemoval(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	a := seedAccount(t, s, "alice")
+	if _, err := s.AdvanceTOTPStep(t.Context(), a.ID, 9); err != nil {
+		t.Fatal(err)
+	}
+	failRevocations(t, s)
+
+	if _, err := s.SetTOTPSeed(t.Context(), a.ID, nil, t0.Add(time.Hour)); err == nil {
+		t.Fatal("SetTOTPSeed(nil) succeeded although its revocation failed")
+	}
+	got, err := s.AccountByName(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.TOTPEnrolled() || got.TOTPLastStep != 9 {
+		t.Errorf("second factor removed without revoking app passwords: enrolled %v, step %d",
+			got.TOTPEnrolled(), got.TOTPLastStep)
+	}
+}
+
+// TestHotStatements_UseIndexes keeps the bind path at one index probe per
+// lookup whatever the number of accounts and app passwords.
+func TestHotStatements_UseIndexes(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	for _, tc := range []struct {
+		query string
+		args  []any
+	}{
+		{qAccountByName, []any{"alice"}},
+		{qAccountByMail, []any{"alice@example.org"}},
+		{qAppPasswordByVerifier, []any{int64(1), []byte("v")}},
+		{qAdvanceTOTPStep, []any{int64(5), int64(1), int64(5)}},
+		{`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, []any{int64(1)}},
+	} {
+		rows, err := s.w.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		joined := strings.Join(plan, "; ")
+		if strings.Contains(joined, "SCAN") || !strings.Contains(joined, "SEARCH") {
+			t.Errorf("%s\n  plan: %s", tc.query, joined)
+		}
+	}
+}
+
+func TestClose_FinalizesAndCheckpoints(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAccount(t, s, "alice")
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The last connection to close checkpoints and removes the WAL; a
+	// leftover prepared statement would have kept a connection open.
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("WAL still present after Close: %v", err)
+	}
+}

@@ -1,0 +1,53 @@
+package backend
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the persistence the account domain needs. Implementations must
+// make each method atomic: a method either applies fully or not at all.
+type Store interface {
+	// AccountByName and AccountByMail return ErrNotFound when absent.
+	// Names and mail addresses compare case-insensitively.
+	AccountByName(ctx context.Context, name string) (*Account, error)
+	AccountByMail(ctx context.Context, mail string) (*Account, error)
+	ListAccounts(ctx context.Context) ([]Account, error)
+	// CreateAccount fills in a.ID; ErrExists when the name or mail is taken.
+	CreateAccount(ctx context.Context, a *Account) error
+	DeleteAccount(ctx context.Context, id int64) error
+	SetDisabled(ctx context.Context, id int64, disabled bool) error
+	SetRole(ctx context.Context, id int64, role string) error
+
+	// SetPasswordHash replaces the primary password hash. With revokeAll it
+	// also revokes every active app password in the same transaction and
+	// returns how many it revoked.
+	SetPasswordHash(ctx context.Context, id int64, hash string, revokeAll bool, at time.Time) (revoked int, err error)
+	// SetTOTPSeed enrols (seed != nil) or removes (seed == nil) the second
+	// factor and resets the last accepted step. Removing it also revokes
+	// every active app password, in the same transaction.
+	SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (revoked int, err error)
+	// AdvanceTOTPStep records step as the last accepted one if and only if it
+	// is later than the stored one, atomically: of two callers with the same
+	// step exactly one gets true.
+	AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
+
+	// CreateAppPassword stores p with its verifier unless the account already
+	// has limit active app passwords (ErrLimitReached) or has no TOTP seed
+	// (ErrSecondFactorRequired), both checked in the same transaction as the
+	// insert. ErrExists means the id is taken.
+	CreateAppPassword(ctx context.Context, p *AppPassword, verifier []byte, limit int) error
+	// AppPasswordByVerifier finds an app password, active or revoked, by its
+	// verifier: one indexed lookup whatever the number of app passwords.
+	AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*AppPassword, error)
+	// ListAppPasswords returns the active app passwords of an account, oldest first.
+	ListAppPasswords(ctx context.Context, accountID int64) ([]AppPassword, error)
+	// RevokeAppPassword returns ErrNoSuchAppPassword unless id is an active
+	// app password of that account.
+	RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error
+	RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error)
+	// RecordAppPasswordUses writes a batch of last-used records.
+	RecordAppPasswordUses(ctx context.Context, uses []AppPasswordUse) error
+
+	Close() error
+}

@@ -1,0 +1,88 @@
+package backend
+
+import "time"
+
+// Roles an account can hold.
+const (
+	RoleUser    = "user"
+	RoleService = "service"
+	RoleAdmin   = "admin"
+)
+
+// Account is one user as the store keeps it. Secrets are kept in the forms
+// the store may hold: a PHC argon2id string and a sealed TOTP seed.
+type Account struct {
+	ID       int64
+	Name     string
+	Mail     string
+	Role     string
+	Disabled bool
+	// PasswordHash is a PHC string ("$argon2id$v=19$m=…"); empty means no
+	// primary password has been set and password binds always fail.
+	PasswordHash string
+	// TOTPSeed is the sealed (encrypted) seed; nil when not enrolled.
+	TOTPSeed []byte
+	// TOTPLastStep is the last accepted time step; only later steps pass.
+	TOTPLastStep int64
+	// AppPasswordSalt is the per-account salt of app-password verifiers.
+	AppPasswordSalt   []byte
+	CreatedAt         time.Time
+	PasswordChangedAt time.Time
+}
+
+// TOTPEnrolled reports whether the account has a second factor.
+func (a *Account) TOTPEnrolled() bool { return len(a.TOTPSeed) > 0 }
+
+// AppPassword is the public record of an app-specific password. The secret
+// itself is never stored, only its verifier.
+type AppPassword struct {
+	ID           string
+	AccountID    int64
+	Label        string
+	CreatedAt    time.Time
+	LastUsedAt   time.Time // zero when never used
+	LastUsedFrom string
+	RevokedAt    time.Time // zero while active
+}
+
+// Active reports whether the app password still authenticates.
+func (p *AppPassword) Active() bool { return p.RevokedAt.IsZero() }
+
+// AppPasswordUse is one successful bind with an app password, recorded off
+// the bind path and written in batches.
+type AppPasswordUse struct {
+	ID   string
+	At   time.Time
+	From string
+}
+
+// Method says how a principal authenticated.
+type Method string
+
+const (
+	MethodPasswordTOTP Method = "password+totp"
+	MethodPassword     Method = "password"
+	MethodAppPassword  Method = "app-password"
+)
+
+// Principal is the outcome of a successful authentication.
+type Principal struct {
+	Name   string
+	Role   string
+	Method Method
+	// AppPasswordID is set when Method is MethodAppPassword.
+	AppPasswordID string
+}
+
+// UserInfo is what administration shows of an account: never a secret.
+type UserInfo struct {
+	Name               string    `json:"name"`
+	Mail               string    `json:"mail,omitempty"`
+	Role               string    `json:"role"`
+	Disabled           bool      `json:"disabled"`
+	TOTPEnrolled       bool      `json:"totp_enrolled"`
+	HasPassword        bool      `json:"has_password"`
+	ActiveAppPasswords int       `json:"active_app_passwords"`
+	CreatedAt          time.Time `json:"created_at"`
+	PasswordChangedAt  time.Time `json:"password_changed_at"`
+}

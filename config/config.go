@@ -1,0 +1,237 @@
+// Package config is wicket's one typed configuration: defaults, a TOML file,
+// then flags, validated with errors that name the setting.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// Config is everything wicket reads at start.
+type Config struct {
+	// Listen is the ldap:// address, host:port.
+	Listen string `toml:"listen"`
+	// Database is the SQLite file, created on first start.
+	Database string `toml:"database"`
+	// KeyFile holds the server secret (app-password pepper, seed encryption
+	// key). Empty means "wicket.key" beside the database.
+	KeyFile string `toml:"key_file"`
+	// BaseDN is the suffix of every entry wicket serves.
+	BaseDN string `toml:"base_dn"`
+
+	Log    Log    `toml:"log"`
+	Auth   Auth   `toml:"auth"`
+	Argon2 Argon2 `toml:"argon2"`
+	Limits Limits `toml:"limits"`
+}
+
+// Log configures log/slog output on stderr.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Auth is the authentication policy.
+type Auth struct {
+	RequireSecondFactor bool   `toml:"require_second_factor"`
+	MaxAppPasswords     int    `toml:"max_app_passwords"`
+	TOTPIssuer          string `toml:"totp_issuer"`
+}
+
+// Argon2 are the primary-password hashing costs.
+type Argon2 struct {
+	MemoryKiB uint32 `toml:"memory_kib"`
+	Time      uint32 `toml:"time"`
+	Threads   uint8  `toml:"threads"`
+	// MaxConcurrent bounds hashes in flight; 0 means one per CPU.
+	MaxConcurrent int `toml:"max_concurrent"`
+}
+
+// Limits bound what a client can make the server hold.
+type Limits struct {
+	// MaxMessageBytesAnonymous applies before a successful bind, like slapd's
+	// sockbuf_max_incoming (256 KiB).
+	MaxMessageBytesAnonymous int `toml:"max_message_bytes_anonymous"`
+	// MaxMessageBytes applies after a bind, like slapd's
+	// sockbuf_max_incoming_auth (4 MiB).
+	MaxMessageBytes int      `toml:"max_message_bytes"`
+	MaxConnections  int      `toml:"max_connections"`
+	MaxOutstanding  int      `toml:"max_outstanding"`
+	IdleTimeout     Duration `toml:"idle_timeout"`
+	ReadTimeout     Duration `toml:"read_timeout"`
+	WriteTimeout    Duration `toml:"write_timeout"`
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Duration reads "30s", "5m" from TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (say 30s, 5m, 1h)", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the configuration used when no file says otherwise.
+func Default() *Config {
+	return &Config{
+		Listen:   "127.0.0.1:1389",
+		Database: "./wicket.db",
+		BaseDN:   "dc=example,dc=org",
+		Log:      Log{Level: "info", Format: "text"},
+		Auth: Auth{
+			RequireSecondFactor: true,
+			MaxAppPasswords:     25,
+			TOTPIssuer:          "wicket",
+		},
+		// OWASP Password Storage Cheat Sheet, argon2id minimum: m=19 MiB, t=2, p=1.
+		Argon2: Argon2{MemoryKiB: 19456, Time: 2, Threads: 1, MaxConcurrent: 0},
+		Limits: Limits{
+			MaxMessageBytesAnonymous: 256 << 10,
+			MaxMessageBytes:          4 << 20,
+			MaxConnections:           4096,
+			MaxOutstanding:           32,
+			IdleTimeout:              Duration{5 * time.Minute},
+			ReadTimeout:              Duration{30 * time.Second},
+			WriteTimeout:             Duration{30 * time.Second},
+			ShutdownTimeout:          Duration{30 * time.Second},
+		},
+	}
+}
+
+// Load reads path over the defaults. An empty path returns the defaults.
+// Unknown keys are errors: a misspelt setting must not be silently ignored.
+func Load(path string) (*Config, error) {
+	c := Default()
+	if path == "" {
+		return c, nil
+	}
+	md, err := toml.DecodeFile(path, c)
+	if err != nil {
+		var perr toml.ParseError
+		if errors.As(err, &perr) {
+			return nil, fmt.Errorf("config %s: %s", path, perr.ErrorWithPosition())
+		}
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return nil, fmt.Errorf("config %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// KeyPath is the key file in use.
+func (c *Config) KeyPath() string {
+	if c.KeyFile != "" {
+		return c.KeyFile
+	}
+	return filepath.Join(filepath.Dir(c.Database), "wicket.key")
+}
+
+// HashSlots is the number of concurrent argon2id computations allowed.
+func (c *Config) HashSlots() int {
+	if c.Argon2.MaxConcurrent > 0 {
+		return c.Argon2.MaxConcurrent
+	}
+	return runtime.NumCPU()
+}
+
+// Validate reports every problem at once, each naming its setting.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if c.Listen == "" {
+		bad("listen: must be host:port")
+	}
+	if c.Database == "" {
+		bad("database: must be a file path")
+	}
+	if _, err := ldap.ParseDN(c.BaseDN); err != nil || strings.TrimSpace(c.BaseDN) == "" {
+		bad("base_dn: %q is not a DN", c.BaseDN)
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format: %q is not text or json", c.Log.Format)
+	}
+	if c.Auth.MaxAppPasswords < 1 || c.Auth.MaxAppPasswords > 1000 {
+		bad("auth.max_app_passwords: %d is not between 1 and 1000", c.Auth.MaxAppPasswords)
+	}
+	if c.Argon2.MemoryKiB < 1024 {
+		bad("argon2.memory_kib: %d is below 1024", c.Argon2.MemoryKiB)
+	}
+	if c.Argon2.MemoryKiB > 4<<20 {
+		bad("argon2.memory_kib: %d is above 4 GiB", c.Argon2.MemoryKiB)
+	}
+	if c.Argon2.Time < 1 {
+		bad("argon2.time: must be at least 1")
+	}
+	if c.Argon2.Threads < 1 {
+		bad("argon2.threads: must be at least 1")
+	}
+	if c.Argon2.MaxConcurrent < 0 {
+		bad("argon2.max_concurrent: must be 0 (one per CPU) or more")
+	}
+	l := c.Limits
+	if l.MaxMessageBytesAnonymous < 1024 {
+		bad("limits.max_message_bytes_anonymous: %d is below 1024", l.MaxMessageBytesAnonymous)
+	}
+	if l.MaxMessageBytes < l.MaxMessageBytesAnonymous {
+		bad("limits.max_message_bytes: must be at least limits.max_message_bytes_anonymous")
+	}
+	if l.MaxMessageBytes > 1<<30 {
+		bad("limits.max_message_bytes: %d is above 1 GiB", l.MaxMessageBytes)
+	}
+	if l.MaxConnections < 1 {
+		bad("limits.max_connections: must be at least 1")
+	}
+	if l.MaxOutstanding < 1 {
+		bad("limits.max_outstanding: must be at least 1")
+	}
+	for name, d := range map[string]Duration{"idle_timeout": l.IdleTimeout, "read_timeout": l.ReadTimeout,
+		"write_timeout": l.WriteTimeout, "shutdown_timeout": l.ShutdownTimeout} {
+		if d.Duration <= 0 {
+			bad("limits.%s: must be a positive duration", name)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// CheckWritableDir is used before creating the database, for an error that
+// names the setting rather than SQLite's "unable to open database file".
+func CheckWritableDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil // created on open
+		}
+		return fmt.Errorf("database: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("database: %s is not a directory", dir)
+	}
+	return nil
+}
