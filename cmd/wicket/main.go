@@ -1,0 +1,148 @@
+// Command wicket is an LDAP authentication proxy with two-factor sign-in and
+// app-specific passwords. One binary: the server and its administration.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/backend/sqlite"
+	"github.com/wicketldap/wicket/config"
+)
+
+// globals are the flags every subcommand takes.
+type globals struct {
+	configPath string
+	db         string
+	json       bool
+}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintf(stderr, "wicket: %s\n", userMessage(err))
+		return 1
+	}
+	return 0
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "wicket",
+		Short:         "LDAP authentication proxy with two-factor sign-in and app-specific passwords",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.configPath, "config", "", "TOML configuration file")
+	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
+	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
+
+	root.AddCommand(newServeCmd(g), newUserCmd(g), newTOTPCmd(g), newAppPWCmd(g))
+	return root
+}
+
+// load reads the configuration and applies the global flag overrides.
+func (g *globals) load() (*config.Config, error) {
+	cfg, err := config.Load(g.configPath)
+	if err != nil {
+		return nil, err
+	}
+	if g.db != "" {
+		cfg.Database = g.db
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// env is an opened store and service, for one command.
+type env struct {
+	cfg   *config.Config
+	store *sqlite.Store
+	svc   *backend.Service
+}
+
+func (e *env) Close() {
+	e.svc.Close()
+	e.store.Close()
+}
+
+func (g *globals) open(log *slog.Logger) (*env, error) {
+	cfg, err := g.load()
+	if err != nil {
+		return nil, err
+	}
+	return openEnv(cfg, log)
+}
+
+func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
+	if err := config.CheckWritableDir(cfg.Database); err != nil {
+		return nil, err
+	}
+	keys, err := backend.LoadOrCreateKeys(cfg.KeyPath())
+	if err != nil {
+		return nil, err
+	}
+	store, err := sqlite.Open(cfg.Database)
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", cfg.Database, err)
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	svc := backend.New(store, keys, backend.Options{
+		Argon2: backend.Argon2Params{MemoryKiB: cfg.Argon2.MemoryKiB, Time: cfg.Argon2.Time,
+			Threads: cfg.Argon2.Threads},
+		HashSlots:           cfg.HashSlots(),
+		MaxAppPasswords:     cfg.Auth.MaxAppPasswords,
+		RequireSecondFactor: cfg.Auth.RequireSecondFactor,
+		TOTPIssuer:          cfg.Auth.TOTPIssuer,
+		Logger:              log,
+	})
+	return &env{cfg: cfg, store: store, svc: svc}, nil
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	// otpauth URIs carry &: keep them readable and pasteable.
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// userMessage turns a backend error into a sentence for the terminal.
+func userMessage(err error) string {
+	// Subcommands word some failures themselves, with the account's name.
+	var ue *userError
+	if errors.As(err, &ue) {
+		return ue.msg
+	}
+	switch {
+	case errors.Is(err, backend.ErrLimitReached):
+		return "the account already has the maximum number of active app passwords; revoke one first"
+	case errors.Is(err, backend.ErrSecondFactorRequired):
+		return "two-factor (TOTP) must be enrolled before creating app passwords: run 'wicket totp enroll NAME' first"
+	}
+	return strings.TrimPrefix(err.Error(), "invalid input: ")
+}
