@@ -1,0 +1,33 @@
+# The two commands that matter: `make run` serves on the embedded default,
+# `make test` runs every test (installing the real clients it needs).
+
+GO ?= go
+export PATH := /usr/local/go/bin:$(PATH)
+
+.PHONY: all build run test vet fmt-check bench fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o bin/wicket ./cmd/wicket
+
+run:
+	$(GO) run ./cmd/wicket serve
+
+test: fmt-check
+	./scripts/install-test-deps.sh
+	$(GO) vet ./...
+	$(GO) test -race -timeout 15m ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+fuzz:
+	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 60s
+
+clean:
+	rm -rf bin

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// bindTimeout bounds how long a bind may wait for a password-hashing slot
+// before it is answered "busy".
+const bindTimeout = 10 * time.Second
+
+type bindRequest struct {
+	version  int64
+	name     string
+	simple   bool
+	password string
+	mech     string
+}
+
+func parseBind(op *ber.Packet) (*bindRequest, result, bool) {
+	bad := func(msg string) (*bindRequest, result, bool) {
+		return nil, fail(ldap.LDAPResultProtocolError, "malformed bind request: %s", msg), false
+	}
+	if op.TagType != ber.TypeConstructed || len(op.Children) != 3 {
+		return bad("want version, name and authentication")
+	}
+	version, ok := integer(op.Children[0])
+	if !ok {
+		return bad("version is not an INTEGER")
+	}
+	name, ok := octetString(op.Children[1])
+	if !ok || op.Children[1].ClassType != ber.ClassUniversal {
+		return bad("name is not an OCTET STRING")
+	}
+	b := &bindRequest{version: version, name: name}
+	auth := op.Children[2]
+	switch {
+	case auth.ClassType == ber.ClassContext && auth.Tag == 0 && auth.TagType == ber.TypePrimitive:
+		b.simple = true
+		b.password = auth.Data.String()
+	case auth.ClassType == ber.ClassContext && auth.Tag == 3 && auth.TagType == ber.TypeConstructed:
+		if len(auth.Children) < 1 || len(auth.Children) > 2 {
+			return bad("SaslCredentials must hold a mechanism and optional credentials")
+		}
+		mech, ok := octetString(auth.Children[0])
+		if !ok {
+			return bad("SASL mechanism is not an OCTET STRING")
+		}
+		b.mech = mech
+	default:
+		return bad("unknown authentication choice")
+	}
+	return b, result{}, true
+}
+
+// bind runs a Bind (RFC 4511 4.2, RFC 4513 5). Whatever happens, the session
+// is anonymous from the start of the bind until it succeeds.
+func (c *conn) bind(o *op) {
+	c.principal = nil
+	c.authed.Store(false)
+
+	b, r, ok := parseBind(o.req.op)
+	if ok {
+		r = c.bindResult(o.ctx, b)
+	}
+	c.reply(o, resultOp(ldap.ApplicationBindResponse, r))
+}
+
+func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
+	switch {
+	case b.version != 3:
+		return fail(ldap.LDAPResultProtocolError, "only LDAP version 3 is supported")
+	case !b.simple:
+		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported", b.mech)
+	case b.name == "" && b.password == "":
+		return success() // anonymous (RFC 4513 5.1.1)
+	case b.password == "":
+		// RFC 4513 5.1.2: a name without a password is an unauthenticated
+		// bind; accepting it is how go-ldap's CVE-2017-14623 let apps
+		// treat "no password" as "authenticated".
+		c.log.Info("bind refused", "dn", b.name, "reason", "unauthenticated bind (name without password)")
+		return fail(ldap.LDAPResultUnwillingToPerform, "unauthenticated bind (name without password) is not allowed")
+	case b.name == "":
+		c.log.Info("bind failed", "reason", "password without a name")
+		return fail(ldap.LDAPResultInvalidCredentials, "")
+	}
+
+	login, ok := c.srv.loginFromName(b.name)
+	if !ok {
+		return fail(ldap.LDAPResultInvalidDNSyntax, "bind name is neither a DN, a username nor a mail address")
+	}
+	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
+	defer cancel()
+	p, err := c.srv.auth.Authenticate(ctx, login, b.password, c.remote)
+	if err != nil {
+		return c.bindFailure(b.name, err)
+	}
+	c.principal = p
+	c.authed.Store(true)
+	c.log.Info("bind", "dn", b.name, "user", p.Name, "method", p.Method, "app_password", p.AppPasswordID)
+	return success()
+}
+
+func (c *conn) bindFailure(name string, err error) result {
+	var af *backend.AuthFailure
+	switch {
+	case errors.As(err, &af):
+		c.log.Info("bind failed", "dn", name, "reason", af.Reason)
+		return fail(ldap.LDAPResultInvalidCredentials, "")
+	case errors.Is(err, backend.ErrInvalidCredentials):
+		c.log.Info("bind failed", "dn", name)
+		return fail(ldap.LDAPResultInvalidCredentials, "")
+	}
+	return c.srv.internal(c, "bind", err)
+}
+
+// loginFromName turns a bind name into what the backend looks up: the uid of
+// a user DN under ou=people, or a bare username or mail address. A DN that is
+// not a user's yields an empty login, which no account has, so it fails like
+// any unknown user (same answer, same work).
+func (s *Server) loginFromName(name string) (string, bool) {
+	dn, err := ldap.ParseDN(name)
+	if err != nil {
+		if strings.ContainsAny(name, "=,") {
+			return "", false
+		}
+		return name, true
+	}
+	if len(dn.RDNs) != len(s.peopleDN.RDNs)+1 {
+		return "", true
+	}
+	parent := &ldap.DN{RDNs: dn.RDNs[1:]}
+	rdn := dn.RDNs[0]
+	if !parent.EqualFold(s.peopleDN) || len(rdn.Attributes) != 1 || !strings.EqualFold(rdn.Attributes[0].Type, "uid") {
+		return "", true
+	}
+	return rdn.Attributes[0].Value, true
+}
+
+// userDN is the entry DN of an account.
+func (s *Server) userDN(name string) string {
+	return "uid=" + ldap.EscapeDN(name) + ",ou=people," + s.cfg.BaseDN
+}
+
+// internal logs an unexpected error with detail and gives the client a
+// generic answer.
+func (s *Server) internal(c *conn, what string, err error) result {
+	if errors.Is(err, backend.ErrBusy) || errors.Is(err, context.DeadlineExceeded) {
+		c.log.Warn(what+" refused: server busy", "err", err)
+		return fail(ldap.LDAPResultBusy, "server busy; try again")
+	}
+	c.log.Error(what+" failed", "err", err)
+	return fail(ldap.LDAPResultOther, "internal error")
+}

@@ -1,0 +1,305 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// conn is one client connection: one goroutine reads and decodes, one
+// worker answers operations in the order they arrived.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	r      *bufio.Reader
+	remote string
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	wmu sync.Mutex // one response at a time on the wire
+
+	// authed selects the message size limit; principal is the bound
+	// identity, touched only by the worker (binds run there in order).
+	authed    atomic.Bool
+	principal *backend.Principal
+
+	queue    chan *op
+	mu       sync.Mutex
+	inflight map[int64]*op
+	draining atomic.Bool
+}
+
+// op is one queued operation and its cancellation (Abandon, disconnect).
+type op struct {
+	req    *request
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(context.Background())
+	remote := nc.RemoteAddr().String()
+	if host, _, err := net.SplitHostPort(remote); err == nil {
+		remote = host
+	}
+	return &conn{
+		srv:      s,
+		nc:       nc,
+		r:        bufio.NewReaderSize(nc, 4096),
+		remote:   remote,
+		log:      s.log.With("remote", remote),
+		ctx:      ctx,
+		cancel:   cancel,
+		queue:    make(chan *op, s.cfg.MaxOutstanding),
+		inflight: make(map[int64]*op),
+	}
+}
+
+// drain makes the reader stop taking new requests; queued ones still run.
+func (c *conn) drain() {
+	c.draining.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+// abort ends the connection now, abandoning whatever is queued.
+func (c *conn) abort() {
+	c.cancel()
+	c.nc.Close()
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	defer c.cancel()
+	workerDone := make(chan struct{})
+	go c.work(workerDone)
+
+	notice := c.read()
+	if !c.draining.Load() {
+		// Unbind, a closed socket or a broken stream: nothing queued is
+		// wanted any more (RFC 4511 4.3).
+		c.cancel()
+	}
+	close(c.queue)
+	<-workerDone
+	if notice != nil {
+		c.write(notice)
+	}
+}
+
+// read reads requests until the client unbinds or disconnects, the stream
+// breaks, or the server drains. It returns a Notice of Disconnection to send
+// last, if any.
+func (c *conn) read() (notice *ber.Packet) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic reading a request; connection closed", "panic", v, "stack", string(debug.Stack()))
+			notice = noticeOfDisconnection(ldap.LDAPResultOther, "internal error")
+		}
+	}()
+	cfg := &c.srv.cfg
+	for {
+		c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		if c.draining.Load() {
+			return noticeOfDisconnection(ldap.LDAPResultUnavailable, "server is shutting down")
+		}
+		limit := cfg.MaxMessageBytesAnonymous
+		if c.authed.Load() {
+			limit = cfg.MaxMessageBytes
+		}
+		buf, err := readFrame(c.r, limit, func() {
+			if !c.draining.Load() {
+				c.nc.SetReadDeadline(time.Now().Add(cfg.ReadTimeout))
+			}
+		})
+		if err != nil {
+			return c.readError(err)
+		}
+		pkt, err := decodeFrame(buf)
+		if err != nil {
+			return c.readError(err)
+		}
+		req, err := parseRequest(pkt)
+		if err != nil {
+			return c.readError(err)
+		}
+		switch req.op.Tag {
+		case ldap.ApplicationUnbindRequest:
+			return nil
+		case ldap.ApplicationAbandonRequest:
+			c.abandon(req)
+			continue
+		}
+		c.enqueue(req)
+	}
+}
+
+func (c *conn) readError(err error) *ber.Packet {
+	var fe *errFrame
+	var ne net.Error
+	switch {
+	case errors.As(err, &fe):
+		c.log.Warn("protocol error; connection closed", "err", err)
+		return noticeOfDisconnection(ldap.LDAPResultProtocolError, fe.msg)
+	case c.draining.Load():
+		return noticeOfDisconnection(ldap.LDAPResultUnavailable, "server is shutting down")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.log.Debug("connection timed out", "err", err)
+		return noticeOfDisconnection(ldap.LDAPResultUnavailable, "connection idle or too slow; closed")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+		return nil
+	default:
+		c.log.Debug("read failed", "err", err)
+		return nil
+	}
+}
+
+func (c *conn) enqueue(req *request) {
+	ctx, cancel := context.WithCancel(c.ctx)
+	o := &op{req: req, ctx: ctx, cancel: cancel}
+	c.mu.Lock()
+	if _, dup := c.inflight[req.id]; dup {
+		c.mu.Unlock()
+		cancel()
+		c.answer(req, fail(ldap.LDAPResultProtocolError, "messageID %d is already used by an outstanding request", req.id))
+		return
+	}
+	c.inflight[req.id] = o
+	c.mu.Unlock()
+	select {
+	case c.queue <- o:
+	default:
+		c.done(o)
+		c.answer(req, fail(ldap.LDAPResultBusy, "too many outstanding operations on this connection (limit %d)",
+			c.srv.cfg.MaxOutstanding))
+	}
+}
+
+func (c *conn) done(o *op) {
+	c.mu.Lock()
+	delete(c.inflight, o.req.id)
+	c.mu.Unlock()
+	o.cancel()
+}
+
+// abandon cancels an outstanding operation. RFC 4511 4.11: Bind, Unbind and
+// StartTLS cannot be abandoned, and Abandon itself is never answered.
+func (c *conn) abandon(req *request) {
+	if req.op.TagType != ber.TypePrimitive {
+		return
+	}
+	id, err := ber.ParseInt64(req.op.Data.Bytes())
+	if err != nil {
+		return
+	}
+	c.mu.Lock()
+	o := c.inflight[id]
+	c.mu.Unlock()
+	if o != nil && o.req.op.Tag != ldap.ApplicationBindRequest {
+		o.cancel()
+	}
+}
+
+func (c *conn) work(done chan<- struct{}) {
+	defer close(done)
+	for o := range c.queue {
+		if o.ctx.Err() == nil && !c.handleSafely(o) {
+			c.done(o)
+			c.abort()
+			continue
+		}
+		c.done(o)
+	}
+}
+
+// handleSafely answers one operation. A panic is logged with its stack, the
+// client gets "other", and the connection is closed; the process goes on.
+func (c *conn) handleSafely(o *op) (ok bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic handling a request; connection closed", "panic", v, "op", o.req.op.Tag,
+				"stack", string(debug.Stack()))
+			c.answer(o.req, fail(ldap.LDAPResultOther, "internal error"))
+			ok = false
+		}
+	}()
+	c.handle(o)
+	return true
+}
+
+func (c *conn) handle(o *op) {
+	req := o.req
+	if r, ok := c.checkControls(req); !ok {
+		c.answer(req, r)
+		return
+	}
+	switch req.op.Tag {
+	case ldap.ApplicationBindRequest:
+		c.bind(o)
+	case ldap.ApplicationSearchRequest:
+		c.search(o)
+	case ldap.ApplicationExtendedRequest:
+		c.extended(o)
+	default:
+		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "%s is not supported by this server",
+			ldap.ApplicationMap[uint8(req.op.Tag)]))
+	}
+}
+
+// supportedControls lists request controls the server acts on. None yet:
+// every critical control is refused as RFC 4511 4.1.11 requires.
+var supportedControls = map[string]bool{}
+
+func (c *conn) checkControls(req *request) (result, bool) {
+	for _, ctl := range req.controls {
+		if ctl.critical && !supportedControls[ctl.oid] {
+			return fail(ldap.LDAPResultUnavailableCriticalExtension,
+				"critical control %s is not supported", ctl.oid), false
+		}
+	}
+	return result{}, true
+}
+
+// answer sends the response that matches req's operation with result r.
+func (c *conn) answer(req *request, r result) {
+	tag, ok := responseTag[req.op.Tag]
+	if !ok {
+		return
+	}
+	c.write(envelope(req.id, resultOp(tag, r)))
+}
+
+// reply sends a response op unless the operation was abandoned meanwhile.
+func (c *conn) reply(o *op, resp *ber.Packet) {
+	if o.ctx.Err() != nil {
+		return
+	}
+	c.write(envelope(o.req.id, resp))
+}
+
+func (c *conn) write(p *ber.Packet) {
+	b := p.Bytes()
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
+	if _, err := c.nc.Write(b); err != nil {
+		// A client that stops reading must not hold a worker: close, and
+		// the reader ends too.
+		c.log.Debug("write failed; connection closed", "err", err)
+		c.abort()
+	}
+}

@@ -1,0 +1,62 @@
+package server
+
+import (
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+type extendedRequest struct {
+	name     string
+	value    []byte
+	hasValue bool
+}
+
+func parseExtended(op *ber.Packet) (*extendedRequest, result, bool) {
+	bad := func(msg string) (*extendedRequest, result, bool) {
+		return nil, fail(ldap.LDAPResultProtocolError, "malformed extended request: %s", msg), false
+	}
+	if op.TagType != ber.TypeConstructed || len(op.Children) < 1 || len(op.Children) > 2 {
+		return bad("want requestName and optional requestValue")
+	}
+	n := op.Children[0]
+	if n.ClassType != ber.ClassContext || n.Tag != 0 || n.TagType != ber.TypePrimitive {
+		return bad("requestName must be [0]")
+	}
+	x := &extendedRequest{name: n.Data.String()}
+	if len(op.Children) == 2 {
+		v := op.Children[1]
+		if v.ClassType != ber.ClassContext || v.Tag != 1 || v.TagType != ber.TypePrimitive {
+			return bad("requestValue must be [1]")
+		}
+		x.value, x.hasValue = v.Data.Bytes(), true
+	}
+	return x, result{}, true
+}
+
+func (c *conn) extended(o *op) {
+	x, r, ok := parseExtended(o.req.op)
+	if !ok {
+		c.reply(o, extendedOp(r, "", nil))
+		return
+	}
+	switch x.name {
+	case oidWhoAmI:
+		c.whoAmI(o, x)
+	default:
+		// RFC 4511 4.12: an unrecognized requestName is a protocolError.
+		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "extended operation %s is not supported", x.name), "", nil))
+	}
+}
+
+// whoAmI answers RFC 4532: "dn:<entry DN>" when bound, empty when anonymous.
+func (c *conn) whoAmI(o *op, x *extendedRequest) {
+	if x.hasValue {
+		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "Who am I? takes no request value"), "", nil))
+		return
+	}
+	authz := ""
+	if c.principal != nil {
+		authz = "dn:" + c.srv.userDN(c.principal.Name)
+	}
+	c.reply(o, extendedOp(success(), "", []byte(authz)))
+}

@@ -1,0 +1,105 @@
+package server
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+)
+
+// errFrame is a framing error: the stream can no longer be trusted and the
+// connection is closed after a Notice of Disconnection (RFC 4511 4.1.1).
+type errFrame struct{ msg string }
+
+func (e *errFrame) Error() string { return e.msg }
+
+func frameErr(format string, a ...any) error { return &errFrame{fmt.Sprintf(format, a...)} }
+
+// readFrame reads one LDAPMessage's bytes. The length is checked against max
+// before anything is allocated for the body, so a client cannot make the
+// server reserve more than max bytes per connection, whatever it claims.
+// first is called once the first byte has arrived, to switch from the idle
+// deadline to the per-message read deadline.
+func readFrame(r *bufio.Reader, max int, first func()) ([]byte, error) {
+	tag, err := r.ReadByte()
+	if err != nil {
+		return nil, err
+	}
+	first()
+	// LDAPMessage is a universal, constructed SEQUENCE.
+	if tag != 0x30 {
+		return nil, frameErr("message does not start with a SEQUENCE (got tag 0x%02x)", tag)
+	}
+	lb, err := r.ReadByte()
+	if err != nil {
+		return nil, truncated(err)
+	}
+	var length int
+	switch {
+	case lb < 0x80:
+		length = int(lb)
+	case lb == 0x80:
+		// RFC 4511 5.1: only the definite form of length is used.
+		return nil, frameErr("indefinite length is not allowed in LDAP")
+	default:
+		n := int(lb & 0x7f)
+		if n > 4 {
+			return nil, frameErr("message length of %d bytes' width exceeds the maximum of %d bytes", n, max)
+		}
+		for i := 0; i < n; i++ {
+			b, err := r.ReadByte()
+			if err != nil {
+				return nil, truncated(err)
+			}
+			length = length<<8 | int(b)
+		}
+	}
+	if length > max {
+		return nil, frameErr("message of %d bytes exceeds the maximum of %d bytes", length, max)
+	}
+	hdr := 2
+	if lb >= 0x80 {
+		hdr += int(lb & 0x7f)
+	}
+	buf := make([]byte, hdr+length)
+	buf[0] = tag
+	// Re-encode the header in the simplest form: the decoder only needs a
+	// valid definite length in front of the body.
+	copy(buf[1:hdr], encodeLengthFixed(length, hdr-1))
+	if _, err := io.ReadFull(r, buf[hdr:]); err != nil {
+		return nil, truncated(err)
+	}
+	return buf, nil
+}
+
+// encodeLengthFixed writes length in exactly width bytes of BER length.
+func encodeLengthFixed(length, width int) []byte {
+	if width == 1 {
+		return []byte{byte(length)}
+	}
+	out := make([]byte, width)
+	out[0] = 0x80 | byte(width-1)
+	for i := width - 1; i >= 1; i-- {
+		out[i] = byte(length)
+		length >>= 8
+	}
+	return out
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// decodeFrame turns the bytes of one message into a packet.
+func decodeFrame(buf []byte) (*ber.Packet, error) {
+	p, err := ber.DecodePacketErr(buf)
+	if err != nil {
+		return nil, frameErr("malformed message: %v", err)
+	}
+	return p, nil
+}

@@ -1,0 +1,245 @@
+// Package server is wicket's LDAP wire frontend: listeners, connection
+// lifecycle and limits, decoding of requests, encoding of responses, and
+// dispatch to the account domain behind small interfaces. It knows nothing
+// of SQL.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// Authenticator checks bind credentials. login is a username or a mail
+// address; from is the client's address, for last-used records.
+type Authenticator interface {
+	Authenticate(ctx context.Context, login, secret, from string) (*backend.Principal, error)
+}
+
+// Config is the wire-level configuration.
+type Config struct {
+	BaseDN string
+	// MaxMessageBytesAnonymous bounds a message before a successful bind,
+	// MaxMessageBytes after one.
+	MaxMessageBytesAnonymous int
+	MaxMessageBytes          int
+	MaxConnections           int
+	// MaxOutstanding is the number of operations queued on one connection;
+	// beyond it a request is answered "busy".
+	MaxOutstanding int
+	IdleTimeout    time.Duration
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	Logger         *slog.Logger
+	// Version is shown as vendorVersion in the root DSE.
+	Version string
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("server closed")
+
+// Server serves LDAP on listeners handed to Serve.
+type Server struct {
+	cfg    Config
+	auth   Authenticator
+	log    *slog.Logger
+	baseDN *ldap.DN
+	// peopleDN is ou=people under the base: users' entries live below it.
+	peopleDN *ldap.DN
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*conn]struct{}
+	closing   bool
+	slots     chan struct{}
+	wg        sync.WaitGroup
+}
+
+var setBERLimits sync.Once
+
+// New validates cfg and returns a Server.
+func New(cfg Config, auth Authenticator) (*Server, error) {
+	base, err := ldap.ParseDN(cfg.BaseDN)
+	if err != nil {
+		return nil, fmt.Errorf("base DN %q: %w", cfg.BaseDN, err)
+	}
+	people, err := ldap.ParseDN("ou=people," + cfg.BaseDN)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxMessageBytesAnonymous <= 0 {
+		cfg.MaxMessageBytesAnonymous = 256 << 10
+	}
+	if cfg.MaxMessageBytes < cfg.MaxMessageBytesAnonymous {
+		cfg.MaxMessageBytes = max(4<<20, cfg.MaxMessageBytesAnonymous)
+	}
+	if cfg.MaxConnections <= 0 {
+		cfg.MaxConnections = 4096
+	}
+	if cfg.MaxOutstanding <= 0 {
+		cfg.MaxOutstanding = 32
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 30 * time.Second
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = 30 * time.Second
+	}
+	// Our own framing bounds each message per connection before decoding;
+	// these globals are the decoder's backstop (its default allows 2 GiB and
+	// a nesting of 1000). Set once: they are process-wide.
+	setBERLimits.Do(func() {
+		ber.MaxPacketLengthBytes = 1 << 30
+		ber.MaxNestingDepth = maxNesting
+	})
+	return &Server{
+		cfg:       cfg,
+		auth:      auth,
+		log:       cfg.Logger,
+		baseDN:    base,
+		peopleDN:  people,
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[*conn]struct{}),
+		slots:     make(chan struct{}, cfg.MaxConnections),
+	}, nil
+}
+
+// maxNesting bounds how deep a message may nest. LDAP requests are shallow
+// except filters; 64 leaves room for any real filter.
+const maxNesting = 64
+
+// Serve accepts connections on l until Shutdown. It always returns an error:
+// ErrServerClosed after Shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, l)
+		s.mu.Unlock()
+	}()
+
+	var backoff time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return ErrServerClosed
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			// Running out of file descriptors and the like pass: back off
+			// and keep the listener rather than end the server.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed; retrying", "err", err, "in", backoff)
+			time.Sleep(backoff)
+			continue
+		}
+		backoff = 0
+		select {
+		case s.slots <- struct{}{}:
+		default:
+			// Over the connection cap: say why, then close.
+			s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(),
+				"max", s.cfg.MaxConnections)
+			go refuse(nc, s.cfg.WriteTimeout)
+			continue
+		}
+		c := newConn(s, nc)
+		if !s.track(c) {
+			nc.Close()
+			<-s.slots
+			return ErrServerClosed
+		}
+		go func() {
+			defer func() { <-s.slots }()
+			defer s.untrack(c)
+			c.serve()
+		}()
+	}
+}
+
+func refuse(nc net.Conn, timeout time.Duration) {
+	nc.SetWriteDeadline(time.Now().Add(timeout))
+	nc.Write(noticeOfDisconnection(ldap.LDAPResultBusy, "too many connections; try again later").Bytes())
+	nc.Close()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) track(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	return true
+}
+
+func (s *Server) untrack(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	s.wg.Done()
+}
+
+// Shutdown stops accepting, lets every connection finish the operations it
+// has already received, then closes it. When ctx ends first, the remaining
+// connections are closed at once and ctx's error is returned.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.drain()
+	}
+	s.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			c.abort()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
