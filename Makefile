@@ -11,8 +11,8 @@ all: build
 build:
 	$(GO) build -o bin/wicket ./cmd/wicket
 
-run:
-	$(GO) run ./cmd/wicket serve
+run: build
+	exec ./bin/wicket serve
 
 test: fmt-check
 	./scripts/install-test-deps.sh
