@@ -556,3 +556,24 @@ func TestUnknownAccount(t *testing.T) {
 		}
 	}
 }
+
+// The argon2id parameters of the config file are the ones the stored hash
+// carries, so an administrator's [argon2] section takes effect.
+func TestArgon2ParametersFromConfigFile(t *testing.T) {
+	for _, p := range []struct{ cfg, want string }{
+		{"", "$argon2id$v=19$m=1024,t=1,p=1$"},
+		{"threads = 2\n", "$argon2id$v=19$m=1024,t=1,p=2$"},
+	} {
+		c := newCLI(t, p.cfg)
+		c.addUser("alice")
+		e := c.service()
+		a, err := e.store.AccountByName(context.Background(), "alice")
+		e.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(a.PasswordHash, p.want) {
+			t.Errorf("config %q: stored hash %q, want prefix %q", p.cfg, a.PasswordHash, p.want)
+		}
+	}
+}
