@@ -24,23 +24,9 @@ const appPasswordIterations = 64
 func GenerateAppPassword() string {
 	var b [AppPasswordLetters]byte
 	for i := range b {
-		b[i] = 'a' + randBelow(26)
+		b[i] = 'a' + byte(randIndex(26))
 	}
 	return string(b[:])
-}
-
-// randBelow draws uniformly from [0,n) by rejection, so no letter is likelier.
-func randBelow(n byte) byte {
-	limit := 256 - 256%int(n)
-	var one [1]byte
-	for {
-		if _, err := rand.Read(one[:]); err != nil {
-			panic("crypto/rand failed: " + err.Error())
-		}
-		if int(one[0]) < limit {
-			return one[0] % n
-		}
-	}
 }
 
 // FormatAppPassword shows an app password as xxxx-xxxx-xxxx-xxxx.

@@ -559,3 +559,85 @@ func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (int, 
 	}
 	return s.store.RevokeAllAppPasswords(ctx, a.ID, s.now().UTC())
 }
+
+// RevokeAppPasswords revokes several app passwords of the account, all or
+// none: an id that is not the account's own active one revokes nothing.
+func (s *Service) RevokeAppPasswords(ctx context.Context, name string, ids []string) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	lower := make([]string, len(ids))
+	for i, id := range ids {
+		lower[i] = strings.ToLower(id)
+	}
+	return s.store.RevokeAppPasswords(ctx, a.ID, lower, s.now().UTC())
+}
+
+// Resolve turns a login (a username or a mail address) into the account name.
+func (s *Service) Resolve(ctx context.Context, login string) (string, error) {
+	a, err := s.lookup(ctx, login)
+	if err != nil {
+		return "", err
+	}
+	return a.Name, nil
+}
+
+// VerifyPassword re-checks the primary password of a signed-in user, as a
+// password change asks for the old one. The session already proved the
+// second factor, so the password alone is enough; a password followed by a
+// fresh code is accepted too (and the code used up). App passwords are not
+// accepted here. Failure is ErrInvalidCredentials.
+func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error {
+	a, err := s.account(ctx, name)
+	if errors.Is(err, ErrNotFound) {
+		return authFail("unknown account")
+	}
+	if err != nil {
+		return err
+	}
+	if a.PasswordHash == "" || secret == "" {
+		return authFail("no password")
+	}
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	ok, _ := verifyPassword(a.PasswordHash, secret, s.opts.Argon2)
+	s.release()
+	if ok {
+		return nil
+	}
+	if _, _, split := splitPasswordCode(secret); split && a.TOTPEnrolled() {
+		_, err := s.checkPrimary(ctx, a, secret)
+		return err
+	}
+	return authFail("wrong password")
+}
+
+// passwordAlphabet leaves out look-alikes (0/O, 1/l/I) so a generated
+// password survives being read aloud or copied by hand.
+const passwordAlphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+// GeneratePassword makes a primary password for RFC 3062's generated
+// password: 20 characters of 57, about 116 bits.
+func GeneratePassword() string {
+	b := make([]byte, 20)
+	for i := range b {
+		b[i] = passwordAlphabet[randIndex(len(passwordAlphabet))]
+	}
+	return string(b)
+}
+
+// randIndex draws uniformly from [0,n) by rejection, so no character is likelier.
+func randIndex(n int) int {
+	limit := 256 - 256%n
+	var one [1]byte
+	for {
+		if _, err := rand.Read(one[:]); err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		if int(one[0]) < limit {
+			return int(one[0]) % n
+		}
+	}
+}

@@ -45,6 +45,10 @@ type Store interface {
 	// RevokeAppPassword returns ErrNoSuchAppPassword unless id is an active
 	// app password of that account.
 	RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error
+	// RevokeAppPasswords revokes several at once, all or none: unless every
+	// id is an active app password of the account it revokes nothing and
+	// returns ErrNoSuchAppPassword. Repeated ids count once.
+	RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error
 	RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error)
 	// RecordAppPasswordUses writes a batch of last-used records.
 	RecordAppPasswordUses(ctx context.Context, uses []AppPasswordUse) error

@@ -379,6 +379,22 @@ func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id strin
 	return nil
 }
 
+func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		if p, ok := s.apps[id]; !ok || p.AccountID != accountID || !p.Active() {
+			return fmt.Errorf("memstore: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
+		}
+	}
+	for _, id := range ids {
+		s.apps[id].RevokedAt = revokedAt(at)
+	}
+	return nil
+}
+
 func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
 	if err := s.lock(); err != nil {
 		return 0, err

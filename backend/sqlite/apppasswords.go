@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/wicketldap/wicket/backend"
@@ -119,6 +120,24 @@ func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id strin
 		return fmt.Errorf("sqlite: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
 	}
 	return nil
+}
+
+func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
+			res, err := tx.ExecContext(ctx,
+				`UPDATE app_passwords SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+				revokedAt(at), id, accountID)
+			if err != nil {
+				return fmt.Errorf("sqlite: revoke app passwords: %w", err)
+			}
+			if n, err := res.RowsAffected(); err != nil || n != 1 {
+				// Rolls back the ones already revoked in this transaction.
+				return fmt.Errorf("sqlite: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
+			}
+		}
+		return nil
+	})
 }
 
 func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {

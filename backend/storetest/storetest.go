@@ -74,6 +74,7 @@ var tests = []test{
 	{"CreateAppPassword_DuplicateIDOrVerifierExists", createAppDuplicate},
 	{"CreateAppPassword_UnknownAccountIsNotFound", createAppUnknownAccount},
 	{"CreateAppPassword_RefusedWithoutSecondFactor", createAppWithoutTOTP},
+	{"RevokeAppPasswords_AllOrNothing", revokeSeveralAllOrNothing},
 	{"CreateAppPassword_RejectsEmptyIDOrVerifier", createAppEmpty},
 	{"AppPasswordByVerifier_FindsRevokedToo", byVerifierFindsRevoked},
 	{"AppPasswordByVerifier_ScopedToAccount", byVerifierScoped},
@@ -768,6 +769,25 @@ func createAppWithoutTOTP(t *testing.T, s backend.Store) {
 	err := s.CreateAppPassword(t.Context(), &backend.AppPassword{ID: "x", AccountID: a.ID, CreatedAt: t0}, verifier("x"), defaultLimit)
 	wantErr(t, "CreateAppPassword without TOTP", err, backend.ErrSecondFactorRequired)
 	wantIDs(t, "active", activeIDs(t, s, a.ID))
+}
+
+func revokeSeveralAllOrNothing(t *testing.T, s backend.Store) {
+	a := mustEnrolled(t, s, "alice")
+	b := mustEnrolled(t, s, "bob")
+	for _, id := range []string{"a1", "a2", "a3"} {
+		mustApp(t, s, a.ID, id, t0)
+	}
+	mustApp(t, s, b.ID, "b1", t0)
+	err := s.RevokeAppPasswords(t.Context(), a.ID, []string{"a1", "b1"}, t0)
+	wantErr(t, "revoking one's own with another's", err, backend.ErrNoSuchAppPassword)
+	err = s.RevokeAppPasswords(t.Context(), a.ID, []string{"a1", "nonexistent"}, t0)
+	wantErr(t, "revoking with an unknown id", err, backend.ErrNoSuchAppPassword)
+	wantIDs(t, "active after refused revocations", activeIDs(t, s, a.ID), "a1", "a2", "a3")
+	if err := s.RevokeAppPasswords(t.Context(), a.ID, []string{"a1", "a3", "a1"}, t0); err != nil {
+		t.Fatalf("RevokeAppPasswords: %v", err)
+	}
+	wantIDs(t, "active", activeIDs(t, s, a.ID), "a2")
+	wantIDs(t, "bob's", activeIDs(t, s, b.ID), "b1")
 }
 
 func createAppEmpty(t *testing.T, s backend.Store) {
