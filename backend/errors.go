@@ -1,6 +1,9 @@
 package backend
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // One sentinel per outcome a client or an administrator must tell apart. The
 // server maps each to an LDAP result code in one place; the CLI to a message.
@@ -21,6 +24,16 @@ var (
 	// ErrInvalidInput wraps validation failures of names, labels, passwords.
 	ErrInvalidInput = errors.New("invalid input")
 )
+
+// LimitError is the ErrLimitReached of one account, with the limit in force,
+// so every caller can say "25 app passwords are active; revoke one first".
+type LimitError struct{ Limit int }
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("%d app passwords are active; revoke one first", e.Limit)
+}
+
+func (e *LimitError) Is(target error) bool { return target == ErrLimitReached }
 
 // AuthFailure is the internal detail of an ErrInvalidCredentials: why the
 // bind failed, for the server log. It never carries a secret.

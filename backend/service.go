@@ -515,6 +515,9 @@ func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (*N
 		if errors.Is(err, ErrExists) && attempt < 3 {
 			continue
 		}
+		if errors.Is(err, ErrLimitReached) {
+			return nil, &LimitError{Limit: s.opts.MaxAppPasswords}
+		}
 		if err != nil {
 			return nil, err
 		}

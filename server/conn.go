@@ -254,6 +254,18 @@ func (c *conn) handle(o *op) {
 		c.search(o)
 	case ldap.ApplicationExtendedRequest:
 		c.extended(o)
+	case ldap.ApplicationModifyRequest:
+		if c.srv.accounts != nil {
+			c.modify(o)
+			return
+		}
+		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "modify is not supported by this server"))
+	case ldap.ApplicationDelRequest:
+		if c.srv.accounts != nil {
+			c.del(o)
+			return
+		}
+		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "delete is not supported by this server"))
 	default:
 		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "%s is not supported by this server",
 			ldap.ApplicationMap[uint8(req.op.Tag)]))

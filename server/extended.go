@@ -3,6 +3,8 @@ package server
 import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/exop"
 )
 
 type extendedRequest struct {
@@ -39,13 +41,27 @@ func (c *conn) extended(o *op) {
 		c.reply(o, extendedOp(r, "", nil))
 		return
 	}
-	switch x.name {
-	case oidWhoAmI:
+	if x.name == exop.OIDWhoAmI {
 		c.whoAmI(o, x)
-	default:
+		return
+	}
+	h, ok := accountOps[x.name]
+	if !ok || c.srv.accounts == nil {
 		// RFC 4511 4.12: an unrecognized requestName is a protocolError.
 		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "extended operation %s is not supported", x.name), "", nil))
+		return
 	}
+	r, value := h(c, o, x)
+	c.reply(o, extendedOp(r, x.name, value))
+}
+
+// accountOps are the extended operations served through Accounts.
+var accountOps = map[string]func(*conn, *op, *extendedRequest) (result, []byte){
+	exop.OIDAppPasswordCreate:    (*conn).appPasswordCreate,
+	exop.OIDAppPasswordList:      (*conn).appPasswordList,
+	exop.OIDAppPasswordRevoke:    (*conn).appPasswordRevoke,
+	exop.OIDAppPasswordRevokeAll: (*conn).appPasswordRevokeAll,
+	exop.OIDPasswordModify:       (*conn).passwordModify,
 }
 
 // whoAmI answers RFC 4532: "dn:<entry DN>" when bound, empty when anonymous.

@@ -168,8 +168,7 @@ var responseTag = map[ber.Tag]ber.Tag{
 
 // OIDs of standard operations.
 const (
-	oidWhoAmI                = "1.3.6.1.4.1.4203.1.11.3" // RFC 4532
-	oidNoticeOfDisconnection = "1.3.6.1.4.1.1466.20036"  // RFC 4511 4.4.1
+	oidNoticeOfDisconnection = "1.3.6.1.4.1.1466.20036" // RFC 4511 4.4.1
 )
 
 // noticeOfDisconnection tells the client the server is closing the

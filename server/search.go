@@ -1,10 +1,15 @@
 package server
 
 import (
+	"context"
+	"errors"
 	"strings"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/exop"
 )
 
 type searchRequest struct {
@@ -86,18 +91,147 @@ func (c *conn) searchResult(o *op, s *searchRequest) result {
 		}
 		e := c.srv.rootDSE()
 		if match(s.filter, e) == fTrue {
-			c.reply(o, entryOp(e, selectAttrs(e, s.attrs, true), s.typesOnly))
+			c.reply(o, entryOp(e, selectAttrs(e, s.attrs, rootDSEOperational), s.typesOnly))
 		}
 		return success()
 	}
-	dn, err := ldap.ParseDN(s.base)
-	if err != nil {
+	t, ok := c.srv.classify(s.base)
+	if !ok {
 		return fail(ldap.LDAPResultInvalidDNSyntax, "base %q is not a DN", s.base)
 	}
+	dn, _ := ldap.ParseDN(s.base)
 	if !c.srv.baseDN.AncestorOfFold(dn) && !c.srv.baseDN.EqualFold(dn) {
 		return fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", s.base, c.srv.cfg.BaseDN)
 	}
-	return fail(ldap.LDAPResultUnwillingToPerform, "searching the directory below %s is not supported by this server; only the root DSE can be searched", c.srv.cfg.BaseDN)
+	if c.srv.accounts == nil {
+		return fail(ldap.LDAPResultUnwillingToPerform, "this server serves only the root DSE")
+	}
+	if c.principal == nil {
+		return fail(ldap.LDAPResultInsufficientAccessRights, "anonymous sessions may read only the root DSE; bind first")
+	}
+	nodes, err := c.tree(o.ctx, t)
+	if err != nil {
+		return c.backendResult("search", err)
+	}
+	found := false
+	var matches []*entry
+	for _, n := range nodes {
+		if !n.within(t) {
+			continue
+		}
+		if n.depth == t.depthOf() {
+			found = true
+		}
+		if n.inScope(t, s.scope) && match(s.filter, n.e) == fTrue {
+			matches = append(matches, n.e)
+		}
+	}
+	if !found {
+		// Also the answer for entries the session may not read, so their
+		// existence does not leak.
+		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.cfg.BaseDN, diag: "no such entry"}
+	}
+	for i, e := range matches {
+		if s.sizeLimit > 0 && int64(i) == s.sizeLimit {
+			return fail(ldap.LDAPResultSizeLimitExceeded, "more than %d entries match", s.sizeLimit)
+		}
+		if o.ctx.Err() != nil {
+			return success()
+		}
+		c.reply(o, entryOp(e, selectAttrs(e, s.attrs, isOperational), s.typesOnly))
+	}
+	return success()
+}
+
+// node is an entry with its place in the tree: depth 0 is the base, 1
+// ou=people, 2 a user, 3 an app password.
+type node struct {
+	e        *entry
+	depth    int
+	name, id string
+}
+
+func (t target) depthOf() int {
+	switch t.kind {
+	case dnPeople:
+		return 1
+	case dnUser:
+		return 2
+	case dnAppPassword:
+		return 3
+	}
+	return 0
+}
+
+// within reports whether n is t's entry or below it.
+func (n *node) within(t target) bool {
+	switch t.kind {
+	case dnBase:
+		return true
+	case dnPeople:
+		return n.depth >= 1
+	case dnUser:
+		return n.depth >= 2 && n.name == t.name
+	case dnAppPassword:
+		return n.depth == 3 && n.name == t.name && n.id == t.id
+	}
+	return false
+}
+
+func (n *node) inScope(t target, scope int64) bool {
+	d := t.depthOf()
+	switch scope {
+	case scopeBase:
+		return n.depth == d
+	case scopeOne:
+		return n.depth == d+1
+	}
+	return n.depth >= d
+}
+
+// tree returns the entries the session may read that a search based at t
+// can reach.
+func (c *conn) tree(ctx context.Context, t target) ([]node, error) {
+	var names []string
+	switch t.kind {
+	case dnOther:
+		return nil, nil
+	case dnUser, dnAppPassword:
+		if !c.canRead(t.name) {
+			return nil, nil
+		}
+		names = []string{t.name}
+	default:
+		var err error
+		if names, err = c.readableAccounts(ctx); err != nil {
+			return nil, err
+		}
+	}
+	nodes := []node{{e: c.srv.baseEntry(), depth: 0}, {e: c.srv.peopleEntry(), depth: 1}}
+	for _, name := range names {
+		entries, err := c.accountSubtree(ctx, name)
+		if errors.Is(err, backend.ErrNotFound) {
+			continue // deleted meanwhile, or never there
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, e := range entries {
+			n := node{e: e, depth: 2, name: name}
+			if i > 0 {
+				n.depth, n.id = 3, e.get(attrAppPasswordID).values[0]
+			}
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes, nil
+}
+
+// canRead: owners read their own entries; administrators and service
+// accounts read everyone's.
+func (c *conn) canRead(name string) bool {
+	p := c.principal
+	return p.Name == name || p.Role == backend.RoleAdmin || p.Role == backend.RoleService
 }
 
 // rootDSE is the root DSE (RFC 4512 5.1).
@@ -106,16 +240,30 @@ func (s *Server) rootDSE() *entry {
 		{"objectClass", []string{"top", "wicketRootDSE"}},
 		{"namingContexts", []string{s.cfg.BaseDN}},
 		{"supportedLDAPVersion", []string{"3"}},
-		{"supportedExtension", []string{oidWhoAmI}},
+		{"supportedExtension", s.supportedExtensions()},
 		{"vendorName", []string{"wicket"}},
 		{"vendorVersion", []string{s.cfg.Version}},
 	}}
 }
 
-// selectAttrs applies the requested attribute list (RFC 4511 4.5.1.8).
-// With operational set (the root DSE), everything but objectClass is
-// operational: returned only when named or asked for with "+".
-func selectAttrs(e *entry, want []string, operational bool) []attribute {
+// rootDSEOperational: every root DSE attribute but objectClass is
+// operational (RFC 4512 5.1).
+func rootDSEOperational(name string) bool { return !strings.EqualFold(name, "objectClass") }
+
+func isOperational(name string) bool { return operational[strings.ToLower(name)] }
+
+func (s *Server) supportedExtensions() []string {
+	ext := []string{exop.OIDWhoAmI}
+	if s.accounts != nil {
+		ext = append(ext, exop.OIDPasswordModify, exop.OIDAppPasswordCreate, exop.OIDAppPasswordList,
+			exop.OIDAppPasswordRevoke, exop.OIDAppPasswordRevokeAll)
+	}
+	return ext
+}
+
+// selectAttrs applies the requested attribute list (RFC 4511 4.5.1.8):
+// operational attributes only when named or asked for with "+".
+func selectAttrs(e *entry, want []string, isOp func(string) bool) []attribute {
 	all, ops, none := len(want) == 0, false, false
 	named := map[string]bool{}
 	for _, w := range want {
@@ -135,8 +283,8 @@ func selectAttrs(e *entry, want []string, operational bool) []attribute {
 	}
 	var out []attribute
 	for _, a := range e.attrs {
-		isOp := operational && !strings.EqualFold(a.name, "objectClass")
-		if named[strings.ToLower(a.name)] || (isOp && ops) || (!isOp && all) {
+		op := isOp(a.name)
+		if named[strings.ToLower(a.name)] || (op && ops) || (!op && all) {
 			out = append(out, a)
 		}
 	}

@@ -49,10 +49,11 @@ var ErrServerClosed = errors.New("server closed")
 
 // Server serves LDAP on listeners handed to Serve.
 type Server struct {
-	cfg    Config
-	auth   Authenticator
-	log    *slog.Logger
-	baseDN *ldap.DN
+	cfg      Config
+	auth     Authenticator
+	accounts Accounts // nil: only binds, Who am I? and the root DSE
+	log      *slog.Logger
+	baseDN   *ldap.DN
 	// peopleDN is ou=people under the base: users' entries live below it.
 	peopleDN *ldap.DN
 
@@ -107,9 +108,11 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		ber.MaxPacketLengthBytes = 1 << 30
 		ber.MaxNestingDepth = maxNesting
 	})
+	accounts, _ := auth.(Accounts)
 	return &Server{
 		cfg:       cfg,
 		auth:      auth,
+		accounts:  accounts,
 		log:       cfg.Logger,
 		baseDN:    base,
 		peopleDN:  people,
