@@ -60,12 +60,9 @@ func parseBind(op *ber.Packet) (*bindRequest, result, bool) {
 	return b, result{}, true
 }
 
-// bind runs a Bind (RFC 4511 4.2, RFC 4513 5). Whatever happens, the session
-// is anonymous from the start of the bind until it succeeds.
+// bind runs a Bind (RFC 4511 4.2, RFC 4513 5). handle has already made the
+// session anonymous; only success changes that.
 func (c *conn) bind(o *op) {
-	c.principal = nil
-	c.authed.Store(false)
-
 	b, r, ok := parseBind(o.req.op)
 	if ok {
 		r = c.bindResult(o.ctx, b)

@@ -117,6 +117,16 @@ func (c *conn) read() (notice *ber.Packet) {
 		if c.draining.Load() {
 			return noticeOfDisconnection(ldap.LDAPResultUnavailable, "server is shutting down")
 		}
+		// Wait for the message to begin before choosing its limit: a bind
+		// answered meanwhile raises it.
+		if _, err := c.r.Peek(1); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() && !c.draining.Load() && c.outstanding() > 0 {
+				// Not idle: the client is waiting for an answer.
+				continue
+			}
+			return c.readError(err)
+		}
 		limit := cfg.MaxMessageBytesAnonymous
 		if c.authed.Load() {
 			limit = cfg.MaxMessageBytes
@@ -243,6 +253,12 @@ func (c *conn) handleSafely(o *op) (ok bool) {
 
 func (c *conn) handle(o *op) {
 	req := o.req
+	if req.op.Tag == ldap.ApplicationBindRequest {
+		// RFC 4511 4.2.1: a bind that fails for any reason, a refused
+		// control included, leaves the session anonymous.
+		c.principal = nil
+		c.authed.Store(false)
+	}
 	if r, ok := c.checkControls(req); !ok {
 		c.answer(req, r)
 		return
@@ -314,4 +330,10 @@ func (c *conn) write(p *ber.Packet) {
 		c.log.Debug("write failed; connection closed", "err", err)
 		c.abort()
 	}
+}
+
+func (c *conn) outstanding() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inflight)
 }

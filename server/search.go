@@ -236,14 +236,17 @@ func (c *conn) canRead(name string) bool {
 
 // rootDSE is the root DSE (RFC 4512 5.1).
 func (s *Server) rootDSE() *entry {
-	return &entry{attrs: []attribute{
+	e := &entry{attrs: []attribute{
 		{"objectClass", []string{"top", "wicketRootDSE"}},
 		{"namingContexts", []string{s.cfg.BaseDN}},
 		{"supportedLDAPVersion", []string{"3"}},
 		{"supportedExtension", s.supportedExtensions()},
 		{"vendorName", []string{"wicket"}},
-		{"vendorVersion", []string{s.cfg.Version}},
 	}}
+	if s.cfg.Version != "" {
+		e.attrs = append(e.attrs, attribute{"vendorVersion", []string{s.cfg.Version}})
+	}
+	return e
 }
 
 // rootDSEOperational: every root DSE attribute but objectClass is

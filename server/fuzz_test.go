@@ -1,0 +1,132 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"testing"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/exop"
+)
+
+// fuzzLimit is the default message limit before a bind: what an
+// unauthenticated client can make the server decode.
+const fuzzLimit = 256 << 10
+
+// FuzzDecodeRequest runs what a connection does with the bytes a client
+// sends, up to the point where a backend would be asked: framing, BER
+// decoding, the envelope, each operation's parser (extended request values
+// and DNs included), filter evaluation against the root DSE and the
+// encoding of the answer. None of it may
+// panic, whatever the input; the seed corpus is in
+// testdata/fuzz/FuzzDecodeRequest.
+func FuzzDecodeRequest(f *testing.F) {
+	// New sets asn1-ber's process-wide limits (nesting, packet length)
+	// exactly as a serving process has them.
+	srv, err := New(Config{BaseDN: testBase, Logger: quietLogger(), Version: "fuzz"}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bufio.NewReader(bytes.NewReader(data))
+		// A connection reads message after message until the stream breaks.
+		for {
+			buf, err := readFrame(r, fuzzLimit, func() {})
+			if err != nil {
+				return
+			}
+			// Tag, at most five length bytes, at most the limit of content.
+			if len(buf) > fuzzLimit+6 {
+				t.Fatalf("readFrame returned %d bytes with a limit of %d", len(buf), fuzzLimit)
+			}
+			pkt, err := decodeFrame(buf)
+			if err != nil {
+				return
+			}
+			req, err := parseRequest(pkt)
+			if err != nil {
+				return
+			}
+			if req.id < 1 || req.id > maxMessageID {
+				t.Fatalf("parseRequest accepted messageID %d", req.id)
+			}
+			fuzzOperation(t, srv, req)
+		}
+	})
+}
+
+func fuzzOperation(t *testing.T, srv *Server, req *request) {
+	var res result
+	switch req.op.Tag {
+	case ldap.ApplicationBindRequest:
+		b, r, ok := parseBind(req.op)
+		if ok && b.name != "" {
+			srv.loginFromName(b.name)
+		}
+		res = r
+	case ldap.ApplicationSearchRequest:
+		// The filter is checked on its own too, so filters reach match
+		// even when another field of the request is wrong.
+		if ch := req.op.Children; len(ch) == 8 && validFilter(ch[6]) {
+			match(ch[6], srv.rootDSE())
+		}
+		s, r, ok := parseSearch(req.op)
+		if ok {
+			e := srv.rootDSE()
+			match(s.filter, e)
+			entryOp(e, selectAttrs(e, s.attrs, rootDSEOperational), s.typesOnly).Bytes()
+			srv.classify(s.base)
+			if dn, err := ldap.ParseDN(s.base); err == nil {
+				srv.baseDN.AncestorOfFold(dn)
+				srv.baseDN.EqualFold(dn)
+			}
+		}
+		res = r
+	case ldap.ApplicationExtendedRequest:
+		x, r, ok := parseExtended(req.op)
+		if ok {
+			fuzzExtendedValue(x)
+		}
+		res = r
+	case ldap.ApplicationModifyRequest:
+		object, _, r, ok := parseModify(req.op)
+		if ok {
+			srv.classify(object)
+		}
+		res = r
+	case ldap.ApplicationDelRequest:
+		srv.classify(req.op.Data.String())
+	case ldap.ApplicationAbandonRequest:
+		if req.op.TagType == ber.TypePrimitive {
+			ber.ParseInt64(req.op.Data.Bytes())
+		}
+		return
+	}
+	if tag, ok := responseTag[req.op.Tag]; ok {
+		// Whatever was asked, the answer must be well-formed BER that a
+		// client can read back, diagnostic text and all.
+		out := envelope(req.id, resultOp(tag, res)).Bytes()
+		back, err := ber.DecodePacketErr(out)
+		if err != nil {
+			t.Fatalf("the answer to message %d does not decode: %v", req.id, err)
+		}
+		if got, _ := ber.ParseInt64(back.Children[0].Data.Bytes()); got != req.id {
+			t.Fatalf("the answer carries messageID %d, want %d", got, req.id)
+		}
+	}
+}
+
+// fuzzExtendedValue decodes a request value the way the operation it names
+// would, and also as every other operation's value: a client picks the OID
+// and the bytes independently.
+func fuzzExtendedValue(x *extendedRequest) {
+	v := x.value
+	parsePasswdModify(v, x.hasValue)
+	bareValue(v)
+	exop.DecodeCreateRequest(v)
+	exop.DecodeListRequest(v)
+	exop.DecodeRevokeRequest(v)
+	exop.DecodeRevokeAllRequest(v)
+}

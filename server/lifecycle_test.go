@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+func TestIdleTimeout_ClosesConnection(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	e := newEnv(t, withConfig(func(c *Config) { c.IdleTimeout = idle }))
+
+	t.Run("silent client", func(t *testing.T) {
+		t.Parallel()
+		c := dialRaw(t, e.addr)
+		start := time.Now()
+		c.expectNotice(ldap.LDAPResultUnavailable)
+		if waited := time.Since(start); waited < idle-20*time.Millisecond {
+			t.Errorf("closed after %v, before the idle timeout of %v", waited, idle)
+		}
+	})
+	t.Run("bound client", func(t *testing.T) {
+		t.Parallel()
+		c := dialRaw(t, e.addr)
+		c.call(message(1, simpleBind(3, "alice", e.appPassword))).
+			assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+		c.expectNotice(ldap.LDAPResultUnavailable)
+	})
+	// The timeout is idleness, not a lifetime: each request restarts it.
+	t.Run("busy client stays", func(t *testing.T) {
+		t.Parallel()
+		c := dialRaw(t, e.addr)
+		for id := int64(1); id <= 6; id++ {
+			c.call(message(id, whoAmIReq())).assert(t, id, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+			time.Sleep(idle / 2)
+		}
+	})
+}
+
+// A client waiting for an answer is not idle: the timeout must not cut an
+// operation the server is still working on (slapd counts a connection idle
+// only with no operation executing).
+func TestIdleTimeout_SparesAConnectionWithAnOperationInProgress(t *testing.T) {
+	t.Parallel()
+	const idle = 200 * time.Millisecond
+	e := newEnv(t, withGate(), withConfig(func(c *Config) { c.IdleTimeout = idle }))
+	c := dialRaw(t, e.addr)
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
+	e.auth.waitEntered(t)
+	time.Sleep(2 * idle)
+	e.auth.open()
+	r := c.next()
+	if r.id == 0 {
+		t.Fatalf("a bind still in progress after %v was answered by %v", 2*idle, r)
+	}
+	r.assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+}
+
+func TestShutdown_FinishesInFlightBind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withGate())
+	c := dialRaw(t, e.addr)
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
+	e.auth.waitEntered(t)
+
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		shutdown <- e.srv.Shutdown(ctx)
+	}()
+	// Serve returns once its listener is closed, and it cannot return before
+	// Shutdown has told every connection to drain (both hold the server's
+	// lock), so the bind is still held when the drain starts.
+	select {
+	case <-e.served:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after Shutdown")
+	}
+	if !errors.Is(e.serveErr, ErrServerClosed) {
+		t.Errorf("Serve returned %v, want ErrServerClosed", e.serveErr)
+	}
+	select {
+	case err := <-shutdown:
+		t.Fatalf("Shutdown returned (%v) while a bind was in flight", err)
+	default:
+	}
+
+	e.auth.open()
+	c.next().assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+	c.expectNotice(ldap.LDAPResultUnavailable)
+	select {
+	case err := <-shutdown:
+		if err != nil {
+			t.Errorf("Shutdown: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown did not return after the last connection finished")
+	}
+	if nc, err := net.DialTimeout("tcp", e.addr, time.Second); err == nil {
+		nc.Close()
+		t.Error("the server still accepts connections after Shutdown")
+	}
+}
+
+func TestShutdown_ContextEndClosesConnectionsAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withGate())
+	c := dialRaw(t, e.addr)
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
+	e.auth.waitEntered(t)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := e.srv.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Shutdown with a held bind: %v, want context.DeadlineExceeded", err)
+	}
+	c.expectClosed()
+}
+
+func TestMaxConnections_RefusesWithBusyNotice(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxConnections = 1 }))
+	first := dialRaw(t, e.addr)
+	first.call(message(1, whoAmIReq())).assert(t, 1, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+
+	second := dialRaw(t, e.addr)
+	second.expectNotice(ldap.LDAPResultBusy)
+
+	// The one allowed connection is unharmed.
+	first.call(message(2, whoAmIReq())).assert(t, 2, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+
+	// Its slot comes back once it is gone. The server frees it after the
+	// close the client sees, so poll briefly.
+	first.send(message(3, unbind()))
+	first.expectClosed()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c := dialRaw(t, e.addr)
+		c.send(message(1, whoAmIReq()))
+		r, err := c.tryNext(5 * time.Second)
+		if err == nil && r.id == 1 {
+			r.assert(t, 1, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no connection accepted after the first one closed: %v %v", r, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
