@@ -18,6 +18,7 @@ test: fmt-check
 	./scripts/install-test-deps.sh
 	$(GO) vet ./...
 	$(GO) test -race -timeout 15m ./...
+	$(GO) test ./server -run '^$$' -fuzz FuzzDecodeRequest -fuzztime 20s
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
