@@ -1,0 +1,168 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+const (
+	defaultRemoteURI  = "ldap://127.0.0.1:1389"
+	remoteDialTimeout = 15 * time.Second
+	// remoteOpTimeout leaves room for a bind queued behind others for a
+	// password-hashing slot, which the server bounds at 10 s.
+	remoteOpTimeout = 30 * time.Second
+)
+
+// remoteAddr is where -H points: host:port and whether to speak TLS from
+// the first byte (ldaps://).
+type remoteAddr struct {
+	hostPort string
+	host     string
+	tls      bool
+}
+
+func parseRemoteURI(uri string) (remoteAddr, error) {
+	u, err := url.Parse(uri)
+	if err != nil || u.Host == "" || u.Hostname() == "" {
+		return remoteAddr{}, fmt.Errorf("-H %q is not an LDAP URI such as %s", uri, defaultRemoteURI)
+	}
+	var a remoteAddr
+	port := u.Port()
+	switch strings.ToLower(u.Scheme) {
+	case "ldap":
+		if port == "" {
+			port = "389"
+		}
+	case "ldaps":
+		a.tls = true
+		if port == "" {
+			port = "636"
+		}
+	default:
+		return remoteAddr{}, fmt.Errorf("-H %q: the scheme must be ldap:// or ldaps://", uri)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return remoteAddr{}, fmt.Errorf("-H %q: give only scheme://host:port", uri)
+	}
+	a.host = u.Hostname()
+	a.hostPort = net.JoinHostPort(a.host, port)
+	return a, nil
+}
+
+// cleartext: the bind password would cross a network unencrypted.
+func (a remoteAddr) cleartext() bool {
+	if a.tls || strings.EqualFold(a.host, "localhost") {
+		return false
+	}
+	ip := net.ParseIP(a.host)
+	return ip == nil || !ip.IsLoopback()
+}
+
+func dialRemote(a remoteAddr) (*ldap.Conn, error) {
+	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: remoteDialTimeout})}
+	scheme := "ldap://"
+	if a.tls {
+		scheme = "ldaps://"
+		opts = append(opts, ldap.DialWithTLSConfig(&tls.Config{ServerName: a.host, MinVersion: tls.VersionTLS12}))
+	}
+	conn, err := ldap.DialURL(scheme+a.hostPort, opts...)
+	if err != nil {
+		return nil, err
+	}
+	conn.SetTimeout(remoteOpTimeout)
+	return conn, nil
+}
+
+// requestValue wraps an extended operation's value in the [1] requestValue
+// tag. Some go-ldap versions send the packet given as it is, others wrap it
+// unless it is already [1] (go-ldap#627): wrapped here, it is sent the same
+// by all of them.
+func requestValue(v []byte) *ber.Packet {
+	return ber.NewString(ber.ClassContext, ber.TypePrimitive, 1, string(v), "requestValue")
+}
+
+// responseValue is the content of an extended response's [11]
+// responseValue, nil when there is none. go-ldap hands over the tagged
+// packet itself, and asn1-ber keeps a context-tagged primitive's content in
+// Data, leaving Value empty.
+func responseValue(res *ldap.ExtendedResponse) []byte {
+	if res == nil || res.Value == nil || res.Value.Data == nil {
+		return nil
+	}
+	return res.Value.Data.Bytes()
+}
+
+// resultNames are RFC 4511's names where go-ldap's table, from which the
+// others are made, says something else.
+var resultNames = map[uint16]string{
+	ldap.LDAPResultStrongAuthRequired:                 "strongerAuthRequired",
+	ldap.LDAPResultOffsetRangeError:                   "offsetRangeError",
+	ldap.LDAPResultVirtualListViewErrorOrControlError: "virtualListViewError",
+}
+
+// resultName is a result code as RFC 4511 names it, "insufficientAccessRights",
+// made from go-ldap's "Insufficient Access Rights".
+func resultName(code uint16) string {
+	if n, ok := resultNames[code]; ok {
+		return n
+	}
+	words := strings.Fields(ldap.LDAPResultCodeMap[code])
+	// Above other (80) go-ldap names its own client-side conditions, in
+	// sentences; no server sends those codes.
+	if len(words) == 0 || code > ldap.LDAPResultOther {
+		return "result"
+	}
+	words[0] = strings.ToLower(words[0])
+	return strings.Join(words, "")
+}
+
+// serverSaid is the diagnostic message of an LDAP error, "" if none.
+func serverSaid(le *ldap.Error) string {
+	if le.Err == nil {
+		return ""
+	}
+	return strings.TrimSpace(le.Err.Error())
+}
+
+// remoteError words a failed operation as one line: the result code's name
+// and number, then what the server said.
+func remoteError(uri string, err error) error {
+	var le *ldap.Error
+	if !errors.As(err, &le) {
+		return err
+	}
+	if le.ResultCode >= ldap.ErrorNetwork {
+		// go-ldap's own codes: no answer came back from the server.
+		return &userError{err: err, msg: fmt.Sprintf("talking to %s: %s", uri, serverSaid(le))}
+	}
+	msg := fmt.Sprintf("%s (%d)", resultName(le.ResultCode), le.ResultCode)
+	if d := serverSaid(le); d != "" {
+		msg += ": " + d
+	}
+	return &userError{err: err, msg: msg}
+}
+
+// bindError words a failed bind. wicket answers every wrong password, code
+// or name alike (49, nothing more), so the likely mistakes are named here.
+func bindError(uri string, err error) error {
+	var le *ldap.Error
+	if !errors.As(err, &le) || le.ResultCode >= ldap.ErrorNetwork {
+		return remoteError(uri, err)
+	}
+	msg := fmt.Sprintf("bind failed: %s (%d)", strings.ToLower(ldap.LDAPResultCodeMap[le.ResultCode]), le.ResultCode)
+	if d := serverSaid(le); d != "" {
+		msg += ": " + d
+	}
+	if le.ResultCode == ldap.LDAPResultInvalidCredentials {
+		msg += "; type your password immediately followed by a current one-time code (each code works once)"
+	}
+	return &userError{err: err, msg: msg}
+}
