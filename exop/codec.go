@@ -11,7 +11,7 @@ import (
 )
 
 // ErrMalformed is returned for a value that is not the documented BER.
-var ErrMalformed = errors.New("malformed request value")
+var ErrMalformed = errors.New("malformed value")
 
 func malformed(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
@@ -35,6 +35,8 @@ const (
 type CreateRequest struct {
 	Label  string
 	Target string
+	// Bare is set by the decoder when the value was the label alone.
+	Bare bool
 }
 
 // CreateResponse carries the new app password, shown this once.
@@ -268,7 +270,7 @@ func DecodeCreateRequest(v []byte) (CreateRequest, error) {
 	if !plainText(v) {
 		return CreateRequest{}, malformed("the value is neither the request SEQUENCE nor a UTF-8 label")
 	}
-	return CreateRequest{Label: string(v)}, nil
+	return CreateRequest{Label: string(v), Bare: true}, nil
 }
 
 func DecodeCreateResponse(v []byte) (CreateResponse, error) {

@@ -30,7 +30,7 @@ func (c *conn) appPasswordCreate(o *op, x *extendedRequest) (result, []byte) {
 	c.log.Info("app password created", "by", c.principal.Name, "user", name, "id", ap.ID)
 	value := exop.CreateResponse{ID: ap.ID, Password: ap.Password, Created: ap.CreatedAt}.Encode()
 	r = success()
-	if !bareValue(x.value) {
+	if !req.Bare {
 		return r, value
 	}
 	// Stock ldapexop prints a response value only as base64 but shows the
@@ -40,9 +40,6 @@ func (c *conn) appPasswordCreate(o *op, x *extendedRequest) (result, []byte) {
 		"; it will not be shown again"
 	return r, value
 }
-
-// bareValue: the request value was typed by a person, not BER-encoded.
-func bareValue(v []byte) bool { return len(v) == 0 || v[0] != 0x30 }
 
 func (c *conn) appPasswordList(o *op, x *extendedRequest) (result, []byte) {
 	var v []byte

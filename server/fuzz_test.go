@@ -124,7 +124,6 @@ func fuzzOperation(t *testing.T, srv *Server, req *request) {
 func fuzzExtendedValue(x *extendedRequest) {
 	v := x.value
 	parsePasswdModify(v, x.hasValue)
-	bareValue(v)
 	exop.DecodeCreateRequest(v)
 	exop.DecodeListRequest(v)
 	exop.DecodeRevokeRequest(v)

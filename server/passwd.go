@@ -63,10 +63,11 @@ func (c *conn) passwordModify(o *op, x *extendedRequest) (result, []byte) {
 	if !ok {
 		return r, nil
 	}
-	self := name == c.principal.Name
-	if self && c.principal.Role != backend.RoleAdmin {
+	// Your own password, administrators' included, needs the old one: a
+	// session left open must not be enough to take the account over.
+	if name == c.principal.Name {
 		if !pm.hasOld || pm.old == "" {
-			return fail(ldap.LDAPResultUnwillingToPerform, "changing your own password needs the old one (ldappasswd -a or -A)"), nil
+			return fail(ldap.LDAPResultUnwillingToPerform, "changing your own password needs the current one in oldPasswd (ldappasswd -a or -A)"), nil
 		}
 		if err := c.srv.accounts.VerifyPassword(o.ctx, name, pm.old); err != nil {
 			c.log.Info("password change refused", "user", name, "reason", "old password did not verify")
