@@ -1,14 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/exop"
 )
 
 func newAppPWCmd(g *globals) *cobra.Command {
@@ -30,48 +33,40 @@ func newAppPWCreateCmd(g *globals) *cobra.Command {
 		Short: "Create an app password and print it, once",
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			ap, err := e.svc.CreateAppPassword(ctx, u.Name, label)
-			switch {
-			case errors.Is(err, backend.ErrSecondFactorRequired):
-				return &userError{err: err, msg: fmt.Sprintf(
-					"%s has no two-factor (TOTP) enrolled, which app passwords require: run 'wicket totp enroll %s' first",
-					u.Name, u.Name)}
-			case errors.Is(err, backend.ErrLimitReached):
-				return &userError{err: err, msg: fmt.Sprintf(
-					"%s already has %d active app passwords, the maximum; revoke one first ('wicket apppw list %s', 'wicket apppw revoke %s ID')",
-					u.Name, e.cfg.Auth.MaxAppPasswords, u.Name, u.Name)}
-			case err != nil:
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					ID       string    `json:"id"`
-					Label    string    `json:"label"`
-					Password string    `json:"password"`
-					Created  time.Time `json:"created"`
-				}{ap.ID, ap.Label, ap.Password, ap.CreatedAt})
-			}
-			fmt.Fprintf(out, "app password for %s:\n\n    %s\n\n", u.Name, ap.Password)
-			tw := newTable(out)
-			fmt.Fprintf(tw, "id:\t%s\n", ap.ID)
-			fmt.Fprintf(tw, "label:\t%s\n", ap.Label)
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintln(out, "\nIt will not be shown again. Type it into the client in place of the password;")
-			fmt.Fprintln(out, "the dashes are optional. Revoke it with 'wicket apppw revoke "+u.Name+" "+ap.ID+"'.")
-			return nil
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				ap, err := e.svc.CreateAppPassword(ctx, u.Name, label)
+				switch {
+				case errors.Is(err, backend.ErrSecondFactorRequired):
+					return &userError{err: err, msg: fmt.Sprintf(
+						"%s has no two-factor (TOTP) enrolled, which app passwords require: run 'wicket totp enroll %s' first",
+						u.Name, u.Name)}
+				case errors.Is(err, backend.ErrLimitReached):
+					return &userError{err: err, msg: fmt.Sprintf(
+						"%s already has %d active app passwords, the maximum; revoke one first ('wicket apppw list %s', 'wicket apppw revoke %s ID')",
+						u.Name, e.cfg.Auth.MaxAppPasswords, u.Name, u.Name)}
+				case err != nil:
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						ID       string    `json:"id"`
+						Label    string    `json:"label"`
+						Password string    `json:"password"`
+						Created  time.Time `json:"created"`
+					}{ap.ID, ap.Label, ap.Password, ap.CreatedAt})
+				}
+				fmt.Fprintf(out, "app password for %s:\n\n    %s\n\n", u.Name, ap.Password)
+				tw := newTable(out)
+				fmt.Fprintf(tw, "id:\t%s\n", ap.ID)
+				fmt.Fprintf(tw, "label:\t%s\n", ap.Label)
+				if err := tw.Flush(); err != nil {
+					return err
+				}
+				fmt.Fprintln(out, "\nIt will not be shown again. Type it into the client in place of the password;")
+				fmt.Fprintln(out, "the dashes are optional. Revoke it with 'wicket apppw revoke "+u.Name+" "+ap.ID+"'.")
+				return nil
+			})
 		},
 	}
 	cmd.Flags().StringVar(&label, "label", "", `what the password is for, e.g. "Thunderbird on laptop" (required)`)
@@ -89,49 +84,51 @@ type appPasswordJSON struct {
 	LastUsedFrom string     `json:"last_used_from"`
 }
 
+// printAppPasswords shows a list of app passwords, local or remote, the
+// same way: a table, or JSON for scripts.
+func printAppPasswords(out io.Writer, asJSON bool, who string, aps []exop.AppPassword) error {
+	if asJSON {
+		list := make([]appPasswordJSON, 0, len(aps))
+		for _, ap := range aps {
+			j := appPasswordJSON{ID: ap.ID, Label: ap.Label, Created: ap.Created, LastUsedFrom: ap.LastUsedFrom}
+			if !ap.LastUsed.IsZero() {
+				j.LastUsed = &ap.LastUsed
+			}
+			list = append(list, j)
+		}
+		return printJSON(out, list)
+	}
+	if len(aps) == 0 {
+		fmt.Fprintf(out, "%s has no active app passwords\n", who)
+		return nil
+	}
+	tw := newTable(out)
+	fmt.Fprintln(tw, "ID\tLABEL\tCREATED\tLAST USED\tFROM")
+	for _, ap := range aps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ap.ID, ap.Label, formatTime(ap.Created),
+			formatTime(ap.LastUsed), orDash(ap.LastUsedFrom))
+	}
+	return tw.Flush()
+}
+
 func newAppPWListCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list NAME",
 		Short: "List an account's active app passwords",
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			aps, err := e.svc.AppPasswords(ctx, u.Name)
-			if err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				list := make([]appPasswordJSON, 0, len(aps))
-				for _, ap := range aps {
-					j := appPasswordJSON{ID: ap.ID, Label: ap.Label, Created: ap.CreatedAt, LastUsedFrom: ap.LastUsedFrom}
-					if !ap.LastUsedAt.IsZero() {
-						j.LastUsed = &ap.LastUsedAt
-					}
-					list = append(list, j)
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				aps, err := e.svc.AppPasswords(ctx, u.Name)
+				if err != nil {
+					return accountError(u.Name, err)
 				}
-				return printJSON(out, list)
-			}
-			if len(aps) == 0 {
-				fmt.Fprintf(out, "%s has no active app passwords\n", u.Name)
-				return nil
-			}
-			tw := newTable(out)
-			fmt.Fprintln(tw, "ID\tLABEL\tCREATED\tLAST USED\tFROM")
-			for _, ap := range aps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ap.ID, ap.Label, formatTime(ap.CreatedAt),
-					formatTime(ap.LastUsedAt), orDash(ap.LastUsedFrom))
-			}
-			return tw.Flush()
+				list := make([]exop.AppPassword, len(aps))
+				for i, ap := range aps {
+					list[i] = exop.AppPassword{ID: ap.ID, Label: ap.Label, Created: ap.CreatedAt,
+						LastUsed: ap.LastUsedAt, LastUsedFrom: ap.LastUsedFrom}
+				}
+				return printAppPasswords(cmd.OutOrStdout(), g.json, u.Name, list)
+			})
 		},
 	}
 }
@@ -156,64 +153,56 @@ next bind.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			out := cmd.OutOrStdout()
-			type result struct {
-				Name    string `json:"name"`
-				ID      string `json:"id,omitempty"`
-				Label   string `json:"label,omitempty"`
-				Revoked int    `json:"revoked"`
-			}
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				out := cmd.OutOrStdout()
+				type result struct {
+					Name    string `json:"name"`
+					ID      string `json:"id,omitempty"`
+					Label   string `json:"label,omitempty"`
+					Revoked int    `json:"revoked"`
+				}
 
-			if all {
-				n, err := e.svc.RevokeAllAppPasswords(ctx, u.Name)
+				if all {
+					n, err := e.svc.RevokeAllAppPasswords(ctx, u.Name)
+					if err != nil {
+						return accountError(u.Name, err)
+					}
+					if g.json {
+						return printJSON(out, result{Name: u.Name, Revoked: n})
+					}
+					fmt.Fprintf(out, "revoked %s of %s\n", plural(n, "app password", "app passwords"), u.Name)
+					return nil
+				}
+
+				// The label is looked up only to say what was revoked; the
+				// revocation itself decides whether the id exists.
+				id := strings.ToLower(args[1])
+				label := ""
+				if aps, err := e.svc.AppPasswords(ctx, u.Name); err == nil {
+					for _, ap := range aps {
+						if ap.ID == id {
+							label = ap.Label
+						}
+					}
+				}
+				err := e.svc.RevokeAppPassword(ctx, u.Name, id)
+				if errors.Is(err, backend.ErrNoSuchAppPassword) {
+					return &userError{err: err, msg: fmt.Sprintf(
+						"%s has no active app password with id %s (see 'wicket apppw list %s')", u.Name, id, u.Name)}
+				}
 				if err != nil {
 					return accountError(u.Name, err)
 				}
 				if g.json {
-					return printJSON(out, result{Name: u.Name, Revoked: n})
+					return printJSON(out, result{Name: u.Name, ID: id, Label: label, Revoked: 1})
 				}
-				fmt.Fprintf(out, "revoked %s of %s\n", plural(n, "app password", "app passwords"), u.Name)
+				if label != "" {
+					fmt.Fprintf(out, "revoked app password %s (%q) of %s\n", id, label, u.Name)
+				} else {
+					fmt.Fprintf(out, "revoked app password %s of %s\n", id, u.Name)
+				}
 				return nil
-			}
-
-			// The label is looked up only to say what was revoked; the
-			// revocation itself decides whether the id exists.
-			id := strings.ToLower(args[1])
-			label := ""
-			if aps, err := e.svc.AppPasswords(ctx, u.Name); err == nil {
-				for _, ap := range aps {
-					if ap.ID == id {
-						label = ap.Label
-					}
-				}
-			}
-			err = e.svc.RevokeAppPassword(ctx, u.Name, id)
-			if errors.Is(err, backend.ErrNoSuchAppPassword) {
-				return &userError{err: err, msg: fmt.Sprintf(
-					"%s has no active app password with id %s (see 'wicket apppw list %s')", u.Name, id, u.Name)}
-			}
-			if err != nil {
-				return accountError(u.Name, err)
-			}
-			if g.json {
-				return printJSON(out, result{Name: u.Name, ID: id, Label: label, Revoked: 1})
-			}
-			if label != "" {
-				fmt.Fprintf(out, "revoked app password %s (%q) of %s\n", id, label, u.Name)
-			} else {
-				fmt.Fprintf(out, "revoked app password %s of %s\n", id, u.Name)
-			}
-			return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "revoke every app password of the account")

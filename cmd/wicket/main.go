@@ -146,3 +146,18 @@ func userMessage(err error) string {
 	}
 	return strings.TrimPrefix(err.Error(), "invalid input: ")
 }
+
+// withAccount opens the database, looks up the account named and runs f:
+// the frame of every command about one account.
+func (g *globals) withAccount(cmd *cobra.Command, name string, f func(ctx context.Context, e *env, u *backend.UserInfo) error) error {
+	e, err := g.open(nil)
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	u, err := e.svc.User(cmd.Context(), name)
+	if err != nil {
+		return accountError(name, err)
+	}
+	return f(cmd.Context(), e, u)
+}

@@ -278,29 +278,7 @@ func newRemoteAppPWListCmd(g *globals, r *remoteFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				list := make([]appPasswordJSON, 0, len(aps))
-				for _, ap := range aps {
-					j := appPasswordJSON{ID: ap.ID, Label: ap.Label, Created: ap.Created, LastUsedFrom: ap.LastUsedFrom}
-					if !ap.LastUsed.IsZero() {
-						j.LastUsed = &ap.LastUsed
-					}
-					list = append(list, j)
-				}
-				return printJSON(out, list)
-			}
-			if len(aps) == 0 {
-				fmt.Fprintf(out, "%s has no active app passwords\n", s.account(r.target))
-				return nil
-			}
-			tw := newTable(out)
-			fmt.Fprintln(tw, "ID\tLABEL\tCREATED\tLAST USED\tFROM")
-			for _, ap := range aps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ap.ID, ap.Label, formatTime(ap.Created),
-					formatTime(ap.LastUsed), orDash(ap.LastUsedFrom))
-			}
-			return tw.Flush()
+			return printAppPasswords(cmd.OutOrStdout(), g.json, s.account(r.target), aps)
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/skip2/go-qrcode"
@@ -36,49 +37,41 @@ for moving a user's authenticator entry over from another system.`,
 					return err
 				}
 			}
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			enr, err := e.svc.EnrollTOTP(ctx, u.Name, seed)
-			if err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name   string `json:"name"`
-					Secret string `json:"secret"`
-					URI    string `json:"uri"`
-				}{u.Name, enr.Secret, enr.URI})
-			}
-			// The seed is already stored: a QR failure must not hide the
-			// secret the user now needs, so it only costs the picture.
-			qr, qrErr := qrcode.New(enr.URI, qrcode.Medium)
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				enr, err := e.svc.EnrollTOTP(ctx, u.Name, seed)
+				if err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name   string `json:"name"`
+						Secret string `json:"secret"`
+						URI    string `json:"uri"`
+					}{u.Name, enr.Secret, enr.URI})
+				}
+				// The seed is already stored: a QR failure must not hide the
+				// secret the user now needs, so it only costs the picture.
+				qr, qrErr := qrcode.New(enr.URI, qrcode.Medium)
 
-			fmt.Fprintf(out, "TOTP enrolled for %s.\n", u.Name)
-			if u.TOTPEnrolled {
-				fmt.Fprintln(out, "This replaces the previous seed: codes from the old authenticator entry no longer work.")
-			}
-			fmt.Fprintln(out, "Scan the QR code with the authenticator app, or type in the secret.")
-			fmt.Fprintln(out, "Anyone holding the secret can make codes: hand it to the user only.")
-			fmt.Fprintln(out)
-			if qrErr == nil {
-				fmt.Fprint(out, qr.ToSmallString(false))
+				fmt.Fprintf(out, "TOTP enrolled for %s.\n", u.Name)
+				if u.TOTPEnrolled {
+					fmt.Fprintln(out, "This replaces the previous seed: codes from the old authenticator entry no longer work.")
+				}
+				fmt.Fprintln(out, "Scan the QR code with the authenticator app, or type in the secret.")
+				fmt.Fprintln(out, "Anyone holding the secret can make codes: hand it to the user only.")
 				fmt.Fprintln(out)
-			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "wicket: no QR code: %v\n", qrErr)
-			}
-			tw := newTable(out)
-			fmt.Fprintf(tw, "secret:\t%s\n", enr.Secret)
-			fmt.Fprintf(tw, "uri:\t%s\n", enr.URI)
-			return tw.Flush()
+				if qrErr == nil {
+					fmt.Fprint(out, qr.ToSmallString(false))
+					fmt.Fprintln(out)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "wicket: no QR code: %v\n", qrErr)
+				}
+				tw := newTable(out)
+				fmt.Fprintf(tw, "secret:\t%s\n", enr.Secret)
+				fmt.Fprintf(tw, "uri:\t%s\n", enr.URI)
+				return tw.Flush()
+			})
 		},
 	}
 	cmd.Flags().StringVar(&secret, "secret", "", "use this base32 seed instead of a random one")
@@ -91,39 +84,31 @@ func newTOTPRemoveCmd(g *globals) *cobra.Command {
 		Short: "Remove an account's second factor, revoking its app passwords",
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			revoked, err := e.svc.RemoveTOTP(ctx, u.Name)
-			if err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name    string `json:"name"`
-					Removed bool   `json:"removed"`
-					Revoked int    `json:"revoked_app_passwords"`
-				}{u.Name, u.TOTPEnrolled, revoked})
-			}
-			if !u.TOTPEnrolled {
-				fmt.Fprintf(out, "%s had no TOTP enrolled; %s revoked\n", u.Name,
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				revoked, err := e.svc.RemoveTOTP(ctx, u.Name)
+				if err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name    string `json:"name"`
+						Removed bool   `json:"removed"`
+						Revoked int    `json:"revoked_app_passwords"`
+					}{u.Name, u.TOTPEnrolled, revoked})
+				}
+				if !u.TOTPEnrolled {
+					fmt.Fprintf(out, "%s had no TOTP enrolled; %s revoked\n", u.Name,
+						plural(revoked, "app password", "app passwords"))
+					return nil
+				}
+				fmt.Fprintf(out, "removed TOTP from %s; %s revoked with it\n", u.Name,
 					plural(revoked, "app password", "app passwords"))
+				if e.cfg.Auth.RequireSecondFactor {
+					fmt.Fprintf(out, "auth.require_second_factor is on: %s cannot sign in until enrolled again\n", u.Name)
+				}
 				return nil
-			}
-			fmt.Fprintf(out, "removed TOTP from %s; %s revoked with it\n", u.Name,
-				plural(revoked, "app password", "app passwords"))
-			if e.cfg.Auth.RequireSecondFactor {
-				fmt.Fprintf(out, "auth.require_second_factor is on: %s cannot sign in until enrolled again\n", u.Name)
-			}
-			return nil
+			})
 		},
 	}
 }

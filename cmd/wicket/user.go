@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -330,33 +331,25 @@ func newUserPasswdCmd(g *globals) *cobra.Command {
 		Short: "Set an account's primary password (revokes all its app passwords)",
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			pw, err := readNewPassword(cmd, u.Name, fromStdin)
-			if err != nil {
-				return err
-			}
-			revoked, err := e.svc.SetPassword(ctx, u.Name, pw)
-			if err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name    string `json:"name"`
-					Revoked int    `json:"revoked_app_passwords"`
-				}{u.Name, revoked})
-			}
-			fmt.Fprintf(out, "password changed for %s; %s revoked\n", u.Name, plural(revoked, "app password", "app passwords"))
-			return nil
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				pw, err := readNewPassword(cmd, u.Name, fromStdin)
+				if err != nil {
+					return err
+				}
+				revoked, err := e.svc.SetPassword(ctx, u.Name, pw)
+				if err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name    string `json:"name"`
+						Revoked int    `json:"revoked_app_passwords"`
+					}{u.Name, revoked})
+				}
+				fmt.Fprintf(out, "password changed for %s; %s revoked\n", u.Name, plural(revoked, "app password", "app passwords"))
+				return nil
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
@@ -373,39 +366,31 @@ func newUserDisableCmd(g *globals, disable bool) *cobra.Command {
 		Short: short,
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			was := u.Disabled
-			if err := e.svc.SetDisabled(ctx, u.Name, disable); err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name     string `json:"name"`
-					Disabled bool   `json:"disabled"`
-				}{u.Name, disable})
-			}
-			switch {
-			case was == disable:
-				fmt.Fprintf(out, "%s was already %s\n", u.Name, yesNo(disable, "disabled", "enabled"))
-			case disable && u.ActiveAppPasswords > 0:
-				fmt.Fprintf(out, "disabled %s: every bind fails now; its %s stay for when it is enabled again\n",
-					u.Name, plural(u.ActiveAppPasswords, "app password", "app passwords"))
-			case disable:
-				fmt.Fprintf(out, "disabled %s: every bind fails now\n", u.Name)
-			default:
-				fmt.Fprintf(out, "enabled %s\n", u.Name)
-			}
-			return nil
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				was := u.Disabled
+				if err := e.svc.SetDisabled(ctx, u.Name, disable); err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name     string `json:"name"`
+						Disabled bool   `json:"disabled"`
+					}{u.Name, disable})
+				}
+				switch {
+				case was == disable:
+					fmt.Fprintf(out, "%s was already %s\n", u.Name, yesNo(disable, "disabled", "enabled"))
+				case disable && u.ActiveAppPasswords > 0:
+					fmt.Fprintf(out, "disabled %s: every bind fails now; its %s stay for when it is enabled again\n",
+						u.Name, plural(u.ActiveAppPasswords, "app password", "app passwords"))
+				case disable:
+					fmt.Fprintf(out, "disabled %s: every bind fails now\n", u.Name)
+				default:
+					fmt.Fprintf(out, "enabled %s\n", u.Name)
+				}
+				return nil
+			})
 		},
 	}
 }
@@ -416,30 +401,22 @@ func newUserDeleteCmd(g *globals) *cobra.Command {
 		Short: "Delete an account and its app passwords",
 		Args:  nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			if err := e.svc.DeleteUser(ctx, u.Name); err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name         string `json:"name"`
-					Deleted      bool   `json:"deleted"`
-					AppPasswords int    `json:"deleted_app_passwords"`
-				}{u.Name, true, u.ActiveAppPasswords})
-			}
-			fmt.Fprintf(out, "deleted account %s with its %s\n", u.Name,
-				plural(u.ActiveAppPasswords, "active app password", "active app passwords"))
-			return nil
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				if err := e.svc.DeleteUser(ctx, u.Name); err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name         string `json:"name"`
+						Deleted      bool   `json:"deleted"`
+						AppPasswords int    `json:"deleted_app_passwords"`
+					}{u.Name, true, u.ActiveAppPasswords})
+				}
+				fmt.Fprintf(out, "deleted account %s with its %s\n", u.Name,
+					plural(u.ActiveAppPasswords, "active app password", "active app passwords"))
+				return nil
+			})
 		},
 	}
 }
@@ -450,33 +427,25 @@ func newUserRoleCmd(g *globals) *cobra.Command {
 		Short: "Set an account's role: user, service (reads the directory) or admin (manages everyone)",
 		Args:  nArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := g.open(nil)
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			ctx := cmd.Context()
-			u, err := e.svc.User(ctx, args[0])
-			if err != nil {
-				return accountError(args[0], err)
-			}
-			role := strings.ToLower(args[1])
-			if err := e.svc.SetRole(ctx, u.Name, role); err != nil {
-				return accountError(u.Name, err)
-			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					Name string `json:"name"`
-					Role string `json:"role"`
-				}{u.Name, role})
-			}
-			if u.Role == role {
-				fmt.Fprintf(out, "%s already has role %s\n", u.Name, role)
-			} else {
-				fmt.Fprintf(out, "role of %s changed from %s to %s\n", u.Name, u.Role, role)
-			}
-			return nil
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				role := strings.ToLower(args[1])
+				if err := e.svc.SetRole(ctx, u.Name, role); err != nil {
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name string `json:"name"`
+						Role string `json:"role"`
+					}{u.Name, role})
+				}
+				if u.Role == role {
+					fmt.Fprintf(out, "%s already has role %s\n", u.Name, role)
+				} else {
+					fmt.Fprintf(out, "role of %s changed from %s to %s\n", u.Name, u.Role, role)
+				}
+				return nil
+			})
 		},
 	}
 }
