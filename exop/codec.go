@@ -185,6 +185,12 @@ func sequence(v []byte) (*ber.Packet, error) {
 	if len(v) == 0 || v[0] != 0x30 {
 		return nil, malformed("not a SEQUENCE")
 	}
+	// Depth first, from the headers alone: the decoder's cost grows with
+	// the square of the nesting, and these values never nest deeper than
+	// maxValueDepth.
+	if !shallow(v, maxValueDepth) {
+		return nil, malformed("nested too deeply, or lengths that do not add up")
+	}
 	p, err := ber.DecodePacketErr(v)
 	if err != nil {
 		return nil, malformed("%v", err)
@@ -192,18 +198,49 @@ func sequence(v []byte) (*ber.Packet, error) {
 	if len(p.Bytes()) != len(v) {
 		return nil, malformed("trailing bytes after the SEQUENCE")
 	}
-	if depth(p) > maxValueDepth {
-		return nil, malformed("nested too deeply")
-	}
 	return p, nil
 }
 
-func depth(p *ber.Packet) int {
-	d := 0
-	for _, c := range p.Children {
-		d = max(d, depth(c))
+// shallow walks the BER headers of v (single-byte tags, definite lengths)
+// and reports whether no element nests deeper than limit. ends holds where
+// each open constructed element stops.
+func shallow(v []byte, limit int) bool {
+	var ends []int
+	for i := 0; i < len(v); {
+		for len(ends) > 0 && i == ends[len(ends)-1] {
+			ends = ends[:len(ends)-1]
+		}
+		if i+2 > len(v) || v[i]&0x1f == 0x1f {
+			return false
+		}
+		constructed := v[i]&0x20 != 0
+		n, hdr := int(v[i+1]), 2
+		if n&0x80 != 0 {
+			width := n & 0x7f
+			if width == 0 || width > 3 || i+2+width > len(v) {
+				return false
+			}
+			n = 0
+			for _, b := range v[i+2 : i+2+width] {
+				n = n<<8 | int(b)
+			}
+			hdr += width
+		}
+		end := i + hdr + n
+		if end > len(v) || (len(ends) > 0 && end > ends[len(ends)-1]) {
+			return false
+		}
+		if !constructed {
+			i = end
+			continue
+		}
+		if len(ends) == limit {
+			return false
+		}
+		ends = append(ends, end)
+		i += hdr
 	}
-	return d + 1
+	return true
 }
 
 func isOctets(p *ber.Packet) bool {
@@ -323,7 +360,7 @@ func DecodeList(v []byte) ([]AppPassword, error) {
 	}
 	out := make([]AppPassword, 0, len(p.Children))
 	for _, e := range p.Children {
-		if e.Tag != ber.TagSequence || len(e.Children) < 3 {
+		if e.ClassType != ber.ClassUniversal || e.Tag != ber.TagSequence || len(e.Children) < 3 {
 			return nil, malformed("an AppPassword must be a SEQUENCE of at least id, label, created")
 		}
 		var a AppPassword
@@ -342,7 +379,8 @@ func DecodeList(v []byte) ([]AppPassword, error) {
 				if a.LastUsed, err = timeField(o, ber.ClassContext, tagLastUsed, "lastUsed"); err != nil {
 					return nil, err
 				}
-			case o.ClassType == ber.ClassContext && o.Tag == tagLastUsedFrom && o.TagType == ber.TypePrimitive:
+			case o.ClassType == ber.ClassContext && o.Tag == tagLastUsedFrom && o.TagType == ber.TypePrimitive &&
+				utf8.Valid(o.Data.Bytes()):
 				a.LastUsedFrom = o.Data.String()
 			default:
 				return nil, malformed("unknown field in AppPassword")
