@@ -18,6 +18,9 @@ var (
 	ErrLimitReached = errors.New("app password limit reached")
 	// ErrSecondFactorRequired: app passwords need TOTP enrolled first.
 	ErrSecondFactorRequired = errors.New("two-factor must be enrolled before creating app passwords")
+	// ErrServiceAccount: service accounts bind with their own password and
+	// hold no app passwords.
+	ErrServiceAccount = errors.New("service accounts authenticate with their own password and cannot have app passwords")
 	// ErrBusy: every password-hashing slot stayed taken until the request's
 	// deadline; the client may retry.
 	ErrBusy = errors.New("server busy, try again")

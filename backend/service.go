@@ -219,7 +219,9 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 		return nil, authFail("TOTP code missing")
 	case acct.TOTPEnrolled() && !codeOK:
 		return nil, authFail("wrong TOTP code")
-	case !acct.TOTPEnrolled() && s.opts.RequireSecondFactor:
+	case !acct.TOTPEnrolled() && s.opts.RequireSecondFactor && acct.Role != RoleService:
+		// Service accounts (Dovecot, Postfix) are programs: they bind with
+		// their own password, which policy expects to be long and random.
 		return nil, authFail("second factor required but not enrolled")
 	case acct.Disabled:
 		return nil, authFail("account disabled")
@@ -373,32 +375,48 @@ func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
-		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
-		ActiveAppPasswords: len(aps), CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}, nil
+	return userInfo(a, len(aps)), nil
 }
 
-// User shows one account.
+func userInfo(a *Account, activeAppPasswords int) *UserInfo {
+	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
+		GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
+		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
+		ActiveAppPasswords: activeAppPasswords, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
+}
+
+// User shows one account, with its aliases and groups.
 func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	return s.info(ctx, a)
+	ui, err := s.info(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	d, err := s.store.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ui.Aliases, ui.Groups = d.Aliases[a.ID], d.Groups[a.ID]
+	return ui, nil
 }
 
 // Users lists every account.
 func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
-	accts, err := s.store.ListAccounts(ctx)
+	d, err := s.store.Directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]UserInfo, 0, len(accts))
-	for i := range accts {
-		ui, err := s.info(ctx, &accts[i])
+	out := make([]UserInfo, 0, len(d.Accounts))
+	for i := range d.Accounts {
+		a := &d.Accounts[i]
+		ui, err := s.info(ctx, a)
 		if err != nil {
 			return nil, err
 		}
+		ui.Aliases, ui.Groups = d.Aliases[a.ID], d.Groups[a.ID]
 		out = append(out, *ui)
 	}
 	return out, nil
@@ -502,6 +520,9 @@ func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (*N
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return nil, err
+	}
+	if a.Role == RoleService {
+		return nil, ErrServiceAccount
 	}
 	if !a.TOTPEnrolled() {
 		return nil, ErrSecondFactorRequired
@@ -643,4 +664,102 @@ func randIndex(n int) int {
 			return int(one[0]) % n
 		}
 	}
+}
+
+// ProfileChange edits a profile: nil fields stay as they are.
+type ProfileChange struct {
+	Mail, GivenName, Surname, DisplayName *string
+	// Aliases, when not nil, replace the account's aliases.
+	Aliases *[]string
+}
+
+// UpdateProfile applies a ProfileChange: the profile in one write, then the
+// aliases in another, each all or nothing.
+func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}
+	for _, f := range []struct {
+		dst *string
+		src *string
+	}{{&p.Mail, ch.Mail}, {&p.GivenName, ch.GivenName}, {&p.Surname, ch.Surname}, {&p.DisplayName, ch.DisplayName}} {
+		if f.src != nil {
+			*f.dst = strings.TrimSpace(*f.src)
+		}
+	}
+	if err := validateMail(p.Mail); err != nil {
+		return err
+	}
+	for _, v := range []string{p.GivenName, p.Surname, p.DisplayName} {
+		if utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
+			return fmt.Errorf("%w: names must be at most 200 characters of UTF-8 without control characters", ErrInvalidInput)
+		}
+	}
+	// Everything is checked before the first write, so bad input changes
+	// nothing.
+	var aliases []string
+	if ch.Aliases != nil {
+		aliases = make([]string, 0, len(*ch.Aliases))
+		for _, al := range *ch.Aliases {
+			al = strings.TrimSpace(al)
+			if al == "" {
+				continue
+			}
+			if err := validateMail(al); err != nil {
+				return err
+			}
+			if strings.EqualFold(al, p.Mail) {
+				return fmt.Errorf("%w: %s is the account's mail address; an alias must be another address", ErrInvalidInput, al)
+			}
+			aliases = append(aliases, al)
+		}
+	}
+	if p != (Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}) {
+		if err := s.store.SetProfile(ctx, a.ID, p); err != nil {
+			return err
+		}
+	}
+	if ch.Aliases == nil {
+		return nil
+	}
+	return s.store.SetAliases(ctx, a.ID, aliases)
+}
+
+// CreateGroup adds an empty group.
+func (s *Service) CreateGroup(ctx context.Context, name string) error {
+	name = strings.ToLower(name)
+	if err := ValidateName(name); err != nil {
+		return err
+	}
+	return s.store.CreateGroup(ctx, name)
+}
+
+// DeleteGroup removes a group; its members stay.
+func (s *Service) DeleteGroup(ctx context.Context, name string) error {
+	return s.store.DeleteGroup(ctx, strings.ToLower(name))
+}
+
+// SetGroupMember adds an account to a group or removes it.
+func (s *Service) SetGroupMember(ctx context.Context, group, name string, member bool) error {
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
+	}
+	return s.store.SetGroupMember(ctx, strings.ToLower(group), a.ID, member)
+}
+
+// Groups lists every group with its members.
+func (s *Service) Groups(ctx context.Context) ([]Group, error) {
+	d, err := s.store.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.AllGroups, nil
+}
+
+// Directory is the snapshot searches are answered from.
+func (s *Service) Directory(ctx context.Context) (*Directory, error) {
+	return s.store.Directory(ctx)
 }

@@ -9,7 +9,8 @@ import (
 // make each method atomic: a method either applies fully or not at all.
 type Store interface {
 	// AccountByName and AccountByMail return ErrNotFound when absent.
-	// Names and mail addresses compare case-insensitively.
+	// Names and mail addresses compare case-insensitively; AccountByMail
+	// matches the primary address or an alias.
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	AccountByMail(ctx context.Context, mail string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
@@ -50,6 +51,26 @@ type Store interface {
 	// returns ErrNoSuchAppPassword. Repeated ids count once.
 	RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error
 	RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error)
+	// SetProfile replaces the profile attributes and the primary mail
+	// address (ErrExists when another account has it as mail or alias).
+	SetProfile(ctx context.Context, id int64, p Profile) error
+	// SetAliases replaces the account's aliases, all or none. ErrExists when
+	// one is another account's mail or alias; an alias equal to the
+	// account's own mail is ErrInvalidInput. Addresses compare
+	// case-insensitively.
+	SetAliases(ctx context.Context, id int64, aliases []string) error
+	// CreateGroup: ErrExists when the name is taken (case-insensitively).
+	CreateGroup(ctx context.Context, name string) error
+	// DeleteGroup: ErrNotFound when there is no such group.
+	DeleteGroup(ctx context.Context, name string) error
+	// SetGroupMember adds (member) or removes the account; adding twice or
+	// removing a non-member is not an error. ErrNotFound for an unknown group
+	// or account.
+	SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error
+	// Directory reads all accounts (ordered by name), aliases and groups in
+	// one read transaction.
+	Directory(ctx context.Context) (*Directory, error)
+
 	// RecordAppPasswordUses writes a batch of last-used records.
 	RecordAppPasswordUses(ctx context.Context, uses []AppPasswordUse) error
 

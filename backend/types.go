@@ -24,6 +24,10 @@ type Account struct {
 	TOTPSeed []byte
 	// TOTPLastStep is the last accepted time step; only later steps pass.
 	TOTPLastStep int64
+	// Profile attributes served in the directory.
+	GivenName   string
+	Surname     string
+	DisplayName string
 	// AppPasswordSalt is the per-account salt of app-password verifiers.
 	AppPasswordSalt   []byte
 	CreatedAt         time.Time
@@ -74,10 +78,42 @@ type Principal struct {
 	AppPasswordID string
 }
 
+// Profile is the part of an account an administrator edits with
+// `wicket user set`. Mail is the primary address; Aliases are further
+// addresses delivered to the same mailbox (mailAlternateAddress).
+type Profile struct {
+	Mail        string
+	GivenName   string
+	Surname     string
+	DisplayName string
+}
+
+// Group is a named set of accounts (groupOfNames).
+type Group struct {
+	Name    string   `json:"name"`
+	Members []string `json:"members"` // account names, sorted
+}
+
+// Directory is every account with its aliases and every group, read in one
+// consistent snapshot: what searches are answered from.
+type Directory struct {
+	Accounts []Account
+	// Aliases and Groups by account id; Groups lists group names.
+	Aliases map[int64][]string
+	Groups  map[int64][]string
+	// AllGroups are the groups themselves, by name.
+	AllGroups []Group
+}
+
 // UserInfo is what administration shows of an account: never a secret.
 type UserInfo struct {
 	Name               string    `json:"name"`
 	Mail               string    `json:"mail,omitempty"`
+	Aliases            []string  `json:"aliases,omitempty"`
+	GivenName          string    `json:"given_name,omitempty"`
+	Surname            string    `json:"surname,omitempty"`
+	DisplayName        string    `json:"display_name,omitempty"`
+	Groups             []string  `json:"groups,omitempty"`
 	Role               string    `json:"role"`
 	Disabled           bool      `json:"disabled"`
 	TOTPEnrolled       bool      `json:"totp_enrolled"`

@@ -39,8 +39,16 @@ type Store struct {
 	accounts map[int64]*backend.Account
 	byName   map[string]int64 // folded name
 	byMail   map[string]int64 // folded mail, only non-empty
+	byAlias  map[string]int64 // folded alias
+	aliases  map[int64][]string
+	groups   map[string]*group // by folded name
 	apps     map[string]*appPassword
 	byVerif  map[verifierKey]string
+}
+
+type group struct {
+	name    string
+	members map[int64]struct{}
 }
 
 type verifierKey struct {
@@ -54,6 +62,9 @@ func New() *Store {
 		accounts: map[int64]*backend.Account{},
 		byName:   map[string]int64{},
 		byMail:   map[string]int64{},
+		byAlias:  map[string]int64{},
+		aliases:  map[int64][]string{},
+		groups:   map[string]*group{},
 		apps:     map[string]*appPassword{},
 		byVerif:  map[verifierKey]string{},
 	}
@@ -133,6 +144,9 @@ func (s *Store) AccountByMail(ctx context.Context, mail string) (*backend.Accoun
 	}
 	defer s.mu.Unlock()
 	id, ok := s.byMail[fold(mail)]
+	if !ok {
+		id, ok = s.byAlias[fold(mail)]
+	}
 	if mail == "" || !ok {
 		return nil, fmt.Errorf("memstore: account with mail %q: %w", mail, backend.ErrNotFound)
 	}
@@ -166,6 +180,9 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 	if _, taken := s.byMail[mail]; taken && mail != "" {
 		return fmt.Errorf("memstore: create account %q: mail taken: %w", a.Name, backend.ErrExists)
 	}
+	if _, taken := s.byAlias[mail]; taken && mail != "" {
+		return fmt.Errorf("memstore: create account %q: mail is an alias: %w", a.Name, backend.ErrExists)
+	}
 	s.nextID++
 	c := copyAccount(a)
 	c.ID = s.nextID
@@ -193,6 +210,13 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
 	delete(s.byName, fold(a.Name))
 	if a.Mail != "" {
 		delete(s.byMail, fold(a.Mail))
+	}
+	for _, addr := range s.aliases[id] {
+		delete(s.byAlias, fold(addr))
+	}
+	delete(s.aliases, id)
+	for _, g := range s.groups {
+		delete(g.members, id)
 	}
 	for pid, p := range s.apps {
 		if p.AccountID == id {

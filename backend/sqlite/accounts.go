@@ -11,7 +11,7 @@ import (
 )
 
 const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
-	apppw_salt, created_at, password_changed_at FROM accounts`
+	given_name, surname, display_name, apppw_salt, created_at, password_changed_at FROM accounts`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -24,7 +24,7 @@ func scanAccount(row scanner) (*backend.Account, error) {
 		created, pwChangedAt int64
 	)
 	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
-		&a.TOTPLastStep, &a.AppPasswordSalt, &created, &pwChangedAt)
+		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +51,7 @@ func (s *Store) AccountByMail(ctx context.Context, mail string) (*backend.Accoun
 	if mail == "" {
 		return nil, fmt.Errorf("sqlite: account by empty mail: %w", backend.ErrNotFound)
 	}
-	a, err := scanAccount(s.accountByMail.QueryRowContext(ctx, mail))
+	a, err := scanAccount(s.accountByMail.QueryRowContext(ctx, mail, mail))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: account with mail %q: %w", mail, backend.ErrNotFound)
 	}
@@ -87,24 +87,45 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 		// The column is NOT NULL; a nil salt binds as NULL.
 		salt = []byte{}
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO accounts
-		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, apppw_salt, created_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
-		salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+	op := fmt.Sprintf("create account %q", a.Name)
+	var id int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		// The unique index keeps the mail from another account's mail; only
+		// this check, in the same transaction, keeps it from an alias.
+		if a.Mail != "" {
+			owner, err := addressOwner(ctx, tx, qAliasOwner, a.Mail)
+			if err != nil {
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			}
+			if owner != 0 {
+				return fmt.Errorf("sqlite: %s: mail is an alias of account %d: %w", op, owner, backend.ErrExists)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO accounts
+			(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
+			 apppw_salt, created_at, password_changed_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
+			a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+		if err != nil {
+			return mapErr(op, err)
+		}
+		id, err = res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return mapErr(fmt.Sprintf("create account %q", a.Name), err)
-	}
-	id, err := res.LastInsertId()
-	if err != nil {
-		return fmt.Errorf("sqlite: create account %q: %w", a.Name, err)
+		return err
 	}
 	a.ID = id
 	return nil
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
-	// Its app passwords go with it through ON DELETE CASCADE.
+	// Its app passwords, aliases and group memberships go with it through
+	// ON DELETE CASCADE.
 	return s.updateAccount(ctx, "delete account", id, `DELETE FROM accounts WHERE id = ?`, id)
 }
 

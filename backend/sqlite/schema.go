@@ -45,6 +45,35 @@ CREATE UNIQUE INDEX app_passwords_verifier ON app_passwords (account_id, verifie
 -- Listing, counting against the limit and revoking the active ones.
 CREATE INDEX app_passwords_active ON app_passwords (account_id, revoked_at);
 `,
+	// 2: profile attributes, mail aliases and groups.
+	`
+ALTER TABLE accounts ADD COLUMN given_name   TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN surname      TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+
+-- An address belongs to at most one account, as its mail or as an alias.
+-- The key enforces it among aliases; against accounts.mail, the writing
+-- transactions check it, as no constraint spans two tables.
+CREATE TABLE aliases (
+	address    TEXT    NOT NULL PRIMARY KEY COLLATE NOCASE,
+	account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE
+);
+-- Replacing an account's aliases, and the cascade when it is deleted.
+CREATE INDEX aliases_account ON aliases (account_id);
+
+CREATE TABLE groups (
+	id   INTEGER PRIMARY KEY,
+	name TEXT    NOT NULL UNIQUE COLLATE NOCASE
+);
+
+CREATE TABLE group_members (
+	group_id   INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
+	account_id INTEGER NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
+	PRIMARY KEY (group_id, account_id)
+) WITHOUT ROWID;
+-- The cascade when an account is deleted.
+CREATE INDEX group_members_account ON group_members (account_id);
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

@@ -168,8 +168,10 @@ func (s *Store) checkDurability(ctx context.Context) error {
 const (
 	qAccountByName = selectAccount + ` WHERE name = ?`
 	// "mail <> ''" repeats the partial index's condition so that SQLite
-	// may use that index.
-	qAccountByMail         = selectAccount + ` WHERE mail = ? AND mail <> ''`
+	// may use that index. An address is at most one account's, as mail or
+	// alias, so the two halves never both yield a row.
+	qAccountByMail = selectAccount + ` WHERE mail = ? AND mail <> ''
+		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
 	qAdvanceTOTPStep       = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
 )

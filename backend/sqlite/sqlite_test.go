@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -96,7 +97,7 @@ func TestOpen_MigratesEmptyFile(t *testing.T) {
 	if v := userVersion(t, s.r); v != len(migrations) {
 		t.Fatalf("user_version = %d, want %d", v, len(migrations))
 	}
-	for _, table := range []string{"accounts", "app_passwords"} {
+	for _, table := range []string{"accounts", "app_passwords", "aliases", "groups", "group_members"} {
 		if !tableExists(t, s.r, table) {
 			t.Errorf("table %s missing", table)
 		}
@@ -183,6 +184,69 @@ func TestOpen_ReopenKeepsData(t *testing.T) {
 	}
 	if v := userVersion(t, s.r); v != len(migrations) {
 		t.Errorf("user_version = %d after reopen", v)
+	}
+}
+
+// TestOpen_MigratesV1DatabaseKeepingData opens a database as the first
+// release left it: its accounts must come through step 2 unchanged, with
+// empty profile attributes, and the new tables must work at once.
+func TestOpen_MigratesV1DatabaseKeepingData(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	v1, err := sql.Open("sqlite3", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), v1, migrations[:1]); err != nil {
+		t.Fatal(err)
+	}
+	_, err = v1.Exec(`INSERT INTO accounts
+		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, apppw_salt, created_at, password_changed_at)
+		VALUES ('alice', 'Alice@Example.org', 'admin', 1, '$argon2id$old', X'5345', 7, X'73616c74', ?, ?)`,
+		t0.UnixNano(), t0.Add(time.Hour).UnixNano())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if v := userVersion(t, s.r); v != len(migrations) {
+		t.Fatalf("user_version = %d, want %d", v, len(migrations))
+	}
+	want := backend.Account{
+		Name: "alice", Mail: "Alice@Example.org", Role: backend.RoleAdmin, Disabled: true,
+		PasswordHash: "$argon2id$old", TOTPSeed: []byte("SE"), TOTPLastStep: 7, AppPasswordSalt: []byte("salt"),
+		CreatedAt: t0, PasswordChangedAt: t0.Add(time.Hour),
+	}
+	got, err := s.AccountByMail(t.Context(), "alice@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want.ID = got.ID
+	if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", want) {
+		t.Fatalf("migrated account:\n got %+v\nwant %+v", *got, want)
+	}
+
+	mustNot := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s on the migrated database: %v", what, err)
+		}
+	}
+	mustNot("SetProfile", s.SetProfile(t.Context(), got.ID, backend.Profile{Mail: got.Mail, GivenName: "Alice"}))
+	mustNot("SetAliases", s.SetAliases(t.Context(), got.ID, []string{"ally@example.org"}))
+	mustNot("CreateGroup", s.CreateGroup(t.Context(), "staff"))
+	mustNot("SetGroupMember", s.SetGroupMember(t.Context(), "staff", got.ID, true))
+	d, err := s.Directory(t.Context())
+	mustNot("Directory", err)
+	if len(d.Accounts) != 1 || d.Accounts[0].GivenName != "Alice" ||
+		fmt.Sprint(d.Aliases[got.ID]) != "[ally@example.org]" || fmt.Sprint(d.Groups[got.ID]) != "[staff]" {
+		t.Fatalf("directory of the migrated database: %+v", d)
 	}
 }
 
@@ -410,7 +474,15 @@ func TestHotStatements_UseIndexes(t *testing.T) {
 		args  []any
 	}{
 		{qAccountByName, []any{"alice"}},
-		{qAccountByMail, []any{"alice@example.org"}},
+		{qAccountByMail, []any{"alice@example.org", "alice@example.org"}},
+		{qMailOwner, []any{"alice@example.org"}},
+		{qAliasOwner, []any{"alice@example.org"}},
+		// Replacing one account's aliases; the cascades of deleting an
+		// account or a group look rows up the same ways.
+		{`DELETE FROM aliases WHERE account_id = ?`, []any{int64(1)}},
+		{`DELETE FROM group_members WHERE account_id = ?`, []any{int64(1)}},
+		{`DELETE FROM group_members WHERE group_id = ?`, []any{int64(1)}},
+		{`SELECT id FROM groups WHERE name = ?`, []any{"staff"}},
 		{qAppPasswordByVerifier, []any{int64(1), []byte("v")}},
 		{qAdvanceTOTPStep, []any{int64(5), int64(1), int64(5)}},
 		{`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, []any{int64(1)}},
@@ -433,6 +505,33 @@ func TestHotStatements_UseIndexes(t *testing.T) {
 		if strings.Contains(joined, "SCAN") || !strings.Contains(joined, "SEARCH") {
 			t.Errorf("%s\n  plan: %s", tc.query, joined)
 		}
+	}
+}
+
+// TestDirectory_DoesNotWaitForTheWriter holds the single writer connection
+// in an open transaction: a search must still be answered, from the read
+// pool, rather than queue behind an administrator's write.
+func TestDirectory_DoesNotWaitForTheWriter(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	seedAccount(t, s, "alice")
+	tx, err := s.w.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`UPDATE accounts SET role = 'admin'`); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+	defer cancel()
+	d, err := s.Directory(ctx)
+	if err != nil {
+		t.Fatalf("Directory while a write is open: %v", err)
+	}
+	if len(d.Accounts) != 1 || d.Accounts[0].Role != backend.RoleUser {
+		t.Fatalf("Directory saw uncommitted data: %+v", d.Accounts)
 	}
 }
 

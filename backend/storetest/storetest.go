@@ -89,6 +89,23 @@ var tests = []test{
 	{"RecordAppPasswordUses_OnlyMovesForward", recordForward},
 	{"RecordAppPasswordUses_SkipsUnknownIDs", recordUnknown},
 	{"RecordAppPasswordUses_LeavesRevokedRevoked", recordRevoked},
+	{"SetProfile_ReplacesProfileAndMail", setProfileReplaces},
+	{"SetProfile_MailTakenIsExists", setProfileMailTaken},
+	{"SetProfile_OwnAliasBecomesMail", setProfileOwnAlias},
+	{"SetAliases_ReplacesAllOrNone", setAliasesAllOrNone},
+	{"SetAliases_AddressTakenByAnotherAccountIsExists", setAliasesTaken},
+	{"SetAliases_OwnMailIsInvalidInput", setAliasesOwnMail},
+	{"SetAliases_EmptyAddressIsInvalidInput", setAliasesEmpty},
+	{"SetAliases_RepeatedAddressCountsOnce", setAliasesRepeated},
+	{"AccountByMail_MatchesAlias", accountByMailAlias},
+	{"CreateAccount_MailTakenAsAliasIsExists", createAccountMailIsAlias},
+	{"Groups_CreateDeleteAndMembers", groupsLifecycle},
+	{"CreateGroup_NameTakenCaseInsensitiveIsExists", createGroupTaken},
+	{"SetGroupMember_UnknownGroupOrAccountIsNotFound", setGroupMemberUnknown},
+	{"DeleteAccount_RemovesAliasesAndMemberships", deleteAccountRemovesAliasesAndMemberships},
+	{"Directory_ContentsAndOrdering", directoryContents},
+	{"Directory_EmptyStore", directoryEmpty},
+	{"Directory_IsOneConsistentSnapshot", directorySnapshot},
 	{"Store_ConcurrentUse", concurrentUse},
 	{"Close_IsIdempotentAndStopsCalls", closeStops},
 }
@@ -218,7 +235,8 @@ func sameAccount(t *testing.T, what string, got, want *backend.Account) {
 	if got.ID != want.ID || got.Name != want.Name || got.Mail != want.Mail || got.Role != want.Role ||
 		got.Disabled != want.Disabled || got.PasswordHash != want.PasswordHash ||
 		!bytes.Equal(got.TOTPSeed, want.TOTPSeed) || got.TOTPLastStep != want.TOTPLastStep ||
-		!bytes.Equal(got.AppPasswordSalt, want.AppPasswordSalt) {
+		!bytes.Equal(got.AppPasswordSalt, want.AppPasswordSalt) ||
+		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
 	sameTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -234,6 +252,7 @@ func createAccountRoundTrips(t *testing.T, s backend.Store) {
 	a.Disabled = true
 	a.TOTPSeed = randomBytes(t, 48)
 	a.PasswordChangedAt = t0.Add(90 * time.Minute)
+	a.GivenName, a.Surname, a.DisplayName = "Alice", "Liddell", "Alice Liddell (Wonderland)"
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -377,6 +396,12 @@ func accountMutationsUnknown(t *testing.T, s backend.Store) {
 		{"SetTOTPSeed", func(ctx context.Context) error {
 			_, err := s.SetTOTPSeed(ctx, unknown, nil, t0)
 			return err
+		}},
+		{"SetProfile", func(ctx context.Context) error {
+			return s.SetProfile(ctx, unknown, backend.Profile{Mail: "nobody@example.org"})
+		}},
+		{"SetAliases", func(ctx context.Context) error {
+			return s.SetAliases(ctx, unknown, []string{"nobody@example.org"})
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,275 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// Who holds an address, by the column's NOCASE collation, so that the
+// writing transactions compare addresses exactly as the indexes do.
+const (
+	qMailOwner  = `SELECT id FROM accounts WHERE mail = ? AND mail <> ''`
+	qAliasOwner = `SELECT account_id FROM aliases WHERE address = ?`
+)
+
+// addressOwner runs one of the owner queries and returns the account id,
+// or 0 when nobody holds the address.
+func addressOwner(ctx context.Context, tx *sql.Tx, query, address string) (int64, error) {
+	var id int64
+	err := tx.QueryRowContext(ctx, query, address).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return id, err
+}
+
+func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) error {
+	const op = "set profile"
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// The update comes first so that an unknown account is ErrNotFound
+		// whatever the address, and the unique index refuses another
+		// account's mail; the alias check then runs before the commit.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE accounts SET mail = ?, given_name = ?, surname = ?, display_name = ? WHERE id = ?`,
+			nullString(p.Mail), p.GivenName, p.Surname, p.DisplayName, id)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		if err := mustAffect(op, res, id); err != nil {
+			return err
+		}
+		if p.Mail == "" {
+			return nil
+		}
+		// One of the account's own aliases becoming its mail is a promotion,
+		// not a conflict: the alias goes, so that an address stays either
+		// the mail or an alias, and the caller can then set the remaining
+		// aliases (say, the old mail) without first having to drop this one.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE address = ? AND account_id = ?`, p.Mail, id); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		owner, err := addressOwner(ctx, tx, qAliasOwner, p.Mail)
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if owner != 0 {
+			return fmt.Errorf("sqlite: %s: %q is an alias of account %d: %w", op, p.Mail, owner, backend.ErrExists)
+		}
+		return nil
+	})
+}
+
+func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) error {
+	const op = "set aliases"
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, id).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: account %d: %w", op, id, backend.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		// Deleting first lets the new list keep addresses the old one had;
+		// any refusal below rolls the deletion back with the rest.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM aliases WHERE account_id = ?`, id); err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		for _, addr := range aliases {
+			if addr == "" {
+				return fmt.Errorf("sqlite: %s: empty address: %w", op, backend.ErrInvalidInput)
+			}
+			owner, err := addressOwner(ctx, tx, qMailOwner, addr)
+			switch {
+			case err != nil:
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			case owner == id:
+				return fmt.Errorf("sqlite: %s: %q is the account's own mail: %w", op, addr, backend.ErrInvalidInput)
+			case owner != 0:
+				return fmt.Errorf("sqlite: %s: %q is the mail of account %d: %w", op, addr, owner, backend.ErrExists)
+			}
+			owner, err = addressOwner(ctx, tx, qAliasOwner, addr)
+			switch {
+			case err != nil:
+				return fmt.Errorf("sqlite: %s: %w", op, err)
+			case owner == id:
+				// Only an earlier entry of this same list can be ours now:
+				// a repeated address counts once, in its first spelling.
+				continue
+			case owner != 0:
+				return fmt.Errorf("sqlite: %s: %q is an alias of account %d: %w", op, addr, owner, backend.ErrExists)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO aliases (address, account_id) VALUES (?, ?)`, addr, id); err != nil {
+				return mapErr(op, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (s *Store) CreateGroup(ctx context.Context, name string) error {
+	if name == "" {
+		return fmt.Errorf("sqlite: create group: empty name: %w", backend.ErrInvalidInput)
+	}
+	_, err := s.w.ExecContext(ctx, `INSERT INTO groups (name) VALUES (?)`, name)
+	return mapErr(fmt.Sprintf("create group %q", name), err)
+}
+
+func (s *Store) DeleteGroup(ctx context.Context, name string) error {
+	// Its memberships go with it through ON DELETE CASCADE.
+	res, err := s.w.ExecContext(ctx, `DELETE FROM groups WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("sqlite: delete group %q: %w", name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: delete group %q: %w", name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sqlite: delete group %q: no such group: %w", name, backend.ErrNotFound)
+	}
+	return nil
+}
+
+func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error {
+	op := fmt.Sprintf("set member of group %q", group)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var groupID int64
+		err := tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE name = ?`, group).Scan(&groupID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: no such group: %w", op, backend.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		// Checked for a removal too, where no constraint would notice: an
+		// unknown account is a mistake the caller must hear about.
+		var one int
+		err = tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, accountID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s: account %d: %w", op, accountID, backend.ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		if member {
+			_, err = tx.ExecContext(ctx,
+				`INSERT INTO group_members (group_id, account_id) VALUES (?, ?) ON CONFLICT DO NOTHING`, groupID, accountID)
+		} else {
+			_, err = tx.ExecContext(ctx,
+				`DELETE FROM group_members WHERE group_id = ? AND account_id = ?`, groupID, accountID)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+		return nil
+	})
+}
+
+// Directory reads on the read pool, so searches never queue behind writes.
+// The statements share one transaction: in WAL mode its first read fixes a
+// snapshot that the later ones see too, so a concurrent write shows in all
+// of the result or in none of it.
+func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: directory: %w", err)
+	}
+	d, err := readDirectory(ctx, tx)
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, fmt.Errorf("sqlite: directory: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("sqlite: directory: %w", err)
+	}
+	return d, nil
+}
+
+func readDirectory(ctx context.Context, tx *sql.Tx) (*backend.Directory, error) {
+	d := &backend.Directory{
+		Accounts:  []backend.Account{},
+		Aliases:   map[int64][]string{},
+		Groups:    map[int64][]string{},
+		AllGroups: []backend.Group{},
+	}
+	err := eachRow(ctx, tx, selectAccount+` ORDER BY name, id`, func(rows *sql.Rows) error {
+		a, err := scanAccount(rows)
+		if err == nil {
+			d.Accounts = append(d.Accounts, *a)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Appending in address order leaves each account's list sorted.
+	err = eachRow(ctx, tx, `SELECT account_id, address FROM aliases ORDER BY address`, func(rows *sql.Rows) error {
+		var id int64
+		var addr string
+		if err := rows.Scan(&id, &addr); err != nil {
+			return err
+		}
+		d.Aliases[id] = append(d.Aliases[id], addr)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]int{}
+	err = eachRow(ctx, tx, `SELECT name FROM groups ORDER BY name`, func(rows *sql.Rows) error {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return err
+		}
+		byName[name] = len(d.AllGroups)
+		d.AllGroups = append(d.AllGroups, backend.Group{Name: name, Members: []string{}})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Ordered by group, then member: both the members of each group and
+	// the groups of each account come out sorted.
+	err = eachRow(ctx, tx, `SELECT g.name, a.id, a.name FROM group_members m
+		JOIN groups g ON g.id = m.group_id
+		JOIN accounts a ON a.id = m.account_id
+		ORDER BY g.name, a.name`, func(rows *sql.Rows) error {
+		var group, account string
+		var id int64
+		if err := rows.Scan(&group, &id, &account); err != nil {
+			return err
+		}
+		i, ok := byName[group]
+		if !ok {
+			return fmt.Errorf("member of group %q, which the same snapshot lacks", group)
+		}
+		d.AllGroups[i].Members = append(d.AllGroups[i].Members, account)
+		d.Groups[id] = append(d.Groups[id], group)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// eachRow runs query in tx and hands each row to fn, closing the rows
+// before it returns so that the next query may run on the same connection.
+func eachRow(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
