@@ -24,6 +24,7 @@ const (
 	OIDAttrLabel             = Arc + ".2.2"
 	OIDAttrLastUsedTimestamp = Arc + ".2.3"
 	OIDAttrLastUsedFrom      = Arc + ".2.4"
+	OIDAttrAccountStatus     = Arc + ".2.5"
 
 	OIDClassWicketAccount     = Arc + ".3.1"
 	OIDClassWicketAppPassword = Arc + ".3.2"

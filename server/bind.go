@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
@@ -22,6 +23,8 @@ type bindRequest struct {
 	simple   bool
 	password string
 	mech     string
+	creds    []byte
+	hasCreds bool
 }
 
 func parseBind(op *ber.Packet) (*bindRequest, result, bool) {
@@ -54,6 +57,12 @@ func parseBind(op *ber.Packet) (*bindRequest, result, bool) {
 			return bad("SASL mechanism is not an OCTET STRING")
 		}
 		b.mech = mech
+		if len(auth.Children) == 2 {
+			if !isOctetString(auth.Children[1]) {
+				return bad("SASL credentials are not an OCTET STRING")
+			}
+			b.creds, b.hasCreds = auth.Children[1].Data.Bytes(), true
+		}
 	default:
 		return bad("unknown authentication choice")
 	}
@@ -74,8 +83,10 @@ func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
 	switch {
 	case b.version != 3:
 		return fail(ldap.LDAPResultProtocolError, "only LDAP version 3 is supported")
+	case !b.simple && b.mech != "PLAIN":
+		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported; use PLAIN or a simple bind", b.mech)
 	case !b.simple:
-		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported", b.mech)
+		return c.saslPlain(ctx, b)
 	case b.name == "" && b.password == "":
 		return success() // anonymous (RFC 4513 5.1.1)
 	case b.password == "":
@@ -93,16 +104,88 @@ func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
 	if !ok {
 		return fail(ldap.LDAPResultInvalidDNSyntax, "bind name is neither a DN, a username nor a mail address")
 	}
-	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
-	defer cancel()
-	p, err := c.srv.auth.Authenticate(ctx, login, b.password, c.remote)
+	p, err := c.authenticate(ctx, login, b.password)
 	if err != nil {
 		return c.bindFailure(b.name, err)
 	}
+	return c.bound(b.name, p, "simple")
+}
+
+func (c *conn) authenticate(ctx context.Context, login, secret string) (*backend.Principal, error) {
+	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
+	defer cancel()
+	return c.srv.auth.Authenticate(ctx, login, secret, c.remote)
+}
+
+func (c *conn) bound(name string, p *backend.Principal, how string) result {
 	c.principal = p
 	c.authed.Store(true)
-	c.log.Info("bind", "dn", b.name, "user", p.Name, "method", p.Method, "app_password", p.AppPasswordID)
+	c.log.Info("bind", "dn", name, "user", p.Name, "method", p.Method, "app_password", p.AppPasswordID, "bind", how)
 	return success()
+}
+
+// saslPlain is a SASL PLAIN bind (RFC 4616, RFC 4513 5.2): the same
+// credentials as a simple bind. An authorization identity other than the
+// authenticated one is only for administrators, who then act as that user.
+func (c *conn) saslPlain(ctx context.Context, b *bindRequest) result {
+	if !b.hasCreds {
+		// The client sends its credentials in the next bind.
+		return result{code: ldap.LDAPResultSaslBindInProgress}
+	}
+	var authzid, authcid, password string
+	srv := sasl.NewPlainServer(func(identity, username, pw string) error {
+		authzid, authcid, password = identity, username, pw
+		return nil
+	})
+	if _, _, err := srv.Next(b.creds); err != nil {
+		return fail(ldap.LDAPResultProtocolError, "malformed SASL PLAIN credentials: want authzid NUL authcid NUL password")
+	}
+	if password == "" {
+		return fail(ldap.LDAPResultInvalidCredentials, "")
+	}
+	login, ok := c.srv.loginFromName(authcid)
+	if !ok {
+		return fail(ldap.LDAPResultInvalidCredentials, "")
+	}
+	p, err := c.authenticate(ctx, login, password)
+	if err != nil {
+		return c.bindFailure(authcid, err)
+	}
+	target := strings.TrimPrefix(strings.TrimPrefix(authzid, "u:"), "dn:")
+	if target == "" {
+		return c.bound(authcid, p, "SASL PLAIN")
+	}
+	name, r, ok := c.proxied(ctx, p, target)
+	if !ok {
+		return r
+	}
+	if name == p.Name {
+		return c.bound(authcid, p, "SASL PLAIN")
+	}
+	c.log.Info("administrator acts as another user", "admin", p.Name, "as", name)
+	return c.bound(authcid, &backend.Principal{Name: name, Role: backend.RoleUser, Method: p.Method}, "SASL PLAIN as "+name)
+}
+
+// proxied resolves a SASL authorization identity for principal p.
+func (c *conn) proxied(ctx context.Context, p *backend.Principal, authzid string) (string, result, bool) {
+	refused := fail(ldap.LDAPResultInsufficientAccessRights, "only administrators may bind as another user")
+	if c.srv.accounts == nil {
+		return "", refused, false
+	}
+	login, ok := c.srv.loginFromName(authzid)
+	if !ok || login == "" {
+		return "", refused, false
+	}
+	name, err := c.srv.accounts.Resolve(ctx, login)
+	switch {
+	case err == nil && name == p.Name:
+		return name, result{}, true
+	case p.Role != backend.RoleAdmin:
+		return "", refused, false
+	case err != nil:
+		return "", fail(ldap.LDAPResultInvalidCredentials, ""), false
+	}
+	return name, result{}, true
 }
 
 func (c *conn) bindFailure(name string, err error) result {

@@ -42,6 +42,10 @@ type conn struct {
 	mu       sync.Mutex
 	inflight map[int64]*op
 	draining atomic.Bool
+
+	// paged holds the state of paged searches (RFC 2696) by cookie; only
+	// the worker touches it.
+	paged map[string]pagedState
 }
 
 // op is one queued operation and its cancellation (Abandon, disconnect).
@@ -49,6 +53,7 @@ type op struct {
 	req    *request
 	ctx    context.Context
 	cancel context.CancelFunc
+	start  time.Time
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -180,7 +185,7 @@ func (c *conn) readError(err error) *ber.Packet {
 
 func (c *conn) enqueue(req *request) {
 	ctx, cancel := context.WithCancel(c.ctx)
-	o := &op{req: req, ctx: ctx, cancel: cancel}
+	o := &op{req: req, ctx: ctx, cancel: cancel, start: time.Now()}
 	c.mu.Lock()
 	if _, dup := c.inflight[req.id]; dup {
 		c.mu.Unlock()
@@ -288,9 +293,9 @@ func (c *conn) handle(o *op) {
 	}
 }
 
-// supportedControls lists request controls the server acts on. None yet:
-// every critical control is refused as RFC 4511 4.1.11 requires.
-var supportedControls = map[string]bool{}
+// supportedControls lists request controls the server acts on; any other
+// critical control is refused as RFC 4511 4.1.11 requires.
+var supportedControls = map[string]bool{ldap.ControlTypePaging: true}
 
 func (c *conn) checkControls(req *request) (result, bool) {
 	for _, ctl := range req.controls {
@@ -312,11 +317,11 @@ func (c *conn) answer(req *request, r result) {
 }
 
 // reply sends a response op unless the operation was abandoned meanwhile.
-func (c *conn) reply(o *op, resp *ber.Packet) {
+func (c *conn) reply(o *op, resp *ber.Packet, controls ...*ber.Packet) {
 	if o.ctx.Err() != nil {
 		return
 	}
-	c.write(envelope(o.req.id, resp))
+	c.write(envelope(o.req.id, resp, controls...))
 }
 
 func (c *conn) write(p *ber.Packet) {

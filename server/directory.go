@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/wicketldap/wicket/backend"
 )
 
-// Attribute and class names of the directory view.
+// Attribute names of the directory view that are wicket's own.
 const (
 	attrAppPasswordID = "appPasswordId"
 	attrLabel         = "label"
@@ -18,24 +19,31 @@ const (
 	attrLastUsedFrom  = "lastUsedFrom"
 )
 
-// dnKind says what a DN names in wicket's tree.
+// dnKind says what a DN names in wicket's tree:
+//
+//	<base>
+//	  ou=people                      uid=NAME  →  appPasswordId=ID
+//	  ou=groups                      cn=GROUP
 type dnKind int
 
 const (
-	dnOther       dnKind = iota // outside the tree, or nothing wicket serves
+	dnOther       dnKind = iota // under the base but nothing wicket serves
 	dnBase                      // the naming context
 	dnPeople                    // ou=people
+	dnGroups                    // ou=groups
 	dnUser                      // uid=NAME,ou=people
 	dnAppPassword               // appPasswordId=ID,uid=NAME,ou=people
+	dnGroup                     // cn=GROUP,ou=groups
 )
 
 type target struct {
 	kind dnKind
-	name string // dnUser, dnAppPassword
-	id   string // dnAppPassword
+	name string // user or group name
+	id   string // app password id
 }
 
-// classify parses a DN of wicket's tree.
+// classify parses a DN of wicket's tree. It reports false for a string that
+// is not a DN.
 func (s *Server) classify(raw string) (target, bool) {
 	dn, err := ldap.ParseDN(raw)
 	if err != nil {
@@ -46,33 +54,45 @@ func (s *Server) classify(raw string) (target, bool) {
 		return target{kind: dnBase}, true
 	case dn.EqualFold(s.peopleDN):
 		return target{kind: dnPeople}, true
+	case dn.EqualFold(s.groupsDN):
+		return target{kind: dnGroups}, true
 	}
-	below := len(dn.RDNs) - len(s.peopleDN.RDNs)
-	if below < 1 || below > 2 || !(&ldap.DN{RDNs: dn.RDNs[below:]}).EqualFold(s.peopleDN) {
-		return target{}, true
+	under := func(parent *ldap.DN, levels int) bool {
+		n := len(dn.RDNs) - len(parent.RDNs)
+		return n == levels && (&ldap.DN{RDNs: dn.RDNs[n:]}).EqualFold(parent)
 	}
-	rdnValue := func(r *ldap.RelativeDN, attr string) (string, bool) {
-		if len(r.Attributes) != 1 || !strings.EqualFold(r.Attributes[0].Type, attr) || r.Attributes[0].Value == "" {
-			return "", false
+	switch {
+	case under(s.peopleDN, 1):
+		if name, ok := rdnValue(dn.RDNs[0], "uid"); ok {
+			return target{kind: dnUser, name: strings.ToLower(name)}, true
 		}
-		return r.Attributes[0].Value, true
+	case under(s.peopleDN, 2):
+		name, ok1 := rdnValue(dn.RDNs[1], "uid")
+		id, ok2 := rdnValue(dn.RDNs[0], attrAppPasswordID)
+		if ok1 && ok2 {
+			return target{kind: dnAppPassword, name: strings.ToLower(name), id: strings.ToLower(id)}, true
+		}
+	case under(s.groupsDN, 1):
+		if name, ok := rdnValue(dn.RDNs[0], "cn"); ok {
+			return target{kind: dnGroup, name: strings.ToLower(name)}, true
+		}
 	}
-	name, ok := rdnValue(dn.RDNs[below-1], "uid")
-	if !ok {
-		return target{}, true
+	return target{}, true
+}
+
+func rdnValue(r *ldap.RelativeDN, attr string) (string, bool) {
+	if len(r.Attributes) != 1 || !strings.EqualFold(r.Attributes[0].Type, attr) || r.Attributes[0].Value == "" {
+		return "", false
 	}
-	if below == 1 {
-		return target{kind: dnUser, name: strings.ToLower(name)}, true
-	}
-	id, ok := rdnValue(dn.RDNs[0], attrAppPasswordID)
-	if !ok {
-		return target{}, true
-	}
-	return target{kind: dnAppPassword, name: strings.ToLower(name), id: strings.ToLower(id)}, true
+	return r.Attributes[0].Value, true
 }
 
 func (s *Server) appPasswordDN(name, id string) string {
 	return attrAppPasswordID + "=" + ldap.EscapeDN(id) + "," + s.userDN(name)
+}
+
+func (s *Server) groupDN(name string) string {
+	return "cn=" + ldap.EscapeDN(name) + ",ou=groups," + s.cfg.BaseDN
 }
 
 // ldapTime is GeneralizedTime as createTimestamp uses it (RFC 4517 3.3.13).
@@ -87,31 +107,64 @@ func (s *Server) baseEntry() *entry {
 	}}
 }
 
-func (s *Server) peopleEntry() *entry {
-	return &entry{dn: "ou=people," + s.cfg.BaseDN, attrs: []attribute{
+func (s *Server) ouEntry(ou string) *entry {
+	return &entry{dn: "ou=" + ou + "," + s.cfg.BaseDN, attrs: []attribute{
 		{"objectClass", []string{"top", "organizationalUnit"}},
-		{"ou", []string{"people"}},
+		{"ou", []string{ou}},
 	}}
 }
 
-func (s *Server) userEntry(u *backend.UserInfo, aps []backend.AppPassword) *entry {
-	e := &entry{dn: s.userDN(u.Name), attrs: []attribute{
-		{"objectClass", []string{"top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount"}},
-		{"uid", []string{u.Name}},
-		{"cn", []string{u.Name}},
-		{"sn", []string{u.Name}},
-	}}
-	if u.Mail != "" {
-		e.attrs = append(e.attrs, attribute{"mail", []string{u.Mail}})
+// userEntry is an account as inetOrgPerson. appPasswordIDs is nil when the
+// session may not see them.
+func (s *Server) userEntry(a *backend.Account, aliases, groups, appPasswordIDs []string) *entry {
+	cn, sn := a.Name, a.Name
+	if a.DisplayName != "" {
+		cn = a.DisplayName
 	}
-	if len(aps) > 0 {
-		ids := make([]string, len(aps))
-		for i, p := range aps {
-			ids[i] = p.ID
+	if a.Surname != "" {
+		sn = a.Surname
+	}
+	status := "active"
+	if a.Disabled {
+		status = "disabled"
+	}
+	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 14)}
+	add := func(name string, values ...string) {
+		if len(values) > 0 && values[0] != "" {
+			e.attrs = append(e.attrs, attribute{name, values})
 		}
-		e.attrs = append(e.attrs, attribute{attrAppPasswordID, ids})
 	}
-	e.attrs = append(e.attrs, attribute{"createTimestamp", []string{ldapTime(u.CreatedAt)}})
+	add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount")
+	add("uid", a.Name)
+	add("cn", cn)
+	add("sn", sn)
+	add("givenName", a.GivenName)
+	add("displayName", a.DisplayName)
+	add("mail", a.Mail)
+	add("mailAlternateAddress", aliases...)
+	memberOf := make([]string, len(groups))
+	for i, g := range groups {
+		memberOf[i] = s.groupDN(g)
+	}
+	add("memberOf", memberOf...)
+	add("accountStatus", status)
+	add(attrAppPasswordID, appPasswordIDs...)
+	add("createTimestamp", ldapTime(a.CreatedAt))
+	return e
+}
+
+func (s *Server) groupEntry(g *backend.Group) *entry {
+	e := &entry{dn: s.groupDN(g.Name), attrs: []attribute{
+		{"objectClass", []string{"top", "groupOfNames"}},
+		{"cn", []string{g.Name}},
+	}}
+	if len(g.Members) > 0 {
+		members := make([]string, len(g.Members))
+		for i, m := range g.Members {
+			members[i] = s.userDN(m)
+		}
+		e.attrs = append(e.attrs, attribute{"member", members})
+	}
 	return e
 }
 
@@ -135,39 +188,132 @@ func (s *Server) appPasswordEntry(name string, p *backend.AppPassword) *entry {
 // (RFC 4511 4.5.1.8).
 var operational = map[string]bool{
 	"createtimestamp": true, "lastusedtimestamp": true, "lastusedfrom": true,
+	"subschemasubentry": true, "entrydn": true,
 }
 
-// accountSubtree is an account's entry and its app-password entries.
-func (c *conn) accountSubtree(ctx context.Context, name string) ([]*entry, error) {
-	u, err := c.srv.accounts.User(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	aps, err := c.srv.accounts.AppPasswords(ctx, name)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*entry, 0, 1+len(aps))
-	out = append(out, c.srv.userEntry(u, aps))
-	for i := range aps {
-		out = append(out, c.srv.appPasswordEntry(u.Name, &aps[i]))
-	}
-	return out, nil
+// Where a node sits: which branch, and how deep (0 the base, 1 an ou, 2 a
+// user or group, 3 an app password).
+type branch int8
+
+const (
+	branchNone branch = iota
+	branchPeople
+	branchGroups
+)
+
+// node is an entry with its place in the tree.
+type node struct {
+	e        *entry
+	branch   branch
+	depth    int
+	name, id string
 }
 
-// readableAccounts are the accounts whose entries the session may read.
-func (c *conn) readableAccounts(ctx context.Context) ([]string, error) {
-	p := c.principal
-	if p.Role != backend.RoleAdmin && p.Role != backend.RoleService {
-		return []string{p.Name}, nil
+func (t target) place() (branch, int) {
+	switch t.kind {
+	case dnPeople:
+		return branchPeople, 1
+	case dnGroups:
+		return branchGroups, 1
+	case dnUser:
+		return branchPeople, 2
+	case dnAppPassword:
+		return branchPeople, 3
+	case dnGroup:
+		return branchGroups, 2
 	}
-	users, err := c.srv.accounts.Users(ctx)
+	return branchNone, 0
+}
+
+// within reports whether n is t's entry or below it.
+func (n *node) within(t target) bool {
+	b, d := t.place()
+	switch {
+	case t.kind == dnBase:
+		return true
+	case t.kind == dnOther || n.branch != b || n.depth < d:
+		return false
+	case d >= 2 && n.name != t.name:
+		return false
+	case d == 3 && n.id != t.id:
+		return false
+	}
+	return true
+}
+
+func (n *node) inScope(t target, scope int64) bool {
+	_, d := t.place()
+	switch scope {
+	case scopeBase:
+		return n.depth == d
+	case scopeOne:
+		return n.depth == d+1
+	}
+	return n.depth >= d
+}
+
+// Who reads what: users their own entries, services every user and group
+// (what Dovecot and Postfix bind as) but no app password, administrators
+// everything.
+func (c *conn) readsEveryone() bool {
+	r := c.principal.Role
+	return r == backend.RoleAdmin || r == backend.RoleService
+}
+
+func (c *conn) readsAppPasswordsOf(name string) bool {
+	return c.principal.Name == name || c.principal.Role == backend.RoleAdmin
+}
+
+// tree returns the entries the session may read that a search based at t
+// can reach, from one snapshot of the directory.
+func (c *conn) tree(ctx context.Context, t target) ([]node, error) {
+	if t.kind == dnOther {
+		return nil, nil
+	}
+	d, err := c.srv.accounts.Directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(users))
-	for i, u := range users {
-		names[i] = u.Name
+	s := c.srv
+	nodes := make([]node, 0, 3+len(d.Accounts)+len(d.AllGroups))
+	nodes = append(nodes,
+		node{e: s.baseEntry()},
+		node{e: s.ouEntry("people"), branch: branchPeople, depth: 1},
+		node{e: s.ouEntry("groups"), branch: branchGroups, depth: 1})
+	for i := range d.Accounts {
+		a := &d.Accounts[i]
+		if !c.readsEveryone() && a.Name != c.principal.Name {
+			continue
+		}
+		if (t.kind == dnUser || t.kind == dnAppPassword) && a.Name != t.name {
+			continue
+		}
+		var ids []string
+		var aps []backend.AppPassword
+		// Owners and administrators see appPasswordId and the children;
+		// services, which answer every mail lookup, cost no extra query.
+		if c.readsAppPasswordsOf(a.Name) {
+			aps, err = c.srv.accounts.AppPasswords(ctx, a.Name)
+			if err != nil && !errors.Is(err, backend.ErrNotFound) {
+				return nil, err
+			}
+			ids = make([]string, len(aps))
+			for j, p := range aps {
+				ids[j] = p.ID
+			}
+		}
+		nodes = append(nodes, node{e: s.userEntry(a, d.Aliases[a.ID], d.Groups[a.ID], ids),
+			branch: branchPeople, depth: 2, name: a.Name})
+		for j := range aps {
+			nodes = append(nodes, node{e: s.appPasswordEntry(a.Name, &aps[j]),
+				branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID})
+		}
 	}
-	return names, nil
+	if c.readsEveryone() {
+		for i := range d.AllGroups {
+			g := &d.AllGroups[i]
+			nodes = append(nodes, node{e: s.groupEntry(g), branch: branchGroups, depth: 2, name: g.Name})
+		}
+	}
+	return nodes, nil
 }

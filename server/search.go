@@ -1,14 +1,12 @@
 package server
 
 import (
-	"context"
-	"errors"
 	"strings"
+	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
-	"github.com/wicketldap/wicket/backend"
 	"github.com/wicketldap/wicket/exop"
 )
 
@@ -16,6 +14,7 @@ type searchRequest struct {
 	base      string
 	scope     int64
 	sizeLimit int64
+	timeLimit int64
 	typesOnly bool
 	filter    *ber.Packet
 	attrs     []string
@@ -50,7 +49,7 @@ func parseSearch(op *ber.Packet) (*searchRequest, result, bool) {
 	if s.sizeLimit, ok = integer(ch[3]); !ok || s.sizeLimit < 0 {
 		return bad("sizeLimit must be a non-negative INTEGER")
 	}
-	if tl, ok := integer(ch[4]); !ok || tl < 0 {
+	if s.timeLimit, ok = integer(ch[4]); !ok || s.timeLimit < 0 {
 		return bad("timeLimit must be a non-negative INTEGER")
 	}
 	if s.typesOnly, ok = boolean(ch[5]); !ok {
@@ -75,51 +74,53 @@ func parseSearch(op *ber.Packet) (*searchRequest, result, bool) {
 
 func (c *conn) search(o *op) {
 	s, r, ok := parseSearch(o.req.op)
+	var controls []*ber.Packet
 	if ok {
-		r = c.searchResult(o, s)
+		r, controls = c.searchResult(o, s)
 	}
-	c.reply(o, resultOp(ldap.ApplicationSearchResultDone, r))
+	c.reply(o, resultOp(ldap.ApplicationSearchResultDone, r), controls...)
 }
 
-func (c *conn) searchResult(o *op, s *searchRequest) result {
-	if s.base == "" {
-		if s.scope != scopeBase {
-			// The root DSE has no subordinates that a search reaches
-			// (RFC 4512 5.1): one-level and subtree searches of "" find
-			// nothing, as with slapd.
-			return success()
-		}
-		e := c.srv.rootDSE()
-		if match(s.filter, e) == fTrue {
-			c.reply(o, entryOp(e, selectAttrs(e, s.attrs, rootDSEOperational), s.typesOnly))
-		}
-		return success()
+// searchResult sends the matching entries and returns the final result,
+// with the paged-results response control when the request had one.
+func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
+	switch {
+	case s.base == "":
+		return c.searchFixed(o, s, c.srv.rootDSE(), rootDSEOperational), nil
+	case strings.EqualFold(strings.ReplaceAll(s.base, " ", ""), subschemaDN):
+		return c.searchFixed(o, s, subschemaEntry(), subschemaOperational), nil
 	}
 	t, ok := c.srv.classify(s.base)
 	if !ok {
-		return fail(ldap.LDAPResultInvalidDNSyntax, "base %q is not a DN", s.base)
+		return fail(ldap.LDAPResultInvalidDNSyntax, "base %q is not a DN", s.base), nil
 	}
 	dn, _ := ldap.ParseDN(s.base)
 	if !c.srv.baseDN.AncestorOfFold(dn) && !c.srv.baseDN.EqualFold(dn) {
-		return fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", s.base, c.srv.cfg.BaseDN)
+		return fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", s.base, c.srv.cfg.BaseDN), nil
 	}
 	if c.srv.accounts == nil {
-		return fail(ldap.LDAPResultUnwillingToPerform, "this server serves only the root DSE")
+		return fail(ldap.LDAPResultUnwillingToPerform, "this server serves only the root DSE"), nil
 	}
 	if c.principal == nil {
-		return fail(ldap.LDAPResultInsufficientAccessRights, "anonymous sessions may read only the root DSE; bind first")
+		return fail(ldap.LDAPResultInsufficientAccessRights, "anonymous sessions may read only the root DSE; bind first"), nil
+	}
+	page, r, ok := c.pageRequest(o.req, s)
+	if !ok {
+		return r, nil
 	}
 	nodes, err := c.tree(o.ctx, t)
 	if err != nil {
-		return c.backendResult("search", err)
+		return c.backendResult("search", err), nil
 	}
+	_, depth := t.place()
 	found := false
 	var matches []*entry
-	for _, n := range nodes {
+	for i := range nodes {
+		n := &nodes[i]
 		if !n.within(t) {
 			continue
 		}
-		if n.depth == t.depthOf() {
+		if n.depth == depth {
 			found = true
 		}
 		if n.inScope(t, s.scope) && match(s.filter, n.e) == fTrue {
@@ -129,109 +130,36 @@ func (c *conn) searchResult(o *op, s *searchRequest) result {
 	if !found {
 		// Also the answer for entries the session may not read, so their
 		// existence does not leak.
-		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.cfg.BaseDN, diag: "no such entry"}
+		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.cfg.BaseDN, diag: "no such entry"}, nil
 	}
-	for i, e := range matches {
-		if s.sizeLimit > 0 && int64(i) == s.sizeLimit {
-			return fail(ldap.LDAPResultSizeLimitExceeded, "more than %d entries match", s.sizeLimit)
+	from, to := page.window(len(matches))
+	for i := from; i < to; i++ {
+		if s.sizeLimit > 0 && int64(i) >= s.sizeLimit {
+			return fail(ldap.LDAPResultSizeLimitExceeded, "more than %d entries match", s.sizeLimit), nil
 		}
 		if o.ctx.Err() != nil {
-			return success()
+			return success(), nil
 		}
-		c.reply(o, entryOp(e, selectAttrs(e, s.attrs, isOperational), s.typesOnly))
+		if s.timeLimit > 0 && time.Since(o.start) > time.Duration(s.timeLimit)*time.Second {
+			return fail(ldap.LDAPResultTimeLimitExceeded, "the search took longer than %d s", s.timeLimit), nil
+		}
+		c.reply(o, entryOp(matches[i], selectAttrs(matches[i], s.attrs, isOperational), s.typesOnly))
+	}
+	return success(), c.pageDone(page, to, len(matches))
+}
+
+// searchFixed answers a search of one fixed entry: the root DSE or the
+// subschema, readable by anyone (RFC 4512 5.1, 4.4).
+func (c *conn) searchFixed(o *op, s *searchRequest, e *entry, isOp func(string) bool) result {
+	if s.scope != scopeBase {
+		// They have no subordinates a search reaches: one-level and
+		// subtree searches find nothing, as with slapd.
+		return success()
+	}
+	if match(s.filter, e) == fTrue {
+		c.reply(o, entryOp(e, selectAttrs(e, s.attrs, isOp), s.typesOnly))
 	}
 	return success()
-}
-
-// node is an entry with its place in the tree: depth 0 is the base, 1
-// ou=people, 2 a user, 3 an app password.
-type node struct {
-	e        *entry
-	depth    int
-	name, id string
-}
-
-func (t target) depthOf() int {
-	switch t.kind {
-	case dnPeople:
-		return 1
-	case dnUser:
-		return 2
-	case dnAppPassword:
-		return 3
-	}
-	return 0
-}
-
-// within reports whether n is t's entry or below it.
-func (n *node) within(t target) bool {
-	switch t.kind {
-	case dnBase:
-		return true
-	case dnPeople:
-		return n.depth >= 1
-	case dnUser:
-		return n.depth >= 2 && n.name == t.name
-	case dnAppPassword:
-		return n.depth == 3 && n.name == t.name && n.id == t.id
-	}
-	return false
-}
-
-func (n *node) inScope(t target, scope int64) bool {
-	d := t.depthOf()
-	switch scope {
-	case scopeBase:
-		return n.depth == d
-	case scopeOne:
-		return n.depth == d+1
-	}
-	return n.depth >= d
-}
-
-// tree returns the entries the session may read that a search based at t
-// can reach.
-func (c *conn) tree(ctx context.Context, t target) ([]node, error) {
-	var names []string
-	switch t.kind {
-	case dnOther:
-		return nil, nil
-	case dnUser, dnAppPassword:
-		if !c.canRead(t.name) {
-			return nil, nil
-		}
-		names = []string{t.name}
-	default:
-		var err error
-		if names, err = c.readableAccounts(ctx); err != nil {
-			return nil, err
-		}
-	}
-	nodes := []node{{e: c.srv.baseEntry(), depth: 0}, {e: c.srv.peopleEntry(), depth: 1}}
-	for _, name := range names {
-		entries, err := c.accountSubtree(ctx, name)
-		if errors.Is(err, backend.ErrNotFound) {
-			continue // deleted meanwhile, or never there
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i, e := range entries {
-			n := node{e: e, depth: 2, name: name}
-			if i > 0 {
-				n.depth, n.id = 3, e.get(attrAppPasswordID).values[0]
-			}
-			nodes = append(nodes, n)
-		}
-	}
-	return nodes, nil
-}
-
-// canRead: owners read their own entries; administrators and service
-// accounts read everyone's.
-func (c *conn) canRead(name string) bool {
-	p := c.principal
-	return p.Name == name || p.Role == backend.RoleAdmin || p.Role == backend.RoleService
 }
 
 // rootDSE is the root DSE (RFC 4512 5.1).
@@ -241,6 +169,9 @@ func (s *Server) rootDSE() *entry {
 		{"namingContexts", []string{s.cfg.BaseDN}},
 		{"supportedLDAPVersion", []string{"3"}},
 		{"supportedExtension", s.supportedExtensions()},
+		{"supportedControl", []string{ldap.ControlTypePaging}},
+		{"supportedSASLMechanisms", []string{"PLAIN"}},
+		{"subschemaSubentry", []string{subschemaDN}},
 		{"vendorName", []string{"wicket"}},
 	}}
 	if s.cfg.Version != "" {

@@ -12,7 +12,8 @@ import (
 func TestSearch_RootDSE(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	operational := []string{"namingContexts", "supportedExtension", "supportedLDAPVersion", "vendorName", "vendorVersion"}
+	operational := []string{"namingContexts", "subschemaSubentry", "supportedControl", "supportedExtension", "supportedLDAPVersion",
+		"supportedSASLMechanisms", "vendorName", "vendorVersion"}
 	for _, tc := range []struct {
 		name   string
 		filter string

@@ -54,8 +54,8 @@ type Server struct {
 	accounts Accounts // nil: only binds, Who am I? and the root DSE
 	log      *slog.Logger
 	baseDN   *ldap.DN
-	// peopleDN is ou=people under the base: users' entries live below it.
-	peopleDN *ldap.DN
+	// peopleDN and groupsDN are ou=people and ou=groups under the base.
+	peopleDN, groupsDN *ldap.DN
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -74,6 +74,10 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		return nil, fmt.Errorf("base DN %q: %w", cfg.BaseDN, err)
 	}
 	people, err := ldap.ParseDN("ou=people," + cfg.BaseDN)
+	if err != nil {
+		return nil, err
+	}
+	groups, err := ldap.ParseDN("ou=groups," + cfg.BaseDN)
 	if err != nil {
 		return nil, err
 	}
@@ -116,6 +120,7 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		log:       cfg.Logger,
 		baseDN:    base,
 		peopleDN:  people,
+		groupsDN:  groups,
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		slots:     make(chan struct{}, cfg.MaxConnections),
