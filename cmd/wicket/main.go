@@ -56,7 +56,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
 
-	root.AddCommand(newServeCmd(g), newUserCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g))
+	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g))
 	return root
 }
 

@@ -162,7 +162,7 @@ func newUserCmd(g *globals) *cobra.Command {
 		Use:   "user",
 		Short: "Manage accounts",
 	}
-	cmd.AddCommand(newUserAddCmd(g), newUserListCmd(g), newUserShowCmd(g), newUserPasswdCmd(g),
+	cmd.AddCommand(newUserAddCmd(g), newUserListCmd(g), newUserShowCmd(g), newUserSetCmd(g), newUserPasswdCmd(g),
 		newUserDisableCmd(g, true), newUserDisableCmd(g, false), newUserDeleteCmd(g), newUserRoleCmd(g))
 	return cmd
 }
@@ -311,6 +311,17 @@ func newUserShowCmd(g *globals) *cobra.Command {
 			tw := newTable(out)
 			fmt.Fprintf(tw, "name:\t%s\n", u.Name)
 			fmt.Fprintf(tw, "mail:\t%s\n", orDash(u.Mail))
+			for _, f := range []struct{ key, val string }{
+				{"aliases", strings.Join(u.Aliases, ", ")},
+				{"display name", u.DisplayName},
+				{"given name", u.GivenName},
+				{"surname", u.Surname},
+				{"groups", strings.Join(u.Groups, ", ")},
+			} {
+				if f.val != "" {
+					fmt.Fprintf(tw, "%s:\t%s\n", f.key, f.val)
+				}
+			}
 			fmt.Fprintf(tw, "role:\t%s\n", u.Role)
 			fmt.Fprintf(tw, "status:\t%s\n", status(*u))
 			fmt.Fprintf(tw, "two-factor:\t%s\n", yesNo(u.TOTPEnrolled, "TOTP enrolled", "not enrolled"))
