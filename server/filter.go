@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
 )
 
 // entry is a directory entry as the server returns it.
@@ -144,6 +145,9 @@ func match(f *ber.Packet, e *entry) tristate {
 	case filterPresent:
 		return truth(e.get(f.Data.String()) != nil)
 	case filterEqualityMatch, filterApproxMatch:
+		if dnValued[strings.ToLower(f.Children[0].Data.String())] {
+			return dnMatch(e, f)
+		}
 		return anyValue(e, f, func(v, want string) bool { return strings.EqualFold(v, want) })
 	case filterGreaterOrEqual:
 		return anyValue(e, f, func(v, want string) bool { return strings.ToLower(v) >= strings.ToLower(want) })
@@ -161,8 +165,59 @@ func match(f *ber.Packet, e *entry) tristate {
 		}
 		return fFalse
 	}
-	// extensibleMatch: no matching rules are implemented.
-	return fUndefined
+	return extensibleMatch(f, e)
+}
+
+// extensibleMatch handles the form clients use, an attribute without a
+// matching rule or with its equality rule, as RFC 4511 4.5.1.7.7 says:
+// the attribute's equality matching. Other rules are not implemented and
+// evaluate to Undefined.
+func extensibleMatch(f *ber.Packet, e *entry) tristate {
+	var rule, attr, value string
+	hasValue := false
+	for _, c := range f.Children {
+		switch c.Tag {
+		case 1:
+			rule = strings.ToLower(c.Data.String())
+		case 2:
+			attr = c.Data.String()
+		case 3:
+			value, hasValue = c.Data.String(), true
+		}
+	}
+	switch {
+	case attr == "" || !hasValue:
+		return fUndefined
+	case rule != "" && rule != "caseignorematch" && rule != "2.5.13.2" && rule != "caseignoreia5match" &&
+		rule != "1.3.6.1.4.1.1466.109.114.2":
+		return fUndefined
+	}
+	a := e.get(attr)
+	if a == nil {
+		return fFalse
+	}
+	for _, v := range a.values {
+		if strings.EqualFold(v, value) {
+			return fTrue
+		}
+	}
+	return fFalse
+}
+
+// dnValued are the attributes of DN syntax, compared with
+// distinguishedNameMatch (RFC 4517 4.2.15) as the subschema says, so
+// "cn=staff, ou=groups, …" matches however it is spaced or escaped.
+var dnValued = map[string]bool{"member": true, "memberof": true, "subschemasubentry": true}
+
+func dnMatch(e *entry, f *ber.Packet) tristate {
+	want, err := ldap.ParseDN(f.Children[1].Data.String())
+	if err != nil {
+		return fUndefined // not a DN: undefined (RFC 4511 4.5.1.7)
+	}
+	return anyValue(e, f, func(v, _ string) bool {
+		dn, err := ldap.ParseDN(v)
+		return err == nil && dn.EqualFold(want)
+	})
 }
 
 func anyValue(e *entry, f *ber.Packet, eq func(v, want string) bool) tristate {

@@ -318,3 +318,30 @@ func TestSearch_AnswersMatchTheRequest(t *testing.T) {
 	}
 	c.next().assert(t, 7, ldap.ApplicationSearchResultDone, ldap.LDAPResultSuccess)
 }
+
+// The form of extensible match clients send, an attribute without a rule or
+// with its equality rule, matches like equality (RFC 4511 4.5.1.7.7).
+func TestFilter_ExtensibleMatchFallsBackToEquality(t *testing.T) {
+	e := &entry{attrs: []attribute{{"uid", []string{"alice"}}}}
+	for _, tc := range []struct {
+		filter string
+		want   tristate
+	}{
+		{"(uid:=ALICE)", fTrue},
+		{"(uid:caseIgnoreMatch:=alice)", fTrue},
+		{"(uid:=bob)", fFalse},
+		{"(mail:=alice)", fFalse},
+		{"(uid:2.5.13.5:=alice)", fUndefined},
+	} {
+		p, err := ldap.CompileFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		if !validFilter(p) {
+			t.Fatalf("%s: not valid", tc.filter)
+		}
+		if got := match(p, e); got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+}
