@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
+
+	"github.com/wicketldap/wicket/internal/berlimit"
 )
 
 // ErrMalformed is returned for a value that is not the documented BER.
@@ -177,8 +179,12 @@ func (r RevokeAllResponse) Encode() []byte {
 
 // --- decoding ---
 
-// maxValueDepth: no value of these operations nests deeper than three.
-const maxValueDepth = 4
+// No value of these operations nests deeper than three; a list of the most
+// app passwords any account may hold has a few thousand elements.
+const (
+	maxValueDepth    = 4
+	maxValueElements = 20000
+)
 
 // sequence decodes v as one SEQUENCE that spans all of v.
 func sequence(v []byte) (*ber.Packet, error) {
@@ -188,8 +194,8 @@ func sequence(v []byte) (*ber.Packet, error) {
 	// Depth first, from the headers alone: the decoder's cost grows with
 	// the square of the nesting, and these values never nest deeper than
 	// maxValueDepth.
-	if !shallow(v, maxValueDepth) {
-		return nil, malformed("nested too deeply, or lengths that do not add up")
+	if err := berlimit.Check(v, maxValueDepth, maxValueElements); err != nil {
+		return nil, malformed("%v", err)
 	}
 	p, err := ber.DecodePacketErr(v)
 	if err != nil {
@@ -199,48 +205,6 @@ func sequence(v []byte) (*ber.Packet, error) {
 		return nil, malformed("trailing bytes after the SEQUENCE")
 	}
 	return p, nil
-}
-
-// shallow walks the BER headers of v (single-byte tags, definite lengths)
-// and reports whether no element nests deeper than limit. ends holds where
-// each open constructed element stops.
-func shallow(v []byte, limit int) bool {
-	var ends []int
-	for i := 0; i < len(v); {
-		for len(ends) > 0 && i == ends[len(ends)-1] {
-			ends = ends[:len(ends)-1]
-		}
-		if i+2 > len(v) || v[i]&0x1f == 0x1f {
-			return false
-		}
-		constructed := v[i]&0x20 != 0
-		n, hdr := int(v[i+1]), 2
-		if n&0x80 != 0 {
-			width := n & 0x7f
-			if width == 0 || width > 3 || i+2+width > len(v) {
-				return false
-			}
-			n = 0
-			for _, b := range v[i+2 : i+2+width] {
-				n = n<<8 | int(b)
-			}
-			hdr += width
-		}
-		end := i + hdr + n
-		if end > len(v) || (len(ends) > 0 && end > ends[len(ends)-1]) {
-			return false
-		}
-		if !constructed {
-			i = end
-			continue
-		}
-		if len(ends) == limit {
-			return false
-		}
-		ends = append(ends, end)
-		i += hdr
-	}
-	return true
 }
 
 func isOctets(p *ber.Packet) bool {

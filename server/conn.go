@@ -132,9 +132,9 @@ func (c *conn) read() (notice *ber.Packet) {
 			}
 			return c.readError(err)
 		}
-		limit := cfg.MaxMessageBytesAnonymous
+		limit, elements := cfg.MaxMessageBytesAnonymous, maxElementsAnonymous
 		if c.authed.Load() {
-			limit = cfg.MaxMessageBytes
+			limit, elements = cfg.MaxMessageBytes, maxElements
 		}
 		buf, err := readFrame(c.r, limit, func() {
 			if !c.draining.Load() {
@@ -144,7 +144,7 @@ func (c *conn) read() (notice *ber.Packet) {
 		if err != nil {
 			return c.readError(err)
 		}
-		pkt, err := decodeFrame(buf)
+		pkt, err := decodeFrame(buf, elements)
 		if err != nil {
 			return c.readError(err)
 		}

@@ -7,6 +7,8 @@ import (
 	"io"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
+
+	"github.com/wicketldap/wicket/internal/berlimit"
 )
 
 // errFrame is a framing error: the stream can no longer be trusted and the
@@ -95,8 +97,21 @@ func truncated(err error) error {
 	return err
 }
 
-// decodeFrame turns the bytes of one message into a packet.
-func decodeFrame(buf []byte) (*ber.Packet, error) {
+// Elements one message may have before it is decoded: a bind has five, a
+// large Postfix or Dovecot filter a few hundred. The decoder spends a few
+// hundred bytes per element, so this bounds a message's memory at a few
+// MiB whatever its shape (100,000 empty controls fit in 4 MiB of bytes).
+const (
+	maxElementsAnonymous = 1000
+	maxElements          = 20000
+)
+
+// decodeFrame turns the bytes of one message into a packet, after checking
+// its shape from the headers.
+func decodeFrame(buf []byte, elements int) (*ber.Packet, error) {
+	if err := berlimit.Check(buf, maxNesting, elements); err != nil {
+		return nil, frameErr("malformed message: %v", err)
+	}
 	p, err := ber.DecodePacketErr(buf)
 	if err != nil {
 		return nil, frameErr("malformed message: %v", err)

@@ -41,7 +41,7 @@ func FuzzDecodeRequest(f *testing.F) {
 			if len(buf) > fuzzLimit+6 {
 				t.Fatalf("readFrame returned %d bytes with a limit of %d", len(buf), fuzzLimit)
 			}
-			pkt, err := decodeFrame(buf)
+			pkt, err := decodeFrame(buf, maxElements)
 			if err != nil {
 				return
 			}
