@@ -68,6 +68,8 @@ type wicket struct {
 	cmd  *exec.Cmd
 	logs *syncBuffer
 	done chan error
+	// stopped: the process has been stopped or killed (and waited for).
+	stopped bool
 }
 
 type syncBuffer struct {
@@ -110,10 +112,22 @@ threads    = 1
 func startWicket(t testing.TB, extra string) *wicket {
 	t.Helper()
 	dir := t.TempDir()
-	w := &wicket{t: t, dir: dir, cfg: filepath.Join(dir, "wicket.toml"), logs: &syncBuffer{}, done: make(chan error, 1)}
+	w := &wicket{t: t, dir: dir, cfg: filepath.Join(dir, "wicket.toml"), logs: &syncBuffer{}}
 	if err := os.WriteFile(w.cfg, fmt.Appendf(nil, testConfig, filepath.Join(dir, "wicket.db"), extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	w.start()
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+// start runs the server on the directory's config: again after a stop or
+// a kill, on the same database, on a new port.
+func (w *wicket) start() {
+	t := w.t
+	t.Helper()
+	w.done = make(chan error, 1)
+	w.stopped = false
 	w.cmd = exec.Command(*wicketBin, "serve", "--config", w.cfg)
 	stderr, err := w.cmd.StderrPipe()
 	if err != nil {
@@ -147,15 +161,21 @@ func startWicket(t testing.TB, extra string) *wicket {
 		w.cmd.Process.Kill()
 		t.Fatalf("wicket did not start listening\n%s", w.logs.String())
 	}
-	t.Cleanup(func() { w.stop() })
-	return w
+}
+
+// kill ends the server with SIGKILL: no shutdown, no flush.
+func (w *wicket) kill() {
+	w.stopped = true
+	w.cmd.Process.Kill()
+	<-w.done
 }
 
 // stop sends SIGTERM and expects a clean exit.
 func (w *wicket) stop() {
-	if w.cmd.ProcessState != nil {
+	if w.stopped {
 		return
 	}
+	w.stopped = true
 	w.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-w.done:
