@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -65,15 +66,19 @@ func readFrame(r *bufio.Reader, max int, first func()) ([]byte, error) {
 	if lb >= 0x80 {
 		hdr += int(lb & 0x7f)
 	}
-	buf := make([]byte, hdr+length)
-	buf[0] = tag
+	// The buffer grows as bytes arrive, not to the length the client
+	// claims: a client that announces 4 MiB and sends a trickle holds a
+	// trickle of memory until its read deadline.
+	var b bytes.Buffer
+	b.Grow(hdr + min(length, 64<<10))
+	b.WriteByte(tag)
 	// Re-encode the header in the simplest form: the decoder only needs a
 	// valid definite length in front of the body.
-	copy(buf[1:hdr], encodeLengthFixed(length, hdr-1))
-	if _, err := io.ReadFull(r, buf[hdr:]); err != nil {
+	b.Write(encodeLengthFixed(length, hdr-1))
+	if _, err := io.CopyN(&b, r, int64(length)); err != nil {
 		return nil, truncated(err)
 	}
-	return buf, nil
+	return b.Bytes(), nil
 }
 
 // encodeLengthFixed writes length in exactly width bytes of BER length.
