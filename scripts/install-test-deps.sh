@@ -1,22 +1,77 @@
 #!/usr/bin/env bash
 # Installs the real programs the tests drive, from Debian's packages, when
 # they are missing. Needs root for apt-get; without it, says what to install.
+#
+# Dovecot and Postfix are installed for their binaries only: the tests run
+# private instances from configurations under a temporary directory. The
+# packages would otherwise start a system IMAP and mail server on ports 143
+# and 25, so nothing they install is allowed to start, and their services
+# are disabled afterwards.
 set -euo pipefail
 
 need=()
+mail=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
+ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
+# The system services that installing would bring: only those, never a
+# Dovecot or Postfix the machine already runs, are kept stopped.
+fresh=()
+command -v dovecot    >/dev/null 2>&1 || fresh+=(dovecot)
+command -v postfix    >/dev/null 2>&1 || fresh+=(postfix)
+command -v dovecot    >/dev/null 2>&1 || mail+=(dovecot-core)
+command -v doveadm    >/dev/null 2>&1 || mail+=(dovecot-core)
+[ -e /usr/lib/dovecot/imap-login ] || mail+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] || mail+=(dovecot-ldap)
+command -v postfix    >/dev/null 2>&1 || mail+=(postfix)
+command -v postmap    >/dev/null 2>&1 || mail+=(postfix)
+[ -e /usr/lib/postfix/postfix-ldap.so ] || mail+=(postfix-ldap)
 
-if [ ${#need[@]} -eq 0 ]; then
+if [ ${#need[@]} -eq 0 ] && [ ${#mail[@]} -eq 0 ]; then
   exit 0
 fi
+# shellcheck disable=SC2207 # package names have no spaces
+all=($(printf '%s\n' "${need[@]}" "${mail[@]}" | sort -u))
 if [ "$(id -u)" -ne 0 ]; then
-  echo "missing test dependencies: ${need[*]}" >&2
-  echo "install them with: sudo apt-get install ${need[*]}" >&2
+  echo "missing test dependencies: ${all[*]}" >&2
+  echo "install them with: sudo apt-get install ${all[*]}" >&2
+  echo "(postfix asks for a configuration: answer \"No configuration\", and stop" >&2
+  echo " and disable the postfix and dovecot services the packages start)" >&2
   exit 1
 fi
-echo "installing test dependencies: ${need[*]}" >&2
+echo "installing test dependencies: ${all[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
+
+if [ ${#mail[@]} -gt 0 ]; then
+  # "No configuration" leaves /etc/postfix/main.cf unwritten, so no system
+  # mail server is set up, and asks nothing.
+  echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+  # policy-rc.d answering 101 keeps maintainer scripts from starting the
+  # daemons (invoke-rc.d and deb-systemd-invoke both obey it). An existing
+  # one is the machine's own business and is left alone.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+fi
+
 apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+apt-get install -y -qq --no-install-recommends "${all[@]}" >/dev/null
+
+# Belt and braces for machines where something started them anyway, and
+# so that they do not come up at the next boot either.
+for svc in "${fresh[@]}"; do
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+    units=("$svc.service")
+    [ "$svc" = dovecot ] && units+=(dovecot.socket)
+    systemctl disable --now "${units[@]}" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$svc" ]; then
+    "/etc/init.d/$svc" stop >/dev/null 2>&1 || true
+    if command -v update-rc.d >/dev/null 2>&1; then
+      update-rc.d "$svc" disable >/dev/null 2>&1 || true
+    fi
+  fi
+done
