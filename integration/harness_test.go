@@ -111,9 +111,16 @@ threads    = 1
 // `wicket serve`, returning once the server logs the address it listens on.
 func startWicket(t testing.TB, extra string) *wicket {
 	t.Helper()
+	return startWicketConfig(t, testConfig, extra)
+}
+
+// startWicketConfig is startWicket with another config template: a %q for
+// the database path, then a %s for the extra settings.
+func startWicketConfig(t testing.TB, template, extra string) *wicket {
+	t.Helper()
 	dir := t.TempDir()
 	w := &wicket{t: t, dir: dir, cfg: filepath.Join(dir, "wicket.toml"), logs: &syncBuffer{}}
-	if err := os.WriteFile(w.cfg, fmt.Appendf(nil, testConfig, filepath.Join(dir, "wicket.db"), extra), 0o600); err != nil {
+	if err := os.WriteFile(w.cfg, fmt.Appendf(nil, template, filepath.Join(dir, "wicket.db"), extra), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	w.start()
