@@ -3,6 +3,7 @@ package backend
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // One sentinel per outcome a client or an administrator must tell apart. The
@@ -42,6 +43,14 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimitReached }
 // bind failed, for the server log. It never carries a secret.
 type AuthFailure struct {
 	Reason string
+	// Delay is how long the answer should wait: failures in a row slow
+	// down (DESIGN.md, lockout). The caller waits, holding nothing, or
+	// skips it where the client is a trusted mail server that delays its
+	// own users' answers.
+	Delay time.Duration
+	// uncounted: a failure that is no guess (a recently revoked app
+	// password), left out of the lockout count.
+	uncounted bool
 }
 
 func (e *AuthFailure) Error() string { return "invalid credentials: " + e.Reason }

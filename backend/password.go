@@ -56,50 +56,82 @@ func HashPassword(password string, p Argon2Params) (string, error) {
 }
 
 type phcHash struct {
-	params Argon2Params
-	salt   []byte
-	key    []byte
+	variant string // "argon2id", or "argon2i" in imported hashes
+	params  Argon2Params
+	salt    []byte
+	key     []byte
 }
 
 // maxPHCMemoryKiB stops a hand-edited or imported hash from asking for
 // gigabytes on the bind path.
 const maxPHCMemoryKiB = 4 << 20
 
+// parsePHC parses wicket's own form: argon2id with parameters that
+// Argon2Params.Validate accepts.
 func parsePHC(s string) (*phcHash, error) {
-	parts := strings.Split(s, "$")
-	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+	h, err := parseArgon2(s)
+	if err != nil {
+		return nil, err
+	}
+	if h.variant != "argon2id" {
 		return nil, fmt.Errorf("not an argon2id PHC string")
 	}
+	if h.params.Validate() != nil {
+		return nil, fmt.Errorf("argon2id parameters out of range")
+	}
+	return h, nil
+}
+
+// parseArgon2 parses an argon2id or argon2i PHC string of version 19 (the
+// only one x/crypto computes), refusing parameters that would cost more than
+// a bind may.
+func parseArgon2(s string) (*phcHash, error) {
+	parts := strings.Split(s, "$")
+	if len(parts) != 6 || parts[0] != "" || (parts[1] != "argon2id" && parts[1] != "argon2i") {
+		return nil, fmt.Errorf("not an argon2id or argon2i PHC string")
+	}
+	h := phcHash{variant: parts[1]}
 	var version int
 	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
 		return nil, fmt.Errorf("unsupported argon2 version")
 	}
-	var h phcHash
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.params.MemoryKiB, &h.params.Time, &h.params.Threads); err != nil {
-		return nil, fmt.Errorf("bad argon2id parameters")
+		return nil, fmt.Errorf("bad %s parameters", h.variant)
 	}
-	if err := h.params.Validate(); err != nil || h.params.MemoryKiB > maxPHCMemoryKiB || h.params.Time > 64 {
-		return nil, fmt.Errorf("argon2id parameters out of range")
+	if p := h.params; p.Threads < 1 || p.Time < 1 || p.MemoryKiB < 8*uint32(p.Threads) ||
+		p.MemoryKiB > maxPHCMemoryKiB || p.Time > 64 {
+		return nil, fmt.Errorf("%s parameters out of range", h.variant)
 	}
 	var err error
 	if h.salt, err = base64.RawStdEncoding.DecodeString(parts[4]); err != nil || len(h.salt) < 8 {
-		return nil, fmt.Errorf("bad argon2id salt")
+		return nil, fmt.Errorf("bad %s salt", h.variant)
 	}
 	if h.key, err = base64.RawStdEncoding.DecodeString(parts[5]); err != nil || len(h.key) < 16 || len(h.key) > 64 {
-		return nil, fmt.Errorf("bad argon2id hash")
+		return nil, fmt.Errorf("bad %s hash", h.variant)
 	}
 	return &h, nil
 }
 
-// verifyPassword checks password against a PHC string in constant time and
-// reports whether the hash was made with other parameters than want (so the
-// caller can rehash after a successful bind).
-func verifyPassword(phc, password string, want Argon2Params) (ok, stale bool) {
-	h, err := parsePHC(phc)
+func (h *phcHash) verify(password []byte) bool {
+	derive := argon2.IDKey
+	if h.variant == "argon2i" {
+		derive = argon2.Key
+	}
+	key := derive(password, h.salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, uint32(len(h.key)))
+	return subtle.ConstantTimeCompare(key, h.key) == 1
+}
+
+// verifyPassword checks password against a stored hash in constant time and
+// reports whether the hash should be replaced after a successful bind: made
+// with other parameters than want, or imported in another scheme (see
+// hashimport.go).
+func verifyPassword(stored, password string, want Argon2Params) (ok, stale bool) {
+	if strings.HasPrefix(stored, "{") {
+		return verifyImported(stored, password, want), true
+	}
+	h, err := parsePHC(stored)
 	if err != nil {
 		return false, false
 	}
-	key := argon2.IDKey([]byte(password), h.salt, h.params.Time, h.params.MemoryKiB, h.params.Threads, uint32(len(h.key)))
-	ok = subtle.ConstantTimeCompare(key, h.key) == 1
-	return ok, h.params != want
+	return h.verify([]byte(password)), h.params != want
 }

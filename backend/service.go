@@ -30,7 +30,10 @@ type Options struct {
 	TOTPIssuer string
 	// UsageFlushInterval is how often last-used records are written.
 	UsageFlushInterval time.Duration
-	Logger             *slog.Logger
+	// Lockout is the failure policy of binds. Unset durations take
+	// DefaultLockout's; a zero Delay means failures are answered at once.
+	Lockout LockoutPolicy
+	Logger  *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -48,6 +51,11 @@ type Service struct {
 	now   func() time.Time
 	slots chan struct{}
 	usage *usageRecorder
+
+	guard     *guard
+	strangers *strangers
+	// recording writes failure records after their answer.
+	recording lateWrites
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -78,6 +86,7 @@ func New(store Store, keys *Keys, opts Options) *Service {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	opts.Lockout = opts.Lockout.withDefaults()
 	s := &Service{
 		store: store,
 		keys:  keys,
@@ -85,13 +94,19 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		log:   opts.Logger,
 		now:   opts.Now,
 		slots: make(chan struct{}, opts.HashSlots),
+
+		guard:     newGuard(),
+		strangers: newStrangers(),
 	}
 	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
 	return s
 }
 
-// Close writes pending last-used records.
-func (s *Service) Close() { s.usage.close() }
+// Close writes pending last-used records and failure records.
+func (s *Service) Close() {
+	s.recording.close()
+	s.usage.close()
+}
 
 // dummies gives unknown accounts the same work as known ones: a hash with the
 // configured parameters and a salt, made once.
@@ -116,33 +131,39 @@ func (s *Service) lookup(ctx context.Context, login string) (*Account, error) {
 // Authenticate checks a bind: an app password, or the primary password
 // followed by the current TOTP code (or alone, where the account has no
 // second factor and policy allows it). Every failure is ErrInvalidCredentials
-// (an *AuthFailure with the reason for the log), reached through the same work
-// whether or not the account exists.
+// (an *AuthFailure with the reason for the log and the delay its answer
+// should wait), reached through the same work whether or not the account
+// exists and whether or not the path is locked.
+//
+// Failures are counted per account and per path (see AuthPath). A locked
+// path refuses even the right credentials until the lock runs out or an
+// administrator lifts it; the account's other path goes on working.
 func (s *Service) Authenticate(ctx context.Context, login, secret, from string) (*Principal, error) {
 	if secret == "" {
 		return nil, authFail("empty password")
 	}
-	acct, err := s.lookup(ctx, login)
-	switch {
-	case errors.Is(err, ErrNotFound):
-		acct = nil
-	case err != nil:
+	norm, appShaped := NormalizeAppPassword(secret)
+	a, err := s.admit(ctx, login, from, appShaped)
+	if err != nil {
 		return nil, err
 	}
-
-	if norm, ok := NormalizeAppPassword(secret); ok {
-		p, err := s.checkAppPassword(ctx, acct, norm, from)
-		// Sixteen letters cannot end in a 6-digit code, so only an account
-		// allowed to bind with its bare password can still match below.
-		if err == nil || !errors.Is(err, ErrInvalidCredentials) || acct == nil ||
-			acct.TOTPEnrolled() || s.opts.RequireSecondFactor {
-			return p, err
-		}
+	// A panic below must not keep the bind's place in the guard for ever.
+	defer a.abandon(s.guard)
+	var p *Principal
+	if appShaped {
+		p, err = s.checkAppPassword(ctx, a.acct, norm, from, a.locked && a.path == PathAppPassword)
 	}
-	return s.checkPrimary(ctx, acct, secret)
+	// Sixteen letters cannot end in a 6-digit code, so only an account
+	// allowed to bind with its bare password (counted on the password
+	// path) can still match below.
+	var af *AuthFailure
+	if !appShaped || (a.path == PathPassword && a.acct != nil && errors.As(err, &af) && !af.uncounted) {
+		p, err = s.checkPrimary(ctx, a.acct, secret, a.locked)
+	}
+	return s.settle(ctx, a, p, err)
 }
 
-func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, from string) (*Principal, error) {
+func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, from string, locked bool) (*Principal, error) {
 	_, salt := s.dummies()
 	var id int64
 	if acct != nil {
@@ -153,10 +174,16 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 	switch {
 	case acct == nil:
 		return nil, authFail("unknown account")
-	case errors.Is(err, ErrNoSuchAppPassword):
-		return nil, authFail("wrong app password")
-	case err != nil:
+	case err != nil && !errors.Is(err, ErrNoSuchAppPassword):
 		return nil, err
+	case locked:
+		return nil, authFail("app passwords locked after repeated failures")
+	case err != nil:
+		return nil, authFail("wrong app password")
+	case !p.Active() && s.now().Sub(p.RevokedAt) < s.opts.Lockout.RevokedGrace:
+		// A device still using a password its owner revoked is no
+		// guesser: a 75-bit secret is not hit by chance.
+		return nil, &AuthFailure{Reason: "recently revoked app password " + p.ID, uncounted: true}
 	case acct.Disabled:
 		return nil, authFail("account disabled")
 	case !p.Active():
@@ -166,7 +193,10 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 	return &Principal{Name: acct.Name, Role: acct.Role, Method: MethodAppPassword, AppPasswordID: p.ID}, nil
 }
 
-func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string) (*Principal, error) {
+// checkPrimary checks the primary password and code. When locked, it does
+// the hashing all the same, so the answer's timing tells nothing, then
+// refuses without looking at the code.
+func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string, locked bool) (*Principal, error) {
 	password, code := secret, ""
 	wantCode := acct == nil || acct.TOTPEnrolled()
 	if wantCode {
@@ -186,6 +216,9 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 	}
 	pwOK, stale := verifyPassword(hash, password, s.opts.Argon2)
 	s.release()
+	if locked {
+		return nil, authFail("password sign-in locked after repeated failures")
+	}
 
 	// The code is checked and burned even after a wrong password: a code
 	// seen once must never pass again (DESIGN.md, TOTP).
@@ -219,9 +252,7 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 		return nil, authFail("TOTP code missing")
 	case acct.TOTPEnrolled() && !codeOK:
 		return nil, authFail("wrong TOTP code")
-	case !acct.TOTPEnrolled() && s.opts.RequireSecondFactor && acct.Role != RoleService:
-		// Service accounts (Dovecot, Postfix) are programs: they bind with
-		// their own password, which policy expects to be long and random.
+	case !acct.TOTPEnrolled() && !s.bareAllowed(acct):
 		return nil, authFail("second factor required but not enrolled")
 	case acct.Disabled:
 		return nil, authFail("account disabled")
@@ -324,6 +355,20 @@ func validRole(role string) error {
 // AddUser creates an account. An empty password leaves the account unable to
 // bind until one is set.
 func (s *Service) AddUser(ctx context.Context, name, mail, password, role string) (*UserInfo, error) {
+	return s.addAccount(ctx, name, mail, role, func() (string, error) {
+		if password == "" {
+			return "", nil
+		}
+		if err := ValidatePassword(password); err != nil {
+			return "", err
+		}
+		return s.hash(ctx, password)
+	})
+}
+
+// addAccount creates an account whose password hash makeHash gives, called
+// once everything else is valid, so a bad name costs no hashing.
+func (s *Service) addAccount(ctx context.Context, name, mail, role string, makeHash func() (string, error)) (*UserInfo, error) {
 	name = strings.ToLower(name)
 	if role == "" {
 		role = RoleUser
@@ -337,15 +382,9 @@ func (s *Service) AddUser(ctx context.Context, name, mail, password, role string
 	if err := validRole(role); err != nil {
 		return nil, err
 	}
-	var hash string
-	if password != "" {
-		if err := ValidatePassword(password); err != nil {
-			return nil, err
-		}
-		var err error
-		if hash, err = s.hash(ctx, password); err != nil {
-			return nil, err
-		}
+	hash, err := makeHash()
+	if err != nil {
+		return nil, err
 	}
 	salt := make([]byte, 16)
 	rand.Read(salt)
@@ -375,7 +414,7 @@ func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return userInfo(a, len(aps)), nil
+	return s.withLockState(userInfo(a, len(aps)), a), nil
 }
 
 func userInfo(a *Account, activeAppPasswords int) *UserInfo {
@@ -632,7 +671,7 @@ func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error
 		return nil
 	}
 	if _, _, split := splitPasswordCode(secret); split && a.TOTPEnrolled() {
-		_, err := s.checkPrimary(ctx, a, secret)
+		_, err := s.checkPrimary(ctx, a, secret, false)
 		return err
 	}
 	return authFail("wrong password")

@@ -74,5 +74,15 @@ type Store interface {
 	// RecordAppPasswordUses writes a batch of last-used records.
 	RecordAppPasswordUses(ctx context.Context, uses []AppPasswordUse) error
 
+	// RecordAuthFailure counts one failed bind on path, atomically: it
+	// replaces the path's record r with r.After(at, policy) and returns the
+	// new record, so that of parallel callers none is lost. ErrNotFound for
+	// an unknown account.
+	RecordAuthFailure(ctx context.Context, id int64, path AuthPath, at time.Time, policy LockoutPolicy) (Failures, error)
+	// ResetAuthFailures clears the record of path: a success after failures.
+	ResetAuthFailures(ctx context.Context, id int64, path AuthPath) error
+	// UnlockAccount clears the records of both paths in one write.
+	UnlockAccount(ctx context.Context, id int64) error
+
 	Close() error
 }

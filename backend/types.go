@@ -17,8 +17,10 @@ type Account struct {
 	Mail     string
 	Role     string
 	Disabled bool
-	// PasswordHash is a PHC string ("$argon2id$v=19$m=…"); empty means no
-	// primary password has been set and password binds always fail.
+	// PasswordHash is a PHC string ("$argon2id$v=19$m=…"), or a hash
+	// imported from another directory ("{SSHA}…", see hashimport.go) until
+	// the first successful bind replaces it; empty means no primary password
+	// has been set and password binds always fail.
 	PasswordHash string
 	// TOTPSeed is the sealed (encrypted) seed; nil when not enrolled.
 	TOTPSeed []byte
@@ -32,6 +34,11 @@ type Account struct {
 	AppPasswordSalt   []byte
 	CreatedAt         time.Time
 	PasswordChangedAt time.Time
+	// PasswordFailures and AppPasswordFailures are the failure records of
+	// the two paths into the account, read with it so that an ordinary
+	// bind costs no extra query. CreateAccount ignores them.
+	PasswordFailures    Failures
+	AppPasswordFailures Failures
 }
 
 // TOTPEnrolled reports whether the account has a second factor.
@@ -67,6 +74,7 @@ const (
 	MethodPasswordTOTP Method = "password+totp"
 	MethodPassword     Method = "password"
 	MethodAppPassword  Method = "app-password"
+	MethodSASLExternal Method = "sasl-external" // a TLS client certificate (service accounts)
 )
 
 // Principal is the outcome of a successful authentication.
@@ -121,4 +129,8 @@ type UserInfo struct {
 	ActiveAppPasswords int       `json:"active_app_passwords"`
 	CreatedAt          time.Time `json:"created_at"`
 	PasswordChangedAt  time.Time `json:"password_changed_at"`
+	// PasswordLockout and AppPasswordLockout are the failures in force on
+	// each path, and the lock if any.
+	PasswordLockout    LockState `json:"password_lockout"`
+	AppPasswordLockout LockState `json:"app_password_lockout"`
 }

@@ -27,10 +27,12 @@ type Config struct {
 	// BaseDN is the suffix of every entry wicket serves.
 	BaseDN string `toml:"base_dn"`
 
-	Log    Log    `toml:"log"`
-	Auth   Auth   `toml:"auth"`
-	Argon2 Argon2 `toml:"argon2"`
-	Limits Limits `toml:"limits"`
+	Log     Log     `toml:"log"`
+	Auth    Auth    `toml:"auth"`
+	Argon2  Argon2  `toml:"argon2"`
+	Limits  Limits  `toml:"limits"`
+	Lockout Lockout `toml:"lockout"`
+	TLS     TLS     `toml:"tls"`
 }
 
 // Log configures log/slog output on stderr.
@@ -69,7 +71,37 @@ type Limits struct {
 	ReadTimeout     Duration `toml:"read_timeout"`
 	WriteTimeout    Duration `toml:"write_timeout"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// MaxConnectionsPerAddress caps the connections of one client address
+	// (an IPv6 /64); lockout.trusted_clients are exempt. 0 means no cap.
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// BindTimeout is how long a bind waits for a password-hashing slot
+	// before it is answered busy.
+	BindTimeout Duration `toml:"bind_timeout"`
 }
+
+// TLS configures ldaps://, StartTLS and SASL EXTERNAL. Without cert_file
+// and key_file there is neither; the files are read again on SIGHUP.
+type TLS struct {
+	CertFile string `toml:"cert_file"`
+	KeyFile  string `toml:"key_file"`
+	// ListenLDAPS is the ldaps:// address; empty means no such listener.
+	ListenLDAPS string `toml:"listen_ldaps"`
+	// MinVersion is "1.2" or "1.3".
+	MinVersion string `toml:"min_version"`
+	// Require answers binds and searches on a connection without TLS with
+	// confidentialityRequired, as slapd's "security tls=1" does.
+	Require bool `toml:"require"`
+	// RequireExemptLoopback counts connections from 127.0.0.0/8 and ::1
+	// as confidential: a mail server on the same host gains nothing from
+	// encrypting loopback traffic.
+	RequireExemptLoopback bool `toml:"require_exempt_loopback"`
+	// ClientCAFile signs the client certificates of service accounts that
+	// bind with SASL EXTERNAL; empty turns EXTERNAL off.
+	ClientCAFile string `toml:"client_ca_file"`
+}
+
+// Enabled reports whether a server certificate is configured.
+func (t *TLS) Enabled() bool { return t.CertFile != "" }
 
 // Duration reads "30s", "5m" from TOML.
 type Duration struct{ time.Duration }
@@ -108,7 +140,11 @@ func Default() *Config {
 			ReadTimeout:              Duration{30 * time.Second},
 			WriteTimeout:             Duration{30 * time.Second},
 			ShutdownTimeout:          Duration{30 * time.Second},
+			MaxConnectionsPerAddress: 256,
+			BindTimeout:              Duration{10 * time.Second},
 		},
+		Lockout: defaultLockout(),
+		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
 	}
 }
 
@@ -211,12 +247,39 @@ func (c *Config) Validate() error {
 		bad("limits.max_outstanding: must be at least 1")
 	}
 	for name, d := range map[string]Duration{"idle_timeout": l.IdleTimeout, "read_timeout": l.ReadTimeout,
-		"write_timeout": l.WriteTimeout, "shutdown_timeout": l.ShutdownTimeout} {
+		"write_timeout": l.WriteTimeout, "shutdown_timeout": l.ShutdownTimeout, "bind_timeout": l.BindTimeout} {
 		if d.Duration <= 0 {
 			bad("limits.%s: must be a positive duration", name)
 		}
 	}
+	c.TLS.validate(bad)
+	if l.MaxConnectionsPerAddress < 0 {
+		bad("limits.max_connections_per_address: must be 0 (no cap) or more")
+	}
+	c.Lockout.validate(bad)
 	return errors.Join(errs...)
+}
+
+func (t *TLS) validate(bad func(string, ...any)) {
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		bad("tls.cert_file and tls.key_file: set both or neither")
+	}
+	switch t.MinVersion {
+	case "1.2", "1.3":
+	default:
+		bad("tls.min_version: %q is not 1.2 or 1.3", t.MinVersion)
+	}
+	if t.Enabled() {
+		return
+	}
+	needCert := func(name string, set bool) {
+		if set {
+			bad("tls.%s: needs tls.cert_file and tls.key_file (wicket cert selfsigned writes a pair)", name)
+		}
+	}
+	needCert("listen_ldaps", t.ListenLDAPS != "")
+	needCert("require", t.Require)
+	needCert("client_ca_file", t.ClientCAFile != "")
 }
 
 // CheckWritableDir is used before creating the database, for an error that

@@ -3,8 +3,8 @@ package server
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-sasl"
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -12,10 +12,6 @@ import (
 
 	"github.com/wicketldap/wicket/backend"
 )
-
-// bindTimeout bounds how long a bind may wait for a password-hashing slot
-// before it is answered "busy".
-const bindTimeout = 10 * time.Second
 
 type bindRequest struct {
 	version  int64
@@ -83,8 +79,11 @@ func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
 	switch {
 	case b.version != 3:
 		return fail(ldap.LDAPResultProtocolError, "only LDAP version 3 is supported")
+	case !b.simple && b.mech == "EXTERNAL" && c.srv.externalEnabled():
+		return c.saslExternal(ctx, b)
 	case !b.simple && b.mech != "PLAIN":
-		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported; use PLAIN or a simple bind", b.mech)
+		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported; use %s or a simple bind",
+			b.mech, strings.Join(c.srv.saslMechanisms(), ", "))
 	case !b.simple:
 		return c.saslPlain(ctx, b)
 	case b.name == "" && b.password == "":
@@ -111,10 +110,23 @@ func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
 	return c.bound(b.name, p, "simple")
 }
 
+// authenticate runs one bind's check between the limits of its client
+// address (ratelimit.go): a token reserved before, kept only if the bind
+// failed, and the failure's delay after.
 func (c *conn) authenticate(ctx context.Context, login, secret string) (*backend.Principal, error) {
-	ctx, cancel := context.WithTimeout(ctx, bindTimeout)
-	defer cancel()
-	return c.srv.auth.Authenticate(ctx, login, secret, c.remote)
+	addr := clientAddr(c.remote)
+	refund, err := c.srv.reserveBind(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.srv.cfg.BindTimeout)
+	p, err := c.srv.auth.Authenticate(actx, login, secret, c.remote)
+	cancel()
+	if !errors.Is(err, backend.ErrInvalidCredentials) {
+		refund()
+	}
+	c.srv.delayFailure(ctx, addr, err)
+	return p, err
 }
 
 func (c *conn) bound(name string, p *backend.Principal, how string) result {
@@ -190,7 +202,15 @@ func (c *conn) proxied(ctx context.Context, p *backend.Principal, authzid string
 
 func (c *conn) bindFailure(name string, err error) result {
 	var af *backend.AuthFailure
+	var le *addressLimitError
 	switch {
+	case errors.As(err, &le):
+		// Busy rather than invalidCredentials: it is about the address,
+		// not the credentials, which were never looked at, and a user
+		// behind a busy address must not be told the password is wrong.
+		c.log.Warn("bind refused: too many failed binds from this address", "dn", name, "retry_in", le.retry)
+		return fail(ldap.LDAPResultBusy, "too many failed binds from your address; try again in %d s",
+			int(math.Ceil(le.retry.Seconds())))
 	case errors.As(err, &af):
 		c.log.Info("bind failed", "dn", name, "reason", af.Reason)
 		return fail(ldap.LDAPResultInvalidCredentials, "")

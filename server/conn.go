@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -22,7 +23,11 @@ import (
 // conn is one client connection: one goroutine reads and decodes, one
 // worker answers operations in the order they arrived.
 type conn struct {
-	srv    *Server
+	srv *Server
+	// raw is the socket, for deadlines and closing from any goroutine. nc
+	// is the stream requests and responses go through: raw, or TLS over
+	// it after StartTLS. Only the reader changes nc and r, with wmu held.
+	raw    net.Conn
 	nc     net.Conn
 	r      *bufio.Reader
 	remote string
@@ -33,6 +38,9 @@ type conn struct {
 
 	wmu sync.Mutex // one response at a time on the wire
 
+	// tlsState is set once TLS is established (ldaps:// or StartTLS).
+	tlsState atomic.Pointer[tls.ConnectionState]
+
 	// authed selects the message size limit; principal is the bound
 	// identity, touched only by the worker (binds run there in order).
 	authed    atomic.Bool
@@ -41,6 +49,7 @@ type conn struct {
 	queue    chan *op
 	mu       sync.Mutex
 	inflight map[int64]*op
+	idle     chan struct{} // closed when inflight empties; see waitIdle
 	draining atomic.Bool
 
 	// paged holds the state of paged searches (RFC 2696) by cookie; only
@@ -62,8 +71,13 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if host, _, err := net.SplitHostPort(remote); err == nil {
 		remote = host
 	}
+	raw := nc
+	if tc, ok := nc.(*tls.Conn); ok {
+		raw = tc.NetConn()
+	}
 	return &conn{
 		srv:      s,
+		raw:      raw,
 		nc:       nc,
 		r:        bufio.NewReaderSize(nc, 4096),
 		remote:   remote,
@@ -78,18 +92,22 @@ func newConn(s *Server, nc net.Conn) *conn {
 // drain makes the reader stop taking new requests; queued ones still run.
 func (c *conn) drain() {
 	c.draining.Store(true)
-	c.nc.SetReadDeadline(time.Now())
+	c.raw.SetReadDeadline(time.Now())
 }
 
 // abort ends the connection now, abandoning whatever is queued.
 func (c *conn) abort() {
 	c.cancel()
-	c.nc.Close()
+	c.raw.Close()
 }
 
 func (c *conn) serve() {
-	defer c.nc.Close()
+	// nc may have become a TLS stream: close that, to send close_notify.
+	defer func() { c.nc.Close() }()
 	defer c.cancel()
+	if !c.handshake() {
+		return
+	}
 	workerDone := make(chan struct{})
 	go c.work(workerDone)
 
@@ -159,6 +177,12 @@ func (c *conn) read() (notice *ber.Packet) {
 			c.abandon(req)
 			continue
 		}
+		if isStartTLS(req) {
+			if !c.startTLS(req) {
+				return nil
+			}
+			continue
+		}
 		c.enqueue(req)
 	}
 }
@@ -207,6 +231,10 @@ func (c *conn) enqueue(req *request) {
 func (c *conn) done(o *op) {
 	c.mu.Lock()
 	delete(c.inflight, o.req.id)
+	if len(c.inflight) == 0 && c.idle != nil {
+		close(c.idle)
+		c.idle = nil
+	}
 	c.mu.Unlock()
 	o.cancel()
 }
@@ -264,6 +292,10 @@ func (c *conn) handle(o *op) {
 		c.principal = nil
 		c.authed.Store(false)
 	}
+	if r, ok := c.checkConfidential(req); !ok {
+		c.answer(req, r)
+		return
+	}
 	if r, ok := c.checkControls(req); !ok {
 		c.answer(req, r)
 		return
@@ -313,6 +345,7 @@ func (c *conn) answer(req *request, r result) {
 	if !ok {
 		return
 	}
+	req.answered.Store(true)
 	c.write(envelope(req.id, resultOp(tag, r)))
 }
 
@@ -320,6 +353,11 @@ func (c *conn) answer(req *request, r result) {
 func (c *conn) reply(o *op, resp *ber.Packet, controls ...*ber.Packet) {
 	if o.ctx.Err() != nil {
 		return
+	}
+	if resp.Tag != ldap.ApplicationSearchResultEntry && resp.Tag != ldap.ApplicationSearchResultReference {
+		// Before the write: once the client has read this, it may send
+		// StartTLS, which must not find the operation outstanding.
+		o.req.answered.Store(true)
 	}
 	c.write(envelope(o.req.id, resp, controls...))
 }

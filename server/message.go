@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -15,6 +16,9 @@ type request struct {
 	id       int64
 	op       *ber.Packet
 	controls []control
+	// answered is set as the final response goes out: from then on the
+	// client may send StartTLS.
+	answered atomic.Bool
 }
 
 // control is a request control with its criticality, which go-ldap's

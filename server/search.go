@@ -170,7 +170,7 @@ func (s *Server) rootDSE() *entry {
 		{"supportedLDAPVersion", []string{"3"}},
 		{"supportedExtension", s.supportedExtensions()},
 		{"supportedControl", []string{ldap.ControlTypePaging}},
-		{"supportedSASLMechanisms", []string{"PLAIN"}},
+		{"supportedSASLMechanisms", s.saslMechanisms()},
 		{"subschemaSubentry", []string{subschemaDN}},
 		{"vendorName", []string{"wicket"}},
 	}}
@@ -188,11 +188,21 @@ func isOperational(name string) bool { return operational[strings.ToLower(name)]
 
 func (s *Server) supportedExtensions() []string {
 	ext := []string{exop.OIDWhoAmI}
+	if s.tlsConf != nil {
+		ext = append(ext, oidStartTLS)
+	}
 	if s.accounts != nil {
 		ext = append(ext, exop.OIDPasswordModify, exop.OIDAppPasswordCreate, exop.OIDAppPasswordList,
 			exop.OIDAppPasswordRevoke, exop.OIDAppPasswordRevokeAll)
 	}
 	return ext
+}
+
+func (s *Server) saslMechanisms() []string {
+	if s.externalEnabled() {
+		return []string{"PLAIN", "EXTERNAL"}
+	}
+	return []string{"PLAIN"}
 }
 
 // selectAttrs applies the requested attribute list (RFC 4511 4.5.1.8):

@@ -6,10 +6,12 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,6 +35,21 @@ type Config struct {
 	MaxMessageBytesAnonymous int
 	MaxMessageBytes          int
 	MaxConnections           int
+	// MaxConnectionsPerAddress caps the connections of one client address
+	// (an IPv6 /64); beyond it a new connection is told "busy" and closed.
+	// 0 means no cap.
+	MaxConnectionsPerAddress int
+	// BindTimeout bounds how long a bind waits for a password-hashing slot
+	// before it is answered "busy"; 0 means 10 s.
+	BindTimeout time.Duration
+	// TrustedClients are the mail servers: exempt from every per-address
+	// limit and from the delay of failed binds (see ratelimit.go).
+	TrustedClients []netip.Prefix
+	// AddressFailuresPerMinute and AddressFailureBurst shape the token
+	// bucket of failed binds of one client address; 0 per minute means no
+	// such limit.
+	AddressFailuresPerMinute float64
+	AddressFailureBurst      int
 	// MaxOutstanding is the number of operations queued on one connection;
 	// beyond it a request is answered "busy".
 	MaxOutstanding int
@@ -42,6 +59,7 @@ type Config struct {
 	Logger         *slog.Logger
 	// Version is shown as vendorVersion in the root DSE.
 	Version string
+	TLS     TLSConfig
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -56,6 +74,7 @@ type Server struct {
 	baseDN   *ldap.DN
 	// peopleDN and groupsDN are ou=people and ou=groups under the base.
 	peopleDN, groupsDN *ldap.DN
+	tlsConf            *tls.Config // nil: no ldaps://, StartTLS or EXTERNAL
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -63,6 +82,10 @@ type Server struct {
 	closing   bool
 	slots     chan struct{}
 	wg        sync.WaitGroup
+	// perAddress counts open connections by limitKey, under mu.
+	perAddress map[netip.Addr]int
+	// failedBinds limits failed binds by address; nil when off.
+	failedBinds *addressLimiter
 }
 
 var setBERLimits sync.Once
@@ -113,7 +136,7 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		ber.MaxNestingDepth = maxNesting
 	})
 	accounts, _ := auth.(Accounts)
-	return &Server{
+	s := &Server{
 		cfg:       cfg,
 		auth:      auth,
 		accounts:  accounts,
@@ -124,7 +147,12 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		slots:     make(chan struct{}, cfg.MaxConnections),
-	}, nil
+	}
+	s.setupLimits()
+	if err := s.setupTLS(); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // maxNesting bounds how deep a message may nest. LDAP requests are shallow
@@ -166,32 +194,44 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
+		// The address's cap comes first, so one address cannot take the
+		// slots every other client shares.
+		addr, ok := s.admitAddress(nc)
+		if !ok {
+			s.log.Warn("connection refused: too many connections from one address", "remote", nc.RemoteAddr().String(),
+				"max", s.cfg.MaxConnectionsPerAddress)
+			go refuse(nc, s.cfg.WriteTimeout, "too many connections from your address; try again later")
+			continue
+		}
 		select {
 		case s.slots <- struct{}{}:
 		default:
 			// Over the connection cap: say why, then close.
+			s.releaseAddress(addr)
 			s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(),
 				"max", s.cfg.MaxConnections)
-			go refuse(nc, s.cfg.WriteTimeout)
+			go refuse(nc, s.cfg.WriteTimeout, "too many connections; try again later")
 			continue
 		}
 		c := newConn(s, nc)
 		if !s.track(c) {
 			nc.Close()
 			<-s.slots
+			s.releaseAddress(addr)
 			return ErrServerClosed
 		}
 		go func() {
 			defer func() { <-s.slots }()
+			defer s.releaseAddress(addr)
 			defer s.untrack(c)
 			c.serve()
 		}()
 	}
 }
 
-func refuse(nc net.Conn, timeout time.Duration) {
+func refuse(nc net.Conn, timeout time.Duration, why string) {
 	nc.SetWriteDeadline(time.Now().Add(timeout))
-	nc.Write(noticeOfDisconnection(ldap.LDAPResultBusy, "too many connections; try again later").Bytes())
+	nc.Write(noticeOfDisconnection(ldap.LDAPResultBusy, why).Bytes())
 	nc.Close()
 }
 

@@ -186,6 +186,8 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 	s.nextID++
 	c := copyAccount(a)
 	c.ID = s.nextID
+	// A new account starts with a clean record, as the SQLite columns' defaults give.
+	c.PasswordFailures, c.AppPasswordFailures = backend.Failures{}, backend.Failures{}
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
 	s.accounts[c.ID] = c

@@ -11,7 +11,8 @@ import (
 )
 
 const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
-	given_name, surname, display_name, apppw_salt, created_at, password_changed_at FROM accounts`
+	given_name, surname, display_name, apppw_salt, created_at, password_changed_at,
+	` + failureColumns + ` FROM accounts`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -22,12 +23,15 @@ func scanAccount(row scanner) (*backend.Account, error) {
 		a                    backend.Account
 		mail                 sql.NullString
 		created, pwChangedAt int64
+		pwFail, appFail      failureRow
 	)
 	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
-		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt)
+		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt,
+		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until)
 	if err != nil {
 		return nil, err
 	}
+	a.PasswordFailures, a.AppPasswordFailures = pwFail.failures(), appFail.failures()
 	a.Mail = mail.String
 	a.CreatedAt = fromNanos(created)
 	a.PasswordChangedAt = fromNanos(pwChangedAt)

@@ -74,6 +74,19 @@ CREATE TABLE group_members (
 -- The cascade when an account is deleted.
 CREATE INDEX group_members_account ON group_members (account_id);
 `,
+	// 3: failed binds, counted apart on the password path and on the
+	// app-password path (lockout). Columns rather than a table: the bind
+	// reads them with the account, in the query it makes anyway, and they
+	// are written only when a bind fails or first succeeds after failures.
+	// Times are Unix nanoseconds, 0 for none.
+	`
+ALTER TABLE accounts ADD COLUMN password_failures     INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN password_failed_at    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN password_locked_until INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN apppw_failures        INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN apppw_failed_at       INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN apppw_locked_until    INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

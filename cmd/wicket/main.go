@@ -56,7 +56,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
 
-	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g))
+	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g))
 	return root
 }
 
@@ -117,6 +117,7 @@ func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 		MaxAppPasswords:     cfg.Auth.MaxAppPasswords,
 		RequireSecondFactor: cfg.Auth.RequireSecondFactor,
 		TOTPIssuer:          cfg.Auth.TOTPIssuer,
+		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
 	})
 	return &env{cfg: cfg, store: store, svc: svc}, nil

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"runtime/debug"
 	"strings"
@@ -36,9 +38,11 @@ func newServeCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
-		Long: `Serve LDAP on --listen (default 127.0.0.1:1389). The database and the key
-file are created on first start. SIGINT or SIGTERM stops accepting, lets
-operations in flight finish, and closes the database cleanly.`,
+		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
+tls.listen_ldaps when set. The database and the key file are created on first
+start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
+and closes the database cleanly. SIGHUP reads the TLS certificate, key and
+client CA files again; connections already open keep theirs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load()
@@ -68,6 +72,17 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	// From the start: a SIGHUP that arrives before the loop below must wait
+	// for it, not end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// Before the database: a wrong certificate path should not leave a new
+	// empty database behind.
+	tlsCfg, err := serverTLS(cfg.TLS, log)
+	if err != nil {
+		return err
+	}
 	e, err := openEnv(cfg, log)
 	if err != nil {
 		return err
@@ -77,6 +92,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		log.Info("database closed")
 	}()
 
+	trusted, err := cfg.Lockout.TrustedPrefixes()
+	if err != nil {
+		return fmt.Errorf("lockout.trusted_clients: %w", err)
+	}
 	srv, err := server.New(server.Config{
 		BaseDN:                   cfg.BaseDN,
 		MaxMessageBytesAnonymous: cfg.Limits.MaxMessageBytesAnonymous,
@@ -86,8 +105,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		IdleTimeout:              cfg.Limits.IdleTimeout.Duration,
 		ReadTimeout:              cfg.Limits.ReadTimeout.Duration,
 		WriteTimeout:             cfg.Limits.WriteTimeout.Duration,
+		MaxConnectionsPerAddress: cfg.Limits.MaxConnectionsPerAddress,
+		BindTimeout:              cfg.Limits.BindTimeout.Duration,
+		TrustedClients:           trusted,
+		AddressFailuresPerMinute: float64(cfg.Lockout.AddressFailuresPerMinute),
+		AddressFailureBurst:      cfg.Lockout.AddressFailureBurst,
 		Logger:                   log,
 		Version:                  buildVersion(),
+		TLS:                      tlsCfg,
 	}, e.svc)
 	if err != nil {
 		return err
@@ -96,15 +121,39 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("listening", "addr", "ldap://"+l.Addr().String(), "base_dn", cfg.BaseDN,
-		"database", cfg.Database, "version", buildVersion())
+	listening := []any{"addr", "ldap://" + l.Addr().String()}
+	var ls net.Listener
+	if cfg.TLS.ListenLDAPS != "" {
+		if ls, err = net.Listen("tcp", cfg.TLS.ListenLDAPS); err != nil {
+			l.Close()
+			return fmt.Errorf("tls.listen_ldaps: %w", err)
+		}
+		listening = append(listening, "ldaps_addr", "ldaps://"+ls.Addr().String())
+	}
+	// One line for both listeners: scripts and tests wait for it.
+	log.Info("listening", append(listening, "base_dn", cfg.BaseDN, "database", cfg.Database,
+		"tls", cfg.TLS.Enabled(), "version", buildVersion())...)
 
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
+	serving := 1
 	go func() { errc <- srv.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
+	if ls != nil {
+		serving++
+		go func() { errc <- srv.ServeTLS(ls) }()
+	}
+	var serveErr error
+wait:
+	for {
+		select {
+		case serveErr = <-errc:
+			// One listener failed: stop the other too, then report.
+			serving--
+			break wait
+		case <-hup:
+			reloadTLS(tlsCfg, log)
+		case <-ctx.Done():
+			break wait
+		}
 	}
 	log.Info("shutting down: finishing operations in flight", "timeout", cfg.Limits.ShutdownTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout.Duration)
@@ -112,8 +161,39 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timed out; remaining connections closed", "err", err)
 	}
-	if err := <-errc; err != nil && !errors.Is(err, server.ErrServerClosed) {
-		return err
+	for ; serving > 0; serving-- {
+		if err := <-errc; err != nil && !errors.Is(err, server.ErrServerClosed) && serveErr == nil {
+			serveErr = err
+		}
 	}
-	return nil
+	return serveErr
+}
+
+// serverTLS loads the [tls] section's files for the server.
+func serverTLS(t config.TLS, log *slog.Logger) (server.TLSConfig, error) {
+	if !t.Enabled() {
+		return server.TLSConfig{}, nil
+	}
+	certs, err := server.LoadCertificates(server.CertFiles{Cert: t.CertFile, Key: t.KeyFile, ClientCA: t.ClientCAFile}, log)
+	if err != nil {
+		return server.TLSConfig{}, err
+	}
+	minVersion := uint16(tls.VersionTLS12)
+	if t.MinVersion == "1.3" {
+		minVersion = tls.VersionTLS13
+	}
+	return server.TLSConfig{Certificates: certs, MinVersion: minVersion, Require: t.Require,
+		ExemptLoopback: t.RequireExemptLoopback}, nil
+}
+
+// reloadTLS answers SIGHUP. The process must survive the signal even
+// without TLS: SIGHUP's default action would end it.
+func reloadTLS(t server.TLSConfig, log *slog.Logger) {
+	if t.Certificates == nil {
+		log.Info("SIGHUP: no TLS certificate is configured; nothing to reload")
+		return
+	}
+	log.Info("SIGHUP: reloading TLS certificate files")
+	// Reload logs the outcome and keeps the old pair on failure.
+	t.Certificates.Reload()
 }

@@ -163,18 +163,25 @@ func newUserCmd(g *globals) *cobra.Command {
 		Short: "Manage accounts",
 	}
 	cmd.AddCommand(newUserAddCmd(g), newUserListCmd(g), newUserShowCmd(g), newUserSetCmd(g), newUserPasswdCmd(g),
-		newUserDisableCmd(g, true), newUserDisableCmd(g, false), newUserDeleteCmd(g), newUserRoleCmd(g))
+		newUserDisableCmd(g, true), newUserDisableCmd(g, false), newUserDeleteCmd(g), newUserRoleCmd(g),
+		newUserImportCmd(g), newUserUnlockCmd(g))
 	return cmd
 }
 
 func newUserAddCmd(g *globals) *cobra.Command {
-	var mail, role string
+	var mail, role, hash string
 	var fromStdin bool
 	cmd := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Create an account",
 		Long: `Create an account with a primary password, typed twice at the terminal or,
-for scripts, read from the first line of standard input with --password-stdin.`,
+for scripts, read from the first line of standard input with --password-stdin.
+
+--password-hash instead takes the password as hashed by another directory,
+such as an OpenLDAP userPassword or a Dovecot passdb entry ("{SSHA}...",
+"{CRYPT}$6$...", "{BLF-CRYPT}$2y$...", "{ARGON2}$argon2id$..."; '-' reads it
+from standard input, out of sight of ps and the shell history). The user signs
+in with the old password, and the first successful bind stores it as argon2id.`,
 		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, role := strings.ToLower(args[0]), strings.ToLower(role)
@@ -186,6 +193,13 @@ for scripts, read from the first line of standard input with --password-stdin.`,
 			case backend.RoleUser, backend.RoleService, backend.RoleAdmin:
 			default:
 				return fmt.Errorf("role %q is not one of user, service, admin", role)
+			}
+			importing := cmd.Flags().Changed("password-hash")
+			if importing {
+				var err error
+				if hash, err = readPasswordHash(cmd, hash); err != nil {
+					return err
+				}
 			}
 			e, err := g.open(nil)
 			if err != nil {
@@ -199,11 +213,16 @@ for scripts, read from the first line of standard input with --password-stdin.`,
 			case !errors.Is(err, backend.ErrNotFound):
 				return err
 			}
-			pw, err := readNewPassword(cmd, name, fromStdin)
-			if err != nil {
-				return err
+			var ui *backend.UserInfo
+			if importing {
+				ui, err = e.svc.AddUserWithHash(ctx, name, mail, hash, role)
+			} else {
+				var pw string
+				if pw, err = readNewPassword(cmd, name, fromStdin); err != nil {
+					return err
+				}
+				ui, err = e.svc.AddUser(ctx, name, mail, pw, role)
 			}
-			ui, err := e.svc.AddUser(ctx, name, mail, pw, role)
 			if errors.Is(err, backend.ErrExists) {
 				// The name was free a moment ago, so the mail address is the
 				// likelier clash; either way one of them is taken.
@@ -227,6 +246,8 @@ for scripts, read from the first line of standard input with --password-stdin.`,
 	f.StringVar(&mail, "mail", "", "mail address (also accepted as a bind name)")
 	f.StringVar(&role, "role", backend.RoleUser, "user, service or admin")
 	f.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	f.StringVar(&hash, "password-hash", "", "import the password as hashed by another directory ('-': first line of standard input)")
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-hash")
 	return cmd
 }
 
@@ -285,6 +306,12 @@ func status(u backend.UserInfo) string {
 		return "disabled"
 	case !u.HasPassword:
 		return "no password"
+	case u.PasswordLockout.Locked() && u.AppPasswordLockout.Locked():
+		return "locked"
+	case u.PasswordLockout.Locked():
+		return "password locked"
+	case u.AppPasswordLockout.Locked():
+		return "app passwords locked"
 	}
 	return "enabled"
 }
@@ -326,6 +353,9 @@ func newUserShowCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "status:\t%s\n", status(*u))
 			fmt.Fprintf(tw, "two-factor:\t%s\n", yesNo(u.TOTPEnrolled, "TOTP enrolled", "not enrolled"))
 			fmt.Fprintf(tw, "app passwords:\t%d active\n", u.ActiveAppPasswords)
+			// Failed binds, counted apart on the two ways in.
+			fmt.Fprintf(tw, "password sign-in:\t%s\n", lockSummary(u.PasswordLockout))
+			fmt.Fprintf(tw, "app-password sign-in:\t%s\n", lockSummary(u.AppPasswordLockout))
 			fmt.Fprintf(tw, "created:\t%s\n", formatTime(u.CreatedAt))
 			if u.HasPassword {
 				fmt.Fprintf(tw, "password changed:\t%s\n", formatTime(u.PasswordChangedAt))
@@ -337,17 +367,35 @@ func newUserShowCmd(g *globals) *cobra.Command {
 
 func newUserPasswdCmd(g *globals) *cobra.Command {
 	var fromStdin bool
+	var hash string
 	cmd := &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set an account's primary password (revokes all its app passwords)",
-		Args:  nArgs(1),
+		Long: `Set an account's primary password, typed twice at the terminal or read from
+the first line of standard input with --password-stdin, or imported with
+--password-hash as hashed by another directory (see 'wicket user add').
+Either way every app password of the account is revoked.`,
+		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
-				pw, err := readNewPassword(cmd, u.Name, fromStdin)
-				if err != nil {
+			importing := cmd.Flags().Changed("password-hash")
+			if importing {
+				var err error
+				if hash, err = readPasswordHash(cmd, hash); err != nil {
 					return err
 				}
-				revoked, err := e.svc.SetPassword(ctx, u.Name, pw)
+			}
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				var revoked int
+				var err error
+				if importing {
+					revoked, err = e.svc.SetPasswordHash(ctx, u.Name, hash)
+				} else {
+					var pw string
+					if pw, err = readNewPassword(cmd, u.Name, fromStdin); err != nil {
+						return err
+					}
+					revoked, err = e.svc.SetPassword(ctx, u.Name, pw)
+				}
 				if err != nil {
 					return accountError(u.Name, err)
 				}
@@ -364,6 +412,8 @@ func newUserPasswdCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	cmd.Flags().StringVar(&hash, "password-hash", "", "import the password as hashed by another directory ('-': first line of standard input)")
+	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-hash")
 	return cmd
 }
 

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bufio"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/go-ldap/ldap/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// readPasswordHash resolves --password-hash: the value itself, or with '-'
+// the first line of standard input, checked before anything is opened.
+func readPasswordHash(cmd *cobra.Command, value string) (string, error) {
+	if value == "-" {
+		line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), maxPasswordLine)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("reading the password hash from standard input: %w", err)
+		}
+		value = line
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return "", errors.New("no password hash given")
+	}
+	return value, backend.ValidatePasswordHash(value)
+}
+
+// ldifEntry is one record of an LDIF file, attribute names folded to lower
+// case and stripped of options (userPassword;binary is userPassword).
+type ldifEntry struct {
+	line  int // where the record starts, for messages
+	dn    string
+	attrs map[string][]string
+}
+
+// maxLDIFLine bounds one unfolded line, far above any userPassword.
+const maxLDIFLine = 1 << 20
+
+// parseLDIF reads the content records of RFC 2849, as slapcat and
+// ldapsearch -LLL write them. Values given by URL, and change records, are
+// refused: an export never has them.
+func parseLDIF(r io.Reader) ([]ldifEntry, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxLDIFLine)
+	var entries []ldifEntry
+	var cur *ldifEntry
+	var logical string // the current line with its continuations
+	logicalStart, n := 0, 0
+
+	flushLine := func() error {
+		if logical == "" {
+			return nil
+		}
+		line := logical
+		logical = ""
+		name, value, ok := strings.Cut(line, ":")
+		if !ok {
+			return fmt.Errorf("line %d: expected 'attribute: value'", logicalStart)
+		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		name, _, _ = strings.Cut(name, ";")
+		switch {
+		case strings.HasPrefix(value, ":"):
+			raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(value[1:]))
+			if err != nil {
+				return fmt.Errorf("line %d: %s: bad base64 value", logicalStart, name)
+			}
+			value = string(raw)
+		case strings.HasPrefix(value, "<"):
+			return fmt.Errorf("line %d: %s: values given by URL are not supported", logicalStart, name)
+		default:
+			value = strings.TrimLeft(value, " ")
+		}
+		if cur == nil {
+			if name == "version" && len(entries) == 0 {
+				return nil
+			}
+			entries = append(entries, ldifEntry{line: logicalStart, attrs: map[string][]string{}})
+			cur = &entries[len(entries)-1]
+		}
+		switch name {
+		case "dn":
+			cur.dn = value
+		case "changetype":
+			return fmt.Errorf("line %d: LDIF change records are not supported; export the directory with slapcat or ldapsearch", logicalStart)
+		default:
+			cur.attrs[name] = append(cur.attrs[name], value)
+		}
+		return nil
+	}
+
+	inComment := false // comments may be folded too
+	for sc.Scan() {
+		n++
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if strings.HasPrefix(line, " ") && (logical != "" || inComment) {
+			if !inComment {
+				logical += line[1:]
+			}
+			continue
+		}
+		if err := flushLine(); err != nil {
+			return nil, err
+		}
+		inComment = strings.HasPrefix(line, "#")
+		switch {
+		case inComment:
+		case strings.TrimSpace(line) == "":
+			cur = nil
+		default:
+			logical, logicalStart = line, n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("line %d: %w", n+1, err)
+	}
+	if err := flushLine(); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// uid is the entry's account name: its uid attribute, else the uid of its
+// DN's first RDN. Entries with neither (the base, ou=, groups) are not
+// accounts.
+func (e *ldifEntry) uid() string {
+	if v := e.attrs["uid"]; len(v) > 0 {
+		return v[0]
+	}
+	dn, err := ldap.ParseDN(e.dn)
+	if err != nil || len(dn.RDNs) == 0 {
+		return ""
+	}
+	for _, a := range dn.RDNs[0].Attributes {
+		if strings.EqualFold(a.Type, "uid") {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+type importAccount struct {
+	Name   string `json:"name"`
+	Mail   string `json:"mail,omitempty"`
+	Line   int    `json:"line"`
+	Scheme string `json:"scheme,omitempty"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	hash   string
+}
+
+// planImport turns entries into accounts, every problem of the file at once.
+func planImport(entries []ldifEntry) ([]importAccount, []string) {
+	var accounts []importAccount
+	var problems []string
+	seen := map[string]int{}
+	for i := range entries {
+		e := &entries[i]
+		uid := e.uid()
+		if uid == "" {
+			continue
+		}
+		a := importAccount{Name: strings.ToLower(uid), Line: e.line}
+		if v := e.attrs["mail"]; len(v) > 0 {
+			a.Mail = v[0]
+		}
+		if err := backend.ValidateName(a.Name); err != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %s", e.line, userMessage(err)))
+			continue
+		}
+		if first, dup := seen[a.Name]; dup {
+			problems = append(problems, fmt.Sprintf("line %d: account %s appears again (first on line %d)", e.line, a.Name, first))
+			continue
+		}
+		seen[a.Name] = e.line
+		// A directory may hold several values; the first wicket can verify
+		// is the one kept.
+		var firstErr error
+		for _, h := range e.attrs["userpassword"] {
+			err := backend.ValidatePasswordHash(h)
+			if err == nil {
+				a.hash = h
+				break
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+		if a.hash == "" && firstErr != nil {
+			problems = append(problems, fmt.Sprintf("line %d: %s: %s", e.line, a.Name, userMessage(firstErr)))
+			continue
+		}
+		if end := strings.IndexByte(a.hash, '}'); strings.HasPrefix(a.hash, "{") && end > 0 {
+			a.Scheme = strings.ToUpper(a.hash[:end+1])
+		} else if a.hash != "" {
+			a.Scheme = "argon2id"
+		}
+		accounts = append(accounts, a)
+	}
+	return accounts, problems
+}
+
+func newUserImportCmd(g *globals) *cobra.Command {
+	var role string
+	var dryRun bool
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Create accounts from an LDIF export, keeping their password hashes",
+		Long: `Create accounts from an LDIF file as slapcat or 'ldapsearch -LLL' write it
+('-' reads standard input). Each entry with a uid (as an attribute or in its
+DN) becomes an account with its mail address and its userPassword hash, which
+stays valid: users sign in with their old password, and the first successful
+bind stores it as argon2id. Entries without a uid are ignored, and so are
+accounts that already exist, so an import can be run again.
+
+The whole file is checked first: a bad name or an unusable hash imports
+nothing. An entry without userPassword becomes an account that cannot bind
+until 'wicket user passwd' sets a password.`,
+		Args: nArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			role = strings.ToLower(role)
+			switch role {
+			case backend.RoleUser, backend.RoleService, backend.RoleAdmin:
+			default:
+				return fmt.Errorf("role %q is not one of user, service, admin", role)
+			}
+			in := cmd.InOrStdin()
+			if args[0] != "-" {
+				f, err := os.Open(args[0])
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				in = f
+			}
+			entries, err := parseLDIF(in)
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			accounts, problems := planImport(entries)
+			if len(problems) > 0 {
+				return &userError{msg: fmt.Sprintf("%s: nothing imported, %s:\n  %s", args[0],
+					plural(len(problems), "entry needs fixing", "entries need fixing"), strings.Join(problems, "\n  "))}
+			}
+			if len(accounts) == 0 {
+				return &userError{msg: args[0] + ": no entry with a uid, so no account to import"}
+			}
+
+			e, err := g.open(nil)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			ctx := cmd.Context()
+			failed := 0
+			for i := range accounts {
+				a := &accounts[i]
+				switch _, err := e.svc.User(ctx, a.Name); {
+				case err == nil:
+					a.Status = "exists"
+					continue
+				case !errors.Is(err, backend.ErrNotFound):
+					return err
+				}
+				if dryRun {
+					a.Status = "would create"
+					continue
+				}
+				if a.hash == "" {
+					_, err = e.svc.AddUser(ctx, a.Name, a.Mail, "", role)
+				} else {
+					_, err = e.svc.AddUserWithHash(ctx, a.Name, a.Mail, a.hash, role)
+				}
+				switch {
+				case errors.Is(err, backend.ErrExists):
+					a.Status, a.Error = "failed", "mail address "+a.Mail+" is already in use"
+				case err != nil:
+					a.Status, a.Error = "failed", userMessage(err)
+				default:
+					a.Status = "created"
+				}
+				if err != nil {
+					failed++
+				}
+			}
+			if failed > 0 {
+				var lines []string
+				for _, a := range accounts {
+					if a.Status == "failed" {
+						lines = append(lines, fmt.Sprintf("line %d: %s: %s", a.Line, a.Name, a.Error))
+					}
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s not imported:\n  %s\n", plural(failed, "account", "accounts"), strings.Join(lines, "\n  "))
+			}
+			if err := printImport(cmd.OutOrStdout(), g.json, accounts); err != nil {
+				return err
+			}
+			if failed > 0 {
+				return &userError{msg: fmt.Sprintf("%s of %d not imported", plural(failed, "account", "accounts"), len(accounts))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", backend.RoleUser, "role of every imported account: user, service or admin")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and show what would be created, changing nothing")
+	return cmd
+}
+
+func printImport(w io.Writer, asJSON bool, accounts []importAccount) error {
+	if asJSON {
+		return printJSON(w, accounts)
+	}
+	counts := map[string]int{}
+	tw := newTable(w)
+	for _, a := range accounts {
+		counts[a.Status]++
+		if a.Status == "failed" {
+			continue
+		}
+		how := a.Scheme
+		if how == "" {
+			how = "no password: cannot bind until 'wicket user passwd " + a.Name + "'"
+		}
+		if a.Status == "exists" {
+			how = "already exists, left as it is"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Status, a.Name, how)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if n := counts["would create"]; n > 0 {
+		fmt.Fprintf(w, "dry run: %s would be created, %d already exist\n", plural(n, "account", "accounts"), counts["exists"])
+		return nil
+	}
+	fmt.Fprintf(w, "%s created, %d already existed\n", plural(counts["created"], "account", "accounts"), counts["exists"])
+	return nil
+}

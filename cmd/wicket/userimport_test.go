@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/wicketldap/wicket/backend"
+)
+
+// importedSSHA is slappasswd's {SSHA} form of "correct horse battery" with
+// the salt a1b2c3d4e5f60718, computed independently with Python's hashlib.
+const importedSSHA = "{SSHA}gQbnru21e8jjtIHnPCd/+o9AY/yhssPU5fYHGA=="
+
+// importedSHA512Crypt is the spec's SHA-512 crypt vector of "Hello world!".
+const importedSHA512Crypt = "{CRYPT}$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+
+const noSecondFactor = "[auth]\nrequire_second_factor = false\n"
+
+// binds checks passwords against the database the CLI wrote, as a client's
+// bind would, and returns each account's stored hash afterwards.
+func (c *cli) binds(want map[string]string) map[string]string {
+	c.t.Helper()
+	e := c.service()
+	defer e.Close()
+	ctx := context.Background()
+	hashes := map[string]string{}
+	for name, pw := range want {
+		if _, err := e.svc.Authenticate(ctx, name, pw+"-wrong", "192.0.2.1"); !errors.Is(err, backend.ErrInvalidCredentials) {
+			c.t.Errorf("bind %s with a wrong password: %v", name, err)
+		}
+		if _, err := e.svc.Authenticate(ctx, name, pw, "192.0.2.1"); err != nil {
+			c.t.Errorf("bind %s: %v", name, err)
+		}
+		a, err := e.store.AccountByName(ctx, name)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		hashes[name] = a.PasswordHash
+	}
+	return hashes
+}
+
+func TestUserAddPasswordHash(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	contains(t, "user add --password-hash", c.ok("", "user", "add", "Alice", "--mail", "alice@example.org", "--password-hash", importedSSHA),
+		"created account alice")
+	// '-' keeps the hash out of the process list and the shell history.
+	c.ok(importedSHA512Crypt+"\r\n", "user", "add", "bob", "--password-hash", "-")
+
+	for _, h := range c.binds(map[string]string{"alice": "correct horse battery", "bob": "Hello world!"}) {
+		if !strings.HasPrefix(h, "$argon2id$v=19$m=1024,t=1,p=1$") {
+			t.Errorf("after a bind the stored hash is %q, want the configured argon2id", h)
+		}
+	}
+	c.binds(map[string]string{"alice": "correct horse battery", "bob": "Hello world!"})
+
+	contains(t, "both --password-stdin and --password-hash",
+		c.fail("correct horse battery\n", "user", "add", "carol", "--password-stdin", "--password-hash", importedSSHA),
+		"password-stdin", "password-hash")
+	contains(t, "unsupported scheme", c.fail("", "user", "add", "carol", "--password-hash", "{MD5}X03MO1qnZdYdgyfeuILPmQ=="),
+		"unsupported scheme {MD5}", "SSHA")
+	contains(t, "bare crypt string", c.fail("", "user", "add", "carol", "--password-hash", strings.TrimPrefix(importedSHA512Crypt, "{CRYPT}")),
+		"{CRYPT}$6$")
+	contains(t, "bcrypt cost over the limit",
+		c.fail("", "user", "add", "carol", "--password-hash", "{BCRYPT}$2y$16$abcdefghijklmnopqrstuuqREtd3VJD2QVZbuFskFSLk6eRIrQoOS"),
+		"bcrypt cost 16 out of range")
+	contains(t, "empty hash on stdin", c.fail("", "user", "add", "carol", "--password-hash", "-"), "no password hash")
+	contains(t, "existing account", c.fail("", "user", "add", "alice", "--password-hash", importedSSHA), "already exists")
+	if us := c.users(); len(us) != 2 {
+		t.Errorf("refused imports left accounts behind: %+v", us)
+	}
+}
+
+func TestUserPasswdPasswordHash(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "")
+	c.addUser("alice")
+	c.ok("", "totp", "enroll", "alice")
+	c.ok("", "apppw", "create", "alice", "--label", "Thunderbird")
+
+	contains(t, "user passwd --password-hash", c.ok("", "user", "passwd", "alice", "--password-hash", importedSSHA),
+		"password changed for alice", "1 app password revoked")
+	contains(t, "bad hash", c.fail("", "user", "passwd", "alice", "--password-hash", "{SSHA}short"), "{SSHA}")
+	contains(t, "unknown account", c.fail("", "user", "passwd", "ghost", "--password-hash", importedSSHA), "no such account: ghost")
+
+	e := c.service()
+	defer e.Close()
+	if err := e.svc.VerifyPassword(context.Background(), "alice", "correct horse battery"); err != nil {
+		t.Errorf("the imported password does not verify: %v", err)
+	}
+}
+
+func TestUserImportLDIF(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	// As slapcat writes it: the base and ou entries, a base64 value, a
+	// folded line, an entry whose uid is only in its DN, a group.
+	ldif := `version: 1
+
+dn: dc=example,dc=org
+objectClass: dcObject
+dc: example
+
+dn: ou=people,dc=example,dc=org
+objectClass: organizationalUnit
+ou: people
+
+# alice
+dn: uid=alice,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: Alice
+cn: Alice
+mail: alice@example.org
+userPassword:: ` + base64.StdEncoding.EncodeToString([]byte(importedSSHA)) + `
+
+dn: uid=bob,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+cn: Bob
+mail: bob@example.org
+userPassword: ` + importedSHA512Crypt[:60] + "\r\n " + importedSHA512Crypt[60:] + `
+# a comment, folded
+  onto a second line
+
+dn: uid=carol,ou=people,dc=example,dc=org
+objectClass: inetOrgPerson
+uid: carol
+userPassword: {MD5}X03MO1qnZdYdgyfeuILPmQ==
+userPassword: {SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=
+
+dn: uid=dave,ou=people,dc=example,dc=org
+uid: dave
+
+dn: cn=staff,ou=groups,dc=example,dc=org
+objectClass: groupOfNames
+cn: staff
+member: uid=alice,ou=people,dc=example,dc=org
+`
+	out := c.ok(ldif, "user", "import", "-", "--dry-run")
+	contains(t, "import --dry-run", out, "would create  alice", "{SSHA}", "bob", "{CRYPT}", "carol", "{SHA}",
+		"dave", "no password", "dry run: 4 accounts would be created")
+	contains(t, "nothing created by a dry run", c.ok("", "user", "list"), "no accounts yet")
+
+	out = c.ok(ldif, "user", "import", "-")
+	contains(t, "import", out, "created  alice", "created  bob", "created  carol", "created  dave", "4 accounts created, 0 already existed")
+	us := c.users()
+	if len(us) != 4 || us[0].Name != "alice" || us[0].Mail != "alice@example.org" || us[1].Mail != "bob@example.org" || us[3].HasPassword {
+		t.Errorf("after import: %+v", us)
+	}
+	for name, h := range c.binds(map[string]string{"alice": "correct horse battery", "bob": "Hello world!", "carol": "password"}) {
+		if !strings.HasPrefix(h, "$argon2id$") {
+			t.Errorf("%s: after a bind the stored hash is %q", name, h)
+		}
+	}
+
+	// A second run leaves everything as it is, rehashed passwords included.
+	var res []struct{ Name, Status string }
+	decode(t, c.ok(ldif, "--json", "user", "import", "-"), &res)
+	if len(res) != 4 || res[0].Status != "exists" || res[3].Status != "exists" {
+		t.Errorf("second import --json = %+v", res)
+	}
+	c.binds(map[string]string{"alice": "correct horse battery"})
+}
+
+func TestUserImportRefusesBadFileWhole(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	bad := "dn: uid=erin,ou=people,dc=example,dc=org\nuid: erin\nuserPassword: " + importedSSHA + "\n\n" +
+		"dn: uid=frank,ou=people,dc=example,dc=org\nuid: frank\nuserPassword: {CRYPT}$1$saltsalt$qjXMvbEw8oaL.CzflDugX/\n\n" +
+		"dn: uid=Gr ace,ou=people,dc=example,dc=org\nuid: Gr ace\n\n" +
+		"dn: uid=erin,ou=people,dc=example,dc=org\nuid: erin\n"
+	msg := c.fail(bad, "user", "import", "-")
+	contains(t, "bad file", msg, "nothing imported", "3 entries need fixing",
+		"line 5: frank", "MD5-crypt", "line 9", "line 12: account erin appears again (first on line 1)")
+	contains(t, "nothing created", c.ok("", "user", "list"), "no accounts yet")
+
+	contains(t, "change records", c.fail("dn: uid=x,dc=example\nchangetype: add\nuid: x\n", "user", "import", "-"), "change records")
+	contains(t, "no accounts", c.fail("dn: dc=example,dc=org\ndc: example\n", "user", "import", "-"), "no entry with a uid")
+	contains(t, "missing file", c.fail("", "user", "import", "/nonexistent/users.ldif"), "no such file")
+}
