@@ -169,7 +169,7 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 	if acct != nil {
 		salt, id = acct.AppPasswordSalt, acct.ID
 	}
-	v := appPasswordVerifier(s.keys.appPasswordPepper, salt, norm)
+	v := appPasswordVerifier(s.keys.appPasswordPepper(), salt, norm)
 	p, err := s.store.AppPasswordByVerifier(ctx, id, v)
 	switch {
 	case acct == nil:
@@ -567,7 +567,7 @@ func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (*N
 		return nil, ErrSecondFactorRequired
 	}
 	pw := GenerateAppPassword()
-	v := appPasswordVerifier(s.keys.appPasswordPepper, a.AppPasswordSalt, pw)
+	v := appPasswordVerifier(s.keys.appPasswordPepper(), a.AppPasswordSalt, pw)
 	for attempt := 0; ; attempt++ {
 		p := AppPassword{ID: newAppPasswordID(), AccountID: a.ID, Label: label, CreatedAt: s.now().UTC()}
 		err := s.store.CreateAppPassword(ctx, &p, v, s.opts.MaxAppPasswords)

@@ -56,7 +56,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
 
-	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g))
+	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
 	return root
 }
 
@@ -79,6 +79,7 @@ func (g *globals) load() (*config.Config, error) {
 type env struct {
 	cfg   *config.Config
 	store *sqlite.Store
+	keys  *backend.Keys
 	svc   *backend.Service
 }
 
@@ -120,7 +121,7 @@ func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
 	})
-	return &env{cfg: cfg, store: store, svc: svc}, nil
+	return &env{cfg: cfg, store: store, keys: keys, svc: svc}, nil
 }
 
 // printJSON writes v as indented JSON.

@@ -42,7 +42,7 @@ func newServeCmd(g *globals) *cobra.Command {
 tls.listen_ldaps when set. The database and the key file are created on first
 start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
 and closes the database cleanly. SIGHUP reads the TLS certificate, key and
-client CA files again; connections already open keep theirs.`,
+client CA files and the key file again; connections already open keep theirs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.load()
@@ -151,6 +151,10 @@ wait:
 			break wait
 		case <-hup:
 			reloadTLS(tlsCfg, log)
+			// A rotation elsewhere may have added a seed key.
+			if err := e.keys.Reload(); err != nil {
+				log.Error("SIGHUP: reading the key file again failed; the keys in use stay", "err", err)
+			}
 		case <-ctx.Done():
 			break wait
 		}

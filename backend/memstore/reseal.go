@@ -1,0 +1,29 @@
+package memstore
+
+import (
+	"context"
+	"fmt"
+)
+
+func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) ([]byte, error)) (int, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	fresh := map[int64][]byte{}
+	for id, a := range s.accounts {
+		if len(a.TOTPSeed) == 0 {
+			continue
+		}
+		sealed, err := reseal(id, cloneBytes(a.TOTPSeed))
+		if err != nil {
+			return 0, fmt.Errorf("memstore: reseal TOTP seeds: account %d: %w", id, err)
+		}
+		fresh[id] = sealed
+	}
+	// All or nothing: nothing is replaced until every seed resealed.
+	for id, sealed := range fresh {
+		s.accounts[id].TOTPSeed = sealed
+	}
+	return len(fresh), nil
+}
