@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"net"
 	"testing"
 	"time"
@@ -152,5 +153,66 @@ func TestMaxConnections_RefusesWithBusyNotice(t *testing.T) {
 			t.Fatalf("no connection accepted after the first one closed: %v %v", r, err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A client that sends requests but never reads its answers must not hold
+// the connection's worker: once a write has waited WriteTimeout, the
+// connection is closed, and other clients are served.
+func TestWriteTimeout_ClosesAConnectionThatDoesNotRead(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConfig(func(c *Config) { c.WriteTimeout = 200 * time.Millisecond }))
+	nc, err := net.Dial("tcp", e.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetReadBuffer(4096)
+	// Root DSE searches with every attribute: a few hundred bytes of answer
+	// each, far more in all than the socket buffers hold.
+	search := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"*", "+"}, nil)
+	go func() {
+		for id := int64(1); id <= 20000; id++ {
+			env := ber.NewSequence("")
+			env.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
+			op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
+			op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+			op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, ""))
+			op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, 0, ""))
+			op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+			op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+			op.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, ""))
+			f, _ := ldap.CompileFilter(search.Filter)
+			op.AppendChild(f)
+			attrs := ber.NewSequence("")
+			for _, a := range search.Attributes {
+				attrs.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, ""))
+			}
+			op.AppendChild(attrs)
+			env.AppendChild(op)
+			nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if _, err := nc.Write(env.Bytes()); err != nil {
+				return
+			}
+		}
+	}()
+	// Without reading, wait for the server to give up on us: then reading
+	// drains what was buffered and ends, instead of blocking.
+	time.Sleep(time.Second)
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatal("the server kept writing to a client that does not read")
+			}
+			break
+		}
+	}
+	l := e.dial(t)
+	if err := l.Bind("alice", e.appPassword); err != nil {
+		t.Errorf("another client after the stalled one: %v", err)
 	}
 }
