@@ -43,6 +43,15 @@ func (e *LimitError) Is(target error) bool { return target == ErrLimitReached }
 // bind failed, for the server log. It never carries a secret.
 type AuthFailure struct {
 	Reason string
+	// Category is the reason as one of the Fail constants, for the audit
+	// trail.
+	Category string
+	// Method is the way in the bind tried; Account the account its name
+	// resolved to, empty when none; AppPasswordID the revoked app password
+	// it presented, if that was it.
+	Method        Method
+	Account       string
+	AppPasswordID string
 	// Delay is how long the answer should wait: failures in a row slow
 	// down (DESIGN.md, lockout). The caller waits, holding nothing, or
 	// skips it where the client is a trusted mail server that delays its
@@ -57,4 +66,4 @@ func (e *AuthFailure) Error() string { return "invalid credentials: " + e.Reason
 
 func (e *AuthFailure) Is(target error) bool { return target == ErrInvalidCredentials }
 
-func authFail(reason string) error { return &AuthFailure{Reason: reason} }
+func authFail(category, reason string) error { return &AuthFailure{Reason: reason, Category: category} }

@@ -16,7 +16,8 @@ func (s *Service) AddUserWithHash(ctx context.Context, name, mail, hash, role st
 // from another directory. Like SetPassword it is a password change, so it
 // revokes every app password of the account in the same transaction, and
 // says how many.
-func (s *Service) SetPasswordHash(ctx context.Context, name, hash string) (int, error) {
+func (s *Service) SetPasswordHash(ctx context.Context, name, hash string) (revoked int, err error) {
+	defer func() { s.passwordChanged(ctx, name, revoked, err, true) }()
 	if err := ValidatePasswordHash(hash); err != nil {
 		return 0, err
 	}

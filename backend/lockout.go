@@ -192,7 +192,8 @@ func (s *Service) withLockState(ui *UserInfo, a *Account) *UserInfo {
 // Unlock clears the failure records of both paths of an account, lifting
 // any lock at once. It works from another process than the server's: the
 // records live in the store, and the server reads them with every bind.
-func (s *Service) Unlock(ctx context.Context, name string) error {
+func (s *Service) Unlock(ctx context.Context, name string) (err error) {
+	defer func() { s.changed(ctx, ActionUserUnlock, name, err, "") }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err

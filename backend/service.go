@@ -30,6 +30,14 @@ type Options struct {
 	TOTPIssuer string
 	// UsageFlushInterval is how often last-used records are written.
 	UsageFlushInterval time.Duration
+	// AuditFlushInterval is how often queued audit records are written.
+	AuditFlushInterval time.Duration
+	// AuditQueue bounds the audit records waiting to be written; beyond
+	// it the oldest successful binds are dropped first.
+	AuditQueue int
+	// AuditSync writes each audit record before Audit returns, for a
+	// command that exits right after its change.
+	AuditSync bool
 	// Lockout is the failure policy of binds. Unset durations take
 	// DefaultLockout's; a zero Delay means failures are answered at once.
 	Lockout LockoutPolicy
@@ -51,6 +59,7 @@ type Service struct {
 	now   func() time.Time
 	slots chan struct{}
 	usage *usageRecorder
+	audit *auditRecorder
 
 	guard     *guard
 	strangers *strangers
@@ -80,6 +89,12 @@ func New(store Store, keys *Keys, opts Options) *Service {
 	if opts.UsageFlushInterval <= 0 {
 		opts.UsageFlushInterval = 2 * time.Second
 	}
+	if opts.AuditFlushInterval <= 0 {
+		opts.AuditFlushInterval = 2 * time.Second
+	}
+	if opts.AuditQueue <= 0 {
+		opts.AuditQueue = 8192
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -99,13 +114,15 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		strangers: newStrangers(),
 	}
 	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
+	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditQueue)
 	return s
 }
 
-// Close writes pending last-used records and failure records.
+// Close writes pending last-used records, failure records and audit records.
 func (s *Service) Close() {
 	s.recording.close()
 	s.usage.close()
+	s.audit.close()
 }
 
 // dummies gives unknown accounts the same work as known ones: a hash with the
@@ -140,7 +157,7 @@ func (s *Service) lookup(ctx context.Context, login string) (*Account, error) {
 // administrator lifts it; the account's other path goes on working.
 func (s *Service) Authenticate(ctx context.Context, login, secret, from string) (*Principal, error) {
 	if secret == "" {
-		return nil, authFail("empty password")
+		return nil, authFail(FailEmptyPassword, "empty password")
 	}
 	norm, appShaped := NormalizeAppPassword(secret)
 	a, err := s.admit(ctx, login, from, appShaped)
@@ -150,6 +167,7 @@ func (s *Service) Authenticate(ctx context.Context, login, secret, from string) 
 	// A panic below must not keep the bind's place in the guard for ever.
 	defer a.abandon(s.guard)
 	var p *Principal
+	tried := MethodAppPassword
 	if appShaped {
 		p, err = s.checkAppPassword(ctx, a.acct, norm, from, a.locked && a.path == PathAppPassword)
 	}
@@ -158,7 +176,17 @@ func (s *Service) Authenticate(ctx context.Context, login, secret, from string) 
 	// path) can still match below.
 	var af *AuthFailure
 	if !appShaped || (a.path == PathPassword && a.acct != nil && errors.As(err, &af) && !af.uncounted) {
+		tried = MethodPasswordTOTP
+		if a.acct != nil && !a.acct.TOTPEnrolled() {
+			tried = MethodPassword
+		}
 		p, err = s.checkPrimary(ctx, a.acct, secret, a.locked)
+	}
+	if errors.As(err, &af) {
+		af.Method = tried
+		if a.acct != nil {
+			af.Account = a.acct.Name
+		}
 	}
 	return s.settle(ctx, a, p, err)
 }
@@ -173,21 +201,22 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 	p, err := s.store.AppPasswordByVerifier(ctx, id, v)
 	switch {
 	case acct == nil:
-		return nil, authFail("unknown account")
+		return nil, authFail(FailUnknownAccount, "unknown account")
 	case err != nil && !errors.Is(err, ErrNoSuchAppPassword):
 		return nil, err
 	case locked:
-		return nil, authFail("app passwords locked after repeated failures")
+		return nil, authFail(FailLocked, "app passwords locked after repeated failures")
 	case err != nil:
-		return nil, authFail("wrong app password")
+		return nil, authFail(FailWrongAppPassword, "wrong app password")
 	case !p.Active() && s.now().Sub(p.RevokedAt) < s.opts.Lockout.RevokedGrace:
 		// A device still using a password its owner revoked is no
 		// guesser: a 75-bit secret is not hit by chance.
-		return nil, &AuthFailure{Reason: "recently revoked app password " + p.ID, uncounted: true}
+		return nil, &AuthFailure{Reason: "recently revoked app password " + p.ID, Category: FailRevokedAppPassword,
+			AppPasswordID: p.ID, uncounted: true}
 	case acct.Disabled:
-		return nil, authFail("account disabled")
+		return nil, authFail(FailAccountDisabled, "account disabled")
 	case !p.Active():
-		return nil, authFail("revoked app password " + p.ID)
+		return nil, &AuthFailure{Reason: "revoked app password " + p.ID, Category: FailRevokedAppPassword, AppPasswordID: p.ID}
 	}
 	s.usage.record(AppPasswordUse{ID: p.ID, At: s.now(), From: from})
 	return &Principal{Name: acct.Name, Role: acct.Role, Method: MethodAppPassword, AppPasswordID: p.ID}, nil
@@ -217,7 +246,7 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 	pwOK, stale := verifyPassword(hash, password, s.opts.Argon2)
 	s.release()
 	if locked {
-		return nil, authFail("password sign-in locked after repeated failures")
+		return nil, authFail(FailLocked, "password sign-in locked after repeated failures")
 	}
 
 	// The code is checked and burned even after a wrong password: a code
@@ -230,14 +259,14 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 		}
 		if step := matchTOTP(seed, code, s.now()); step >= 0 {
 			if step <= acct.TOTPLastStep {
-				return nil, authFail("replayed TOTP code")
+				return nil, authFail(FailReplayedCode, "replayed TOTP code")
 			}
 			advanced, err := s.store.AdvanceTOTPStep(ctx, acct.ID, step)
 			if err != nil {
 				return nil, err
 			}
 			if !advanced {
-				return nil, authFail("replayed TOTP code")
+				return nil, authFail(FailReplayedCode, "replayed TOTP code")
 			}
 			codeOK = true
 		}
@@ -245,17 +274,17 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 
 	switch {
 	case acct == nil:
-		return nil, authFail("unknown account")
+		return nil, authFail(FailUnknownAccount, "unknown account")
 	case acct.PasswordHash == "" || !pwOK:
-		return nil, authFail("wrong password")
+		return nil, authFail(FailWrongPassword, "wrong password")
 	case acct.TOTPEnrolled() && code == "":
-		return nil, authFail("TOTP code missing")
+		return nil, authFail(FailCodeMissing, "TOTP code missing")
 	case acct.TOTPEnrolled() && !codeOK:
-		return nil, authFail("wrong TOTP code")
+		return nil, authFail(FailWrongCode, "wrong TOTP code")
 	case !acct.TOTPEnrolled() && !s.bareAllowed(acct):
-		return nil, authFail("second factor required but not enrolled")
+		return nil, authFail(FailSecondFactorRequired, "second factor required but not enrolled")
 	case acct.Disabled:
-		return nil, authFail("account disabled")
+		return nil, authFail(FailAccountDisabled, "account disabled")
 	}
 
 	if stale {
@@ -368,11 +397,18 @@ func (s *Service) AddUser(ctx context.Context, name, mail, password, role string
 
 // addAccount creates an account whose password hash makeHash gives, called
 // once everything else is valid, so a bad name costs no hashing.
-func (s *Service) addAccount(ctx context.Context, name, mail, role string, makeHash func() (string, error)) (*UserInfo, error) {
+func (s *Service) addAccount(ctx context.Context, name, mail, role string, makeHash func() (string, error)) (_ *UserInfo, err error) {
 	name = strings.ToLower(name)
 	if role == "" {
 		role = RoleUser
 	}
+	defer func() {
+		detail := KV("role", role)
+		if mail != "" {
+			detail += " " + KV("mail", mail)
+		}
+		s.changed(ctx, ActionUserCreate, name, err, detail)
+	}()
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -464,7 +500,8 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 // SetPassword replaces the primary password and, in the same transaction,
 // revokes every app password of the account, as Apple does on a password
 // change. It returns how many were revoked.
-func (s *Service) SetPassword(ctx context.Context, name, password string) (int, error) {
+func (s *Service) SetPassword(ctx context.Context, name, password string) (revoked int, err error) {
+	defer func() { s.passwordChanged(ctx, name, revoked, err, false) }()
 	if err := ValidatePassword(password); err != nil {
 		return 0, err
 	}
@@ -479,9 +516,27 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (int, 
 	return s.store.SetPasswordHash(ctx, a.ID, h, true, s.now().UTC())
 }
 
+// passwordChanged records a change of the primary password and the app
+// passwords it revoked.
+func (s *Service) passwordChanged(ctx context.Context, name string, revoked int, err error, imported bool) {
+	detail := ""
+	if err == nil {
+		detail = KV("revoked", revoked)
+		if imported {
+			detail += " " + KV("from", "import")
+		}
+	}
+	s.changed(ctx, ActionPasswordChange, name, err, detail)
+}
+
 // SetDisabled disables or enables an account. A disabled account fails every
 // bind, with its app passwords kept for when it is enabled again.
-func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) error {
+func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) (err error) {
+	action := ActionUserEnable
+	if disabled {
+		action = ActionUserDisable
+	}
+	defer func() { s.changed(ctx, action, name, err, "") }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
@@ -490,7 +545,15 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) e
 }
 
 // SetRole changes an account's role.
-func (s *Service) SetRole(ctx context.Context, name, role string) error {
+func (s *Service) SetRole(ctx context.Context, name, role string) (err error) {
+	was := ""
+	defer func() {
+		detail := KV("role", role)
+		if was != "" {
+			detail += " " + KV("was", was)
+		}
+		s.changed(ctx, ActionUserRole, name, err, detail)
+	}()
 	if err := validRole(role); err != nil {
 		return err
 	}
@@ -498,11 +561,13 @@ func (s *Service) SetRole(ctx context.Context, name, role string) error {
 	if err != nil {
 		return err
 	}
+	was = a.Role
 	return s.store.SetRole(ctx, a.ID, role)
 }
 
 // DeleteUser removes an account and its app passwords.
-func (s *Service) DeleteUser(ctx context.Context, name string) error {
+func (s *Service) DeleteUser(ctx context.Context, name string) (err error) {
+	defer func() { s.changed(ctx, ActionUserDelete, name, err, "") }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
@@ -512,11 +577,20 @@ func (s *Service) DeleteUser(ctx context.Context, name string) error {
 
 // EnrollTOTP gives the account a new TOTP seed (random when seed is nil),
 // replacing any earlier one, and returns what the user's authenticator needs.
-func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (*TOTPEnrollment, error) {
+func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (_ *TOTPEnrollment, err error) {
+	replaced := false
+	defer func() {
+		detail := ""
+		if err == nil && replaced {
+			detail = KV("replaced", true)
+		}
+		s.changed(ctx, ActionTOTPEnroll, name, err, detail)
+	}()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return nil, err
 	}
+	replaced = a.TOTPEnrolled()
 	if seed == nil {
 		seed = newTOTPSeed()
 	}
@@ -536,7 +610,14 @@ func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (*TO
 
 // RemoveTOTP removes the second factor. App passwords exist only under
 // two-factor, so they are revoked with it; it returns how many.
-func (s *Service) RemoveTOTP(ctx context.Context, name string) (int, error) {
+func (s *Service) RemoveTOTP(ctx context.Context, name string) (revoked int, err error) {
+	defer func() {
+		detail := ""
+		if err == nil {
+			detail = KV("revoked", revoked)
+		}
+		s.changed(ctx, ActionTOTPRemove, name, err, detail)
+	}()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return 0, err
@@ -552,7 +633,19 @@ type NewAppPassword struct {
 }
 
 // CreateAppPassword generates an app password for the account.
-func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (*NewAppPassword, error) {
+func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (created *NewAppPassword, err error) {
+	// The label is user text and may be recorded; the password never is.
+	validLabel := validateLabel(label) == nil
+	defer func() {
+		var detail string
+		switch {
+		case err == nil:
+			detail = KV("id", created.ID, "label", label)
+		case validLabel:
+			detail = KV("label", label)
+		}
+		s.changed(ctx, ActionAppPasswordCreate, name, err, detail)
+	}()
 	if err := validateLabel(label); err != nil {
 		return nil, err
 	}
@@ -606,7 +699,8 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 
 // RevokeAppPassword revokes one app password of the account. An id that is
 // not the account's own is ErrNoSuchAppPassword, so nothing leaks.
-func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) error {
+func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) (err error) {
+	defer func() { s.changed(ctx, ActionAppPasswordRevoke, name, err, KV("id", recordedID(id))) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
@@ -615,7 +709,14 @@ func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) error 
 }
 
 // RevokeAllAppPasswords revokes every app password of the account and says how many.
-func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (int, error) {
+func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (revoked int, err error) {
+	defer func() {
+		detail := ""
+		if err == nil {
+			detail = KV("count", revoked)
+		}
+		s.changed(ctx, ActionAppPasswordRevokeAll, name, err, detail)
+	}()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return 0, err
@@ -625,14 +726,24 @@ func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (int, 
 
 // RevokeAppPasswords revokes several app passwords of the account, all or
 // none: an id that is not the account's own active one revokes nothing.
-func (s *Service) RevokeAppPasswords(ctx context.Context, name string, ids []string) error {
-	a, err := s.account(ctx, name)
-	if err != nil {
-		return err
-	}
+func (s *Service) RevokeAppPasswords(ctx context.Context, name string, ids []string) (err error) {
 	lower := make([]string, len(ids))
 	for i, id := range ids {
 		lower[i] = strings.ToLower(id)
+	}
+	defer func() {
+		key, shown := "ids", make([]string, len(lower))
+		if len(lower) == 1 {
+			key = "id"
+		}
+		for i, id := range lower {
+			shown[i] = recordedID(id)
+		}
+		s.changed(ctx, ActionAppPasswordRevoke, name, err, KV(key, strings.Join(shown, ",")))
+	}()
+	a, err := s.account(ctx, name)
+	if err != nil {
+		return err
 	}
 	return s.store.RevokeAppPasswords(ctx, a.ID, lower, s.now().UTC())
 }
@@ -654,13 +765,13 @@ func (s *Service) Resolve(ctx context.Context, login string) (string, error) {
 func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error {
 	a, err := s.account(ctx, name)
 	if errors.Is(err, ErrNotFound) {
-		return authFail("unknown account")
+		return authFail(FailUnknownAccount, "unknown account")
 	}
 	if err != nil {
 		return err
 	}
 	if a.PasswordHash == "" || secret == "" {
-		return authFail("no password")
+		return authFail(FailWrongPassword, "no password")
 	}
 	if err := s.acquire(ctx); err != nil {
 		return err
@@ -674,7 +785,7 @@ func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error
 		_, err := s.checkPrimary(ctx, a, secret, false)
 		return err
 	}
-	return authFail("wrong password")
+	return authFail(FailWrongPassword, "wrong password")
 }
 
 // passwordAlphabet leaves out look-alikes (0/O, 1/l/I) so a generated

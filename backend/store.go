@@ -87,5 +87,15 @@ type Store interface {
 	// UnlockAccount clears the records of both paths in one write.
 	UnlockAccount(ctx context.Context, id int64) error
 
+	// InsertAudit appends a batch of audit records, all or none; the store
+	// assigns their IDs, in the batch's order.
+	InsertAudit(ctx context.Context, recs []AuditRecord) error
+	// ListAudit returns the records f selects, newest first; records of
+	// the same instant, the later inserted first.
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditRecord, error)
+	// PruneAudit deletes at most limit of the records older than before,
+	// the oldest first, and says how many it deleted.
+	PruneAudit(ctx context.Context, before time.Time, limit int) (int, error)
+
 	Close() error
 }

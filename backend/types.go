@@ -84,6 +84,10 @@ type Principal struct {
 	Method Method
 	// AppPasswordID is set when Method is MethodAppPassword.
 	AppPasswordID string
+	// Admin, when set, is the administrator who authenticated and acts as
+	// Name (a SASL authorization identity): the actor of what the session
+	// changes.
+	Admin string
 }
 
 // Profile is the part of an account an administrator edits with

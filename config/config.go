@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,14 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Lockout Lockout `toml:"lockout"`
 	TLS     TLS     `toml:"tls"`
+	Audit   Audit   `toml:"audit"`
+}
+
+// Audit configures the audit trail of binds and changes.
+type Audit struct {
+	// Retention is how long records are kept ("90d"); the server prunes
+	// older ones at start and every hour. 0 keeps them for ever.
+	Retention Duration `toml:"retention"`
 }
 
 // Log configures log/slog output on stderr.
@@ -103,16 +112,43 @@ type TLS struct {
 // Enabled reports whether a server certificate is configured.
 func (t *TLS) Enabled() bool { return t.CertFile != "" }
 
-// Duration reads "30s", "5m" from TOML.
+// Duration reads "30s", "5m", "90d" from TOML (see ParseDuration).
 type Duration struct{ time.Duration }
 
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("%q is not a duration (say 30s, 5m, 1h)", b)
+		return err
 	}
 	d.Duration = v
 	return nil
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days, as
+// retention periods are said: "90d", "1d12h". A day is 24 hours.
+func ParseDuration(s string) (time.Duration, error) {
+	bad := fmt.Errorf("%q is not a duration (say 30s, 5m, 1h, 90d)", s)
+	days, rest, found := strings.Cut(s, "d")
+	if !found {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			return 0, bad
+		}
+		return v, nil
+	}
+	n, err := strconv.ParseUint(days, 10, 16)
+	if err != nil || days == "" || days[0] == '+' {
+		return 0, bad
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 || strings.HasPrefix(rest, "+") {
+			return 0, bad
+		}
+		d += r
+	}
+	return d, nil
 }
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
@@ -145,6 +181,7 @@ func Default() *Config {
 		},
 		Lockout: defaultLockout(),
 		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
+		Audit:   Audit{Retention: Duration{90 * 24 * time.Hour}},
 	}
 }
 
@@ -257,6 +294,9 @@ func (c *Config) Validate() error {
 		bad("limits.max_connections_per_address: must be 0 (no cap) or more")
 	}
 	c.Lockout.validate(bad)
+	if c.Audit.Retention.Duration < 0 {
+		bad("audit.retention: must be 0 (keep for ever) or a positive duration")
+	}
 	return errors.Join(errs...)
 }
 

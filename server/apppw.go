@@ -23,11 +23,11 @@ func (c *conn) appPasswordCreate(o *op, x *extendedRequest) (result, []byte) {
 	if !ok {
 		return r, nil
 	}
-	ap, err := c.srv.accounts.CreateAppPassword(o.ctx, name, req.Label)
+	// The account domain records the creation, with the id and the label.
+	ap, err := c.srv.accounts.CreateAppPassword(c.acting(o.ctx, viaExop), name, req.Label)
 	if err != nil {
 		return c.backendResult("app password create", err), nil
 	}
-	c.log.Info("app password created", "by", c.principal.Name, "user", name, "id", ap.ID)
 	value := exop.CreateResponse{ID: ap.ID, Password: ap.Password, Created: ap.CreatedAt}.Encode()
 	r = success()
 	if !req.Bare {
@@ -36,8 +36,10 @@ func (c *conn) appPasswordCreate(o *op, x *extendedRequest) (result, []byte) {
 	// Stock ldapexop prints a response value only as base64 but shows the
 	// diagnostic message as text: the bare-label form is the one those
 	// tools send, so the password is repeated there for a person to read.
+	// Hence secret: this diagnostic goes to the client and nowhere else.
 	r.diag = "app password " + ap.Password + " created with id " + ap.ID +
 		"; it will not be shown again"
+	r.secret = true
 	return r, value
 }
 
@@ -79,10 +81,9 @@ func (c *conn) appPasswordRevoke(o *op, x *extendedRequest) (result, []byte) {
 	if !ok {
 		return r, nil
 	}
-	if err := c.srv.accounts.RevokeAppPasswords(o.ctx, name, []string{req.ID}); err != nil {
+	if err := c.srv.accounts.RevokeAppPasswords(c.acting(o.ctx, viaExop), name, []string{req.ID}); err != nil {
 		return c.backendResult("app password revoke", err), nil
 	}
-	c.log.Info("app password revoked", "by", c.principal.Name, "user", name, "id", req.ID, "via", "extended operation")
 	return success(), nil
 }
 
@@ -99,10 +100,9 @@ func (c *conn) appPasswordRevokeAll(o *op, x *extendedRequest) (result, []byte) 
 	if !ok {
 		return r, nil
 	}
-	n, err := c.srv.accounts.RevokeAllAppPasswords(o.ctx, name)
+	n, err := c.srv.accounts.RevokeAllAppPasswords(c.acting(o.ctx, viaExop), name)
 	if err != nil {
 		return c.backendResult("app password revoke-all", err), nil
 	}
-	c.log.Info("app passwords revoked", "by", c.principal.Name, "user", name, "count", n, "via", "extended operation")
 	return success(), exop.RevokeAllResponse{Revoked: n}.Encode()
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 
@@ -75,39 +76,46 @@ func (c *conn) bind(o *op) {
 	c.reply(o, resultOp(ldap.ApplicationBindResponse, r))
 }
 
+// Every way out of a bind leaves one audit record (auditBind, through
+// bound and bindFailure), which is also the bind's log line.
 func (c *conn) bindResult(ctx context.Context, b *bindRequest) result {
 	switch {
 	case b.version != 3:
+		c.auditBind(ctx, b.name, "", "", backend.FailUnsupported, backend.KV("version", b.version))
 		return fail(ldap.LDAPResultProtocolError, "only LDAP version 3 is supported")
 	case !b.simple && b.mech == "EXTERNAL" && c.srv.externalEnabled():
 		return c.saslExternal(ctx, b)
 	case !b.simple && b.mech != "PLAIN":
+		c.auditBind(ctx, b.name, "", "", backend.FailUnsupported, backend.KV("sasl", b.mech))
 		return fail(ldap.LDAPResultAuthMethodNotSupported, "SASL mechanism %q is not supported; use %s or a simple bind",
 			b.mech, strings.Join(c.srv.saslMechanisms(), ", "))
 	case !b.simple:
 		return c.saslPlain(ctx, b)
 	case b.name == "" && b.password == "":
+		c.auditBind(ctx, "", "", "anonymous", backend.ResultSuccess)
 		return success() // anonymous (RFC 4513 5.1.1)
 	case b.password == "":
 		// RFC 4513 5.1.2: a name without a password is an unauthenticated
 		// bind; accepting it is how go-ldap's CVE-2017-14623 let apps
 		// treat "no password" as "authenticated".
-		c.log.Info("bind refused", "dn", b.name, "reason", "unauthenticated bind (name without password)")
+		c.auditBind(ctx, b.name, "", "", backend.FailUnauthenticatedBind,
+			backend.KV("reason", "unauthenticated bind (name without password)"))
 		return fail(ldap.LDAPResultUnwillingToPerform, "unauthenticated bind (name without password) is not allowed")
 	case b.name == "":
-		c.log.Info("bind failed", "reason", "password without a name")
+		c.auditBind(ctx, "", "", "", backend.FailInvalidName, backend.KV("reason", "password without a name"))
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	}
 
 	login, ok := c.srv.loginFromName(b.name)
 	if !ok {
+		c.auditBind(ctx, b.name, "", "", backend.FailInvalidName)
 		return fail(ldap.LDAPResultInvalidDNSyntax, "bind name is neither a DN, a username nor a mail address")
 	}
 	p, err := c.authenticate(ctx, login, b.password)
 	if err != nil {
-		return c.bindFailure(b.name, err)
+		return c.bindFailure(ctx, b.name, err)
 	}
-	return c.bound(b.name, p, "simple")
+	return c.bound(ctx, b.name, p)
 }
 
 // authenticate runs one bind's check between the limits of its client
@@ -129,10 +137,20 @@ func (c *conn) authenticate(ctx context.Context, login, secret string) (*backend
 	return p, err
 }
 
-func (c *conn) bound(name string, p *backend.Principal, how string) result {
+// bound makes the session p's. name is the bind name as given; detail
+// says how beyond p's method (a SASL mechanism).
+func (c *conn) bound(ctx context.Context, name string, p *backend.Principal, detail ...string) result {
 	c.principal = p
 	c.authed.Store(true)
-	c.log.Info("bind", "dn", name, "user", p.Name, "method", p.Method, "app_password", p.AppPasswordID, "bind", how)
+	account := p.Name
+	if p.Admin != "" {
+		account = p.Admin
+		detail = append(detail, backend.KV("as", p.Name))
+	}
+	if p.AppPasswordID != "" {
+		detail = append(detail, backend.KV("app_password", p.AppPasswordID))
+	}
+	c.auditBind(ctx, name, account, string(p.Method), backend.ResultSuccess, detail...)
 	return success()
 }
 
@@ -149,33 +167,37 @@ func (c *conn) saslPlain(ctx context.Context, b *bindRequest) result {
 		authzid, authcid, password = identity, username, pw
 		return nil
 	})
+	const mech = "sasl=PLAIN"
 	if _, _, err := srv.Next(b.creds); err != nil {
+		c.auditBind(ctx, "", "", "", backend.FailMalformed, mech)
 		return fail(ldap.LDAPResultProtocolError, "malformed SASL PLAIN credentials: want authzid NUL authcid NUL password")
 	}
 	if password == "" {
+		c.auditBind(ctx, authcid, "", "", backend.FailEmptyPassword, mech)
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	}
 	login, ok := c.srv.loginFromName(authcid)
 	if !ok {
+		c.auditBind(ctx, authcid, "", "", backend.FailInvalidName, mech)
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	}
 	p, err := c.authenticate(ctx, login, password)
 	if err != nil {
-		return c.bindFailure(authcid, err)
+		return c.bindFailure(ctx, authcid, err, mech)
 	}
 	target := strings.TrimPrefix(strings.TrimPrefix(authzid, "u:"), "dn:")
 	if target == "" {
-		return c.bound(authcid, p, "SASL PLAIN")
+		return c.bound(ctx, authcid, p, mech)
 	}
 	name, r, ok := c.proxied(ctx, p, target)
 	if !ok {
+		c.auditBind(ctx, authcid, p.Name, string(p.Method), backend.FailAuthzRefused, mech, backend.KV("authzid", authzid))
 		return r
 	}
 	if name == p.Name {
-		return c.bound(authcid, p, "SASL PLAIN")
+		return c.bound(ctx, authcid, p, mech)
 	}
-	c.log.Info("administrator acts as another user", "admin", p.Name, "as", name)
-	return c.bound(authcid, &backend.Principal{Name: name, Role: backend.RoleUser, Method: p.Method}, "SASL PLAIN as "+name)
+	return c.bound(ctx, authcid, &backend.Principal{Name: name, Role: backend.RoleUser, Method: p.Method, Admin: p.Name}, mech)
 }
 
 // proxied resolves a SASL authorization identity for principal p.
@@ -200,7 +222,9 @@ func (c *conn) proxied(ctx context.Context, p *backend.Principal, authzid string
 	return name, result{}, true
 }
 
-func (c *conn) bindFailure(name string, err error) result {
+// bindFailure answers a bind that authenticate refused. name is the bind
+// name as given; detail says how beyond the credentials (a SASL mechanism).
+func (c *conn) bindFailure(ctx context.Context, name string, err error, detail ...string) result {
 	var af *backend.AuthFailure
 	var le *addressLimitError
 	switch {
@@ -208,17 +232,30 @@ func (c *conn) bindFailure(name string, err error) result {
 		// Busy rather than invalidCredentials: it is about the address,
 		// not the credentials, which were never looked at, and a user
 		// behind a busy address must not be told the password is wrong.
-		c.log.Warn("bind refused: too many failed binds from this address", "dn", name, "retry_in", le.retry)
-		return fail(ldap.LDAPResultBusy, "too many failed binds from your address; try again in %d s",
-			int(math.Ceil(le.retry.Seconds())))
+		retry := int(math.Ceil(le.retry.Seconds()))
+		c.auditBind(ctx, name, "", "", backend.FailRateLimited, append(detail, backend.KV("retry_in", fmt.Sprintf("%ds", retry)))...)
+		return fail(ldap.LDAPResultBusy, "too many failed binds from your address; try again in %d s", retry)
 	case errors.As(err, &af):
-		c.log.Info("bind failed", "dn", name, "reason", af.Reason)
+		// The reason never holds a secret (backend.AuthFailure).
+		c.auditBind(ctx, name, af.Account, string(af.Method), backend.FailureCategory(err),
+			append(detail, backend.KV("reason", af.Reason))...)
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	case errors.Is(err, backend.ErrInvalidCredentials):
-		c.log.Info("bind failed", "dn", name)
+		c.auditBind(ctx, name, "", "", backend.FailInvalidCredentials, detail...)
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	}
-	return c.srv.internal(c, "bind", err)
+	return c.bindError(ctx, name, "", "", err, detail...)
+}
+
+// bindError answers a bind that failed on the server's side (busy, or the
+// database), with the error in its audit record, which is its log line.
+func (c *conn) bindError(ctx context.Context, name, account, method string, err error, detail ...string) result {
+	res := backend.FailureCategory(err)
+	c.auditBind(ctx, name, account, method, res, append(detail, backend.KV("err", err.Error()))...)
+	if res == backend.FailBusy {
+		return fail(ldap.LDAPResultBusy, "server busy; try again")
+	}
+	return fail(ldap.LDAPResultOther, "internal error")
 }
 
 // loginFromName turns a bind name into what the backend looks up: the uid of

@@ -16,48 +16,54 @@ import (
 // against tls.client_ca_file. Only service accounts may bind this way: a
 // certificate is one factor, which DESIGN.md allows for services alone.
 func (c *conn) saslExternal(ctx context.Context, b *bindRequest) result {
+	const mech = "sasl=EXTERNAL"
+	method := string(backend.MethodSASLExternal)
 	st := c.tlsState.Load()
 	if st == nil || len(st.VerifiedChains) == 0 {
+		c.auditBind(ctx, b.name, "", method, backend.FailNoCertificate, mech)
 		// RFC 4513 5.2.3: no credentials were established at a lower layer.
 		return fail(ldap.LDAPResultInappropriateAuthentication,
 			"SASL EXTERNAL needs a TLS client certificate signed by the configured client CA (tls.client_ca_file)")
 	}
+	// The certificate is the name the client gave.
 	cert := st.VerifiedChains[0][0]
-	fail49 := func(reason string) result {
-		c.log.Info("bind failed", "mech", "EXTERNAL", "subject", cert.Subject.String(),
-			"serial", cert.SerialNumber.Text(16), "reason", reason)
+	subject := cert.Subject.String()
+	serial := backend.KV("serial", cert.SerialNumber.Text(16))
+	fail49 := func(account, category, reason string) result {
+		c.auditBind(ctx, subject, account, method, category, mech, serial, backend.KV("reason", reason))
 		return fail(ldap.LDAPResultInvalidCredentials, "")
 	}
 	name, err := c.certificateAccount(ctx, cert)
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
-		return fail49("the certificate names no account")
+		return fail49("", backend.FailUnknownCertificate, "the certificate names no account")
 	case err != nil:
-		return c.srv.internal(c, "bind", err)
+		return c.bindError(ctx, subject, "", method, err, mech, serial)
 	}
 	u, err := c.srv.accounts.User(ctx, name)
 	switch {
 	case errors.Is(err, backend.ErrNotFound):
-		return fail49("account deleted during bind")
+		return fail49("", backend.FailUnknownAccount, "account deleted during bind")
 	case err != nil:
-		return c.srv.internal(c, "bind", err)
+		return c.bindError(ctx, subject, name, method, err, mech, serial)
 	case u.Disabled:
-		return fail49("account " + name + " is disabled")
+		return fail49(name, backend.FailAccountDisabled, "account "+name+" is disabled")
 	case u.Role != backend.RoleService:
-		return fail49("account " + name + " has role " + u.Role + "; only service accounts may bind with SASL EXTERNAL")
+		return fail49(name, backend.FailNotServiceAccount,
+			"account "+name+" has role "+u.Role+"; only service accounts may bind with SASL EXTERNAL")
 	}
 	// RFC 4422 appendix A: the message is the authorization identity, empty
 	// to act as the authenticated one. Acting as another is not offered.
 	if authzid := string(b.creds); authzid != "" {
 		if !c.sameAccount(ctx, authzid, name) {
-			c.log.Info("bind refused", "mech", "EXTERNAL", "user", name, "authzid", authzid,
-				"reason", "authorization identity names another account")
+			c.auditBind(ctx, subject, name, method, backend.FailAuthzRefused, mech, serial, backend.KV("authzid", authzid),
+				backend.KV("reason", "authorization identity names another account"))
 			return fail(ldap.LDAPResultInsufficientAccessRights,
 				"SASL EXTERNAL may not act as another account; leave the authorization identity empty")
 		}
 	}
-	return c.bound(c.srv.userDN(name), &backend.Principal{Name: name, Role: u.Role, Method: backend.MethodSASLExternal},
-		"SASL EXTERNAL")
+	return c.bound(ctx, subject, &backend.Principal{Name: name, Role: u.Role, Method: backend.MethodSASLExternal},
+		mech, serial)
 }
 
 // certificateAccount maps a client certificate to an account: the subject

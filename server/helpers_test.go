@@ -64,6 +64,9 @@ func (c *clock) advance(d time.Duration) time.Time {
 type env struct {
 	t     *testing.T
 	svc   *backend.Service
+	store *memstore.Store
+	// logs has the backend's log lines, the audit trail's among them.
+	logs  *logBuffer
 	srv   *Server
 	addr  string
 	clock *clock
@@ -110,18 +113,21 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	store := memstore.New()
 	clk := &clock{now: time.Date(2031, 5, 6, 7, 8, 0, 0, time.UTC)}
+	logs := &logBuffer{}
 	svc := backend.New(store, keys, backend.Options{
 		Argon2:              backend.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1},
 		RequireSecondFactor: true,
-		Logger:              quietLogger(),
+		Logger:              slog.New(slog.NewJSONHandler(logs, nil)),
 		Now:                 clk.Now,
+		// Short, so that tests see the audit trail soon (waitAudit).
+		AuditFlushInterval: 20 * time.Millisecond,
 	})
 	t.Cleanup(func() {
 		svc.Close()
 		store.Close()
 	})
 
-	e := &env{t: t, svc: svc, clock: clk, served: make(chan struct{})}
+	e := &env{t: t, svc: svc, store: store, logs: logs, clock: clk, served: make(chan struct{})}
 	e.aliceSecret, e.appPassword, e.revokedAppPassword = e.addUser(ctx, "alice", aliceMail, alicePassword)
 	e.daveSecret, e.daveAppPassword, _ = e.addUser(ctx, "dave", "dave@example.com", davePassword)
 	if err := svc.SetDisabled(ctx, "dave", true); err != nil {

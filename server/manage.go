@@ -111,20 +111,18 @@ func (c *conn) modifyResult(o *op) result {
 	if !ok {
 		return r
 	}
+	ctx := c.acting(o.ctx, viaModify)
 	if all {
-		n, err := c.srv.accounts.RevokeAllAppPasswords(o.ctx, name)
-		if err != nil {
+		if _, err := c.srv.accounts.RevokeAllAppPasswords(ctx, name); err != nil {
 			return c.backendResult("modify", err)
 		}
-		c.log.Info("app passwords revoked", "by", c.principal.Name, "user", name, "count", n, "via", "modify")
 		return success()
 	}
 	if len(ids) == 0 {
 		return success() // an empty change list changes nothing
 	}
-	err := c.srv.accounts.RevokeAppPasswords(o.ctx, name, ids)
+	err := c.srv.accounts.RevokeAppPasswords(ctx, name, ids)
 	if err == nil {
-		c.log.Info("app passwords revoked", "by", c.principal.Name, "user", name, "ids", ids, "via", "modify")
 		return success()
 	}
 	if isNoSuchAppPassword(err) {
@@ -161,9 +159,8 @@ func (c *conn) delResult(o *op) result {
 	if !ok {
 		return r
 	}
-	if err := c.srv.accounts.RevokeAppPasswords(o.ctx, name, []string{t.id}); err != nil {
+	if err := c.srv.accounts.RevokeAppPasswords(c.acting(o.ctx, viaDelete), name, []string{t.id}); err != nil {
 		return c.backendResult("delete", err)
 	}
-	c.log.Info("app password revoked", "by", c.principal.Name, "user", name, "id", t.id, "via", "delete")
 	return success()
 }

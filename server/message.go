@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -122,11 +123,21 @@ type result struct {
 	code      uint16
 	matchedDN string
 	diag      string
+	// secret: diag repeats a secret for the client (a new app password)
+	// and must not reach a log.
+	secret bool
 }
 
 func (r result) String() string {
-	return fmt.Sprintf("%s (%d): %s", ldap.LDAPResultCodeMap[r.code], r.code, r.diag)
+	diag := r.diag
+	if r.secret {
+		diag = "(withheld)"
+	}
+	return fmt.Sprintf("%s (%d): %s", ldap.LDAPResultCodeMap[r.code], r.code, diag)
 }
+
+// LogValue keeps a secret diagnostic out of a log line that names r.
+func (r result) LogValue() slog.Value { return slog.StringValue(r.String()) }
 
 func success() result { return result{code: ldap.LDAPResultSuccess} }
 

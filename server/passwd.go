@@ -70,7 +70,9 @@ func (c *conn) passwordModify(o *op, x *extendedRequest) (result, []byte) {
 			return fail(ldap.LDAPResultUnwillingToPerform, "changing your own password needs the current one in oldPasswd (ldappasswd -a or -A)"), nil
 		}
 		if err := c.srv.accounts.VerifyPassword(o.ctx, name, pm.old); err != nil {
-			c.log.Info("password change refused", "user", name, "reason", "old password did not verify")
+			// Refused before the account domain's change, so recorded here.
+			c.srv.audit.Audit(c.acting(o.ctx, viaPasswordModify), backend.AuditRecord{Action: backend.ActionPasswordChange,
+				Subject: name, Result: backend.FailureCategory(err), Detail: backend.KV("reason", "old password did not verify")})
 			return c.backendResult("password modify", err), nil
 		}
 	}
@@ -78,12 +80,11 @@ func (c *conn) passwordModify(o *op, x *extendedRequest) (result, []byte) {
 	if generated {
 		newPassword = backend.GeneratePassword()
 	}
-	revoked, err := c.srv.accounts.SetPassword(o.ctx, name, newPassword)
+	// The account domain records the change and the revocations with it.
+	revoked, err := c.srv.accounts.SetPassword(c.acting(o.ctx, viaPasswordModify), name, newPassword)
 	if err != nil {
 		return c.backendResult("password modify", err), nil
 	}
-	c.log.Info("password changed", "by", c.principal.Name, "user", name, "app_passwords_revoked", revoked,
-		"generated", generated)
 	r = result{code: ldap.LDAPResultSuccess,
 		diag: fmt.Sprintf("password changed; %s revoked", plural(revoked, "app password"))}
 	if !generated {

@@ -70,6 +70,7 @@ type Server struct {
 	cfg      Config
 	auth     Authenticator
 	accounts Accounts // nil: only binds, Who am I? and the root DSE
+	audit    Auditor
 	log      *slog.Logger
 	baseDN   *ldap.DN
 	// peopleDN and groupsDN are ou=people and ou=groups under the base.
@@ -136,10 +137,15 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		ber.MaxNestingDepth = maxNesting
 	})
 	accounts, _ := auth.(Accounts)
+	var audit Auditor = logOnly{cfg.Logger}
+	if a, ok := auth.(Auditor); ok {
+		audit = a
+	}
 	s := &Server{
 		cfg:       cfg,
 		auth:      auth,
 		accounts:  accounts,
+		audit:     audit,
 		log:       cfg.Logger,
 		baseDN:    base,
 		peopleDN:  people,

@@ -44,6 +44,9 @@ type Store struct {
 	groups   map[string]*group // by folded name
 	apps     map[string]*appPassword
 	byVerif  map[verifierKey]string
+	// audit is in insertion order; nextAudit numbers it as rowids would.
+	audit     []backend.AuditRecord
+	nextAudit int64
 }
 
 type group struct {

@@ -87,6 +87,26 @@ ALTER TABLE accounts ADD COLUMN apppw_failures        INTEGER NOT NULL DEFAULT 0
 ALTER TABLE accounts ADD COLUMN apppw_failed_at       INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE accounts ADD COLUMN apppw_locked_until    INTEGER NOT NULL DEFAULT 0;
 `,
+	// 4: the audit trail. No foreign key to accounts: a record outlives
+	// the account it names, and a failed bind may name none. Times are
+	// Unix nanoseconds.
+	`
+CREATE TABLE audit (
+	id      INTEGER PRIMARY KEY,
+	at      INTEGER NOT NULL,
+	actor   TEXT,
+	action  TEXT    NOT NULL,
+	subject TEXT,
+	method  TEXT,
+	remote  TEXT,
+	result  TEXT    NOT NULL,
+	detail  TEXT
+);
+-- Listing newest first, and pruning the oldest.
+CREATE INDEX audit_at ON audit (at);
+-- Listing one account's records.
+CREATE INDEX audit_subject ON audit (subject, at);
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

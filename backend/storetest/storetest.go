@@ -115,6 +115,11 @@ var tests = []test{
 	{"UnlockAccount_ClearsBothPaths", unlockClearsBoth},
 	{"AuthFailures_UnknownAccountIsNotFound", failuresUnknownAccount},
 	{"CreateAccount_StartsWithoutFailures", createAccountIgnoresFailures},
+	{"InsertAudit_RoundTripsNewestFirst", auditRoundTrips},
+	{"InsertAudit_EmptyBatchIsNoOp", auditEmptyBatch},
+	{"ListAudit_FiltersBySubjectSinceAndLimit", auditFilters},
+	{"ListAudit_SameInstantLaterInsertedFirst", auditTies},
+	{"PruneAudit_DeletesOldestFirstInChunks", auditPrune},
 	{"Store_ConcurrentUse", concurrentUse},
 	{"Close_IsIdempotentAndStopsCalls", closeStops},
 }

@@ -33,7 +33,8 @@ func main() {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	// Every change a command makes is recorded as this user's.
+	if err := root.ExecuteContext(backend.WithActor(ctx, cliActor())); err != nil {
 		fmt.Fprintf(stderr, "wicket: %s\n", userMessage(err))
 		return 1
 	}
@@ -57,6 +58,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
 
 	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
+	root.AddCommand(newAuditCmd(g))
 	return root
 }
 
@@ -96,7 +98,19 @@ func (g *globals) open(log *slog.Logger) (*env, error) {
 	return openEnv(cfg, log)
 }
 
+// openEnv opens the database for a command, which exits right after: its
+// audit records are written before each change returns, and only warnings
+// (an audit record that could not be written) are logged, on stderr.
 func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return openEnvFor(cfg, log, true)
+}
+
+// openEnvFor opens the database; auditSync writes each audit record at
+// once rather than in batches.
+func openEnvFor(cfg *config.Config, log *slog.Logger, auditSync bool) (*env, error) {
 	if err := config.CheckWritableDir(cfg.Database); err != nil {
 		return nil, err
 	}
@@ -108,9 +122,6 @@ func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", cfg.Database, err)
 	}
-	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	svc := backend.New(store, keys, backend.Options{
 		Argon2: backend.Argon2Params{MemoryKiB: cfg.Argon2.MemoryKiB, Time: cfg.Argon2.Time,
 			Threads: cfg.Argon2.Threads},
@@ -120,6 +131,7 @@ func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 		TOTPIssuer:          cfg.Auth.TOTPIssuer,
 		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
+		AuditSync:           auditSync,
 	})
 	return &env{cfg: cfg, store: store, keys: keys, svc: svc}, nil
 }

@@ -13,12 +13,17 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/config"
 	"github.com/wicketldap/wicket/server"
 )
+
+// auditPruneInterval is how often the server deletes audit records past
+// audit.retention, besides once at start.
+const auditPruneInterval = time.Hour
 
 // version is set at build time with -ldflags "-X main.version=…".
 var version = ""
@@ -83,13 +88,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := openEnv(cfg, log)
+	e, err := openEnvFor(cfg, log, false)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		e.Close()
 		log.Info("database closed")
+	}()
+	pruneCtx, stopPruning := context.WithCancel(context.Background())
+	pruned := make(chan struct{})
+	go func() {
+		defer close(pruned)
+		e.svc.KeepAudit(pruneCtx, cfg.Audit.Retention.Duration, auditPruneInterval)
+	}()
+	// Deferred after the close above, so it runs before it.
+	defer func() {
+		stopPruning()
+		<-pruned
 	}()
 
 	trusted, err := cfg.Lockout.TrustedPrefixes()

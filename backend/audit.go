@@ -1,0 +1,548 @@
+package backend
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// AuditRecord is one entry of the audit trail: a bind, or a change to an
+// account, its password, second factor or app passwords. It never holds a
+// secret: no password, code, app password, hash or seed, in any field.
+type AuditRecord struct {
+	ID int64     `json:"id"`
+	At time.Time `json:"at"`
+	// Actor is who acted: for a bind, the bind name as the client gave it;
+	// for a change, the bound account on the LDAP server, or the operating
+	// system user who ran the command.
+	Actor string `json:"actor"`
+	// Action is one of the Action constants.
+	Action string `json:"action"`
+	// Subject is the account acted on; for a bind, the account the name
+	// resolved to, empty when none did.
+	Subject string `json:"subject"`
+	// Method is how: for a bind, the credentials (a Method) or the SASL
+	// mechanism; for a change, the operation that asked for it ("cli",
+	// "extended-operation", "modify", "delete", "password-modify").
+	Method string `json:"method"`
+	// Remote is the client's address; empty for the command line.
+	Remote string `json:"remote"`
+	// Result is ResultSuccess or a failure category (the Fail constants).
+	Result string `json:"result"`
+	// Detail is key=value pairs: an app password's id and label, counts,
+	// the reason of a failure.
+	Detail string `json:"detail"`
+}
+
+// Actions of the audit trail.
+const (
+	ActionBind                 = "bind"
+	ActionAppPasswordCreate    = "apppw-create"
+	ActionAppPasswordRevoke    = "apppw-revoke"
+	ActionAppPasswordRevokeAll = "apppw-revoke-all"
+	ActionPasswordChange       = "password-change"
+	ActionTOTPEnroll           = "totp-enroll"
+	ActionTOTPRemove           = "totp-remove"
+	ActionUserCreate           = "user-create"
+	ActionUserDisable          = "user-disable"
+	ActionUserEnable           = "user-enable"
+	ActionUserDelete           = "user-delete"
+	ActionUserRole             = "user-role"
+	ActionUserUnlock           = "user-unlock"
+)
+
+// Results of the audit trail: success, or the category of a failure. The
+// categories are few and fixed, so that they can be counted and filtered;
+// the particulars go in Detail.
+const (
+	ResultSuccess = "success"
+
+	// Binds refused by the account domain (AuthFailure.Category).
+	FailEmptyPassword        = "empty-password"
+	FailUnknownAccount       = "unknown-account"
+	FailWrongPassword        = "wrong-password"
+	FailCodeMissing          = "code-missing"
+	FailWrongCode            = "wrong-code"
+	FailReplayedCode         = "replayed-code"
+	FailSecondFactorRequired = "second-factor-required"
+	FailWrongAppPassword     = "wrong-app-password"
+	FailRevokedAppPassword   = "revoked-app-password"
+	FailAccountDisabled      = "account-disabled"
+	FailLocked               = "locked"
+	FailInvalidCredentials   = "invalid-credentials"
+
+	// Binds refused by the LDAP server before or around the account domain.
+	FailRateLimited         = "rate-limited"
+	FailUnauthenticatedBind = "unauthenticated-bind"
+	FailInvalidName         = "invalid-name"
+	FailUnsupported         = "unsupported"
+	FailMalformed           = "malformed"
+	FailNoCertificate       = "no-client-certificate"
+	FailUnknownCertificate  = "unknown-certificate"
+	FailNotServiceAccount   = "not-a-service-account"
+	FailAuthzRefused        = "authorization-refused"
+
+	// Changes refused by the account domain.
+	FailNoSuchAppPassword = "no-such-app-password"
+	FailLimitReached      = "limit-reached"
+	FailServiceAccount    = "service-account"
+	FailInvalidInput      = "invalid-input"
+	FailExists            = "exists"
+
+	FailBusy  = "busy"
+	FailError = "error"
+)
+
+// FailureCategory is the audit result of an error returned by the account
+// domain.
+func FailureCategory(err error) string {
+	var af *AuthFailure
+	switch {
+	case err == nil:
+		return ResultSuccess
+	case errors.As(err, &af) && af.Category != "":
+		return af.Category
+	case errors.Is(err, ErrInvalidCredentials):
+		return FailInvalidCredentials
+	case errors.Is(err, ErrNotFound):
+		return FailUnknownAccount
+	case errors.Is(err, ErrNoSuchAppPassword):
+		return FailNoSuchAppPassword
+	case errors.Is(err, ErrLimitReached):
+		return FailLimitReached
+	case errors.Is(err, ErrSecondFactorRequired):
+		return FailSecondFactorRequired
+	case errors.Is(err, ErrServiceAccount):
+		return FailServiceAccount
+	case errors.Is(err, ErrInvalidInput):
+		return FailInvalidInput
+	case errors.Is(err, ErrExists):
+		return FailExists
+	case errors.Is(err, ErrBusy), errors.Is(err, context.DeadlineExceeded):
+		return FailBusy
+	}
+	return FailError
+}
+
+// AuditFilter selects records for AuditRecords.
+type AuditFilter struct {
+	// Subject keeps the records about one account; empty keeps all.
+	Subject string
+	// Since keeps the records at or after it; zero keeps all.
+	Since time.Time
+	// Limit keeps the newest Limit records; 0 keeps all.
+	Limit int
+}
+
+// Actor is who asks for a change: the LDAP server puts the bound account
+// and its address in the context of each operation, the command line its
+// operating-system user. The account domain takes it from there, so that
+// every change is recorded in one place whoever asked.
+type Actor struct {
+	Name   string
+	Method string
+	Remote string
+}
+
+type actorKey struct{}
+
+// WithActor returns ctx carrying a as the actor of the changes made with it.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor ctx carries, if any.
+func ActorFrom(ctx context.Context) Actor {
+	a, _ := ctx.Value(actorKey{}).(Actor)
+	return a
+}
+
+// Audit records r in the audit trail and logs it: both in one place, so
+// that the log and the table always say the same. A zero At is now; an
+// empty Actor, Method or Remote is taken from the Actor ctx carries.
+//
+// It never blocks a bind: records queue and are written in batches off the
+// caller's path (unless Options.AuditSync), and when the queue is full the
+// oldest successful binds give way first.
+func (s *Service) Audit(ctx context.Context, r AuditRecord) {
+	if r.At.IsZero() {
+		r.At = s.now()
+	}
+	a := ActorFrom(ctx)
+	r.Actor = cmp.Or(r.Actor, a.Name)
+	r.Method = cmp.Or(r.Method, a.Method)
+	r.Remote = cmp.Or(r.Remote, a.Remote)
+	r = cleanRecord(r)
+	logAudit(s.log, r)
+	if s.opts.AuditSync {
+		// The caller may be cancelled at once; the change it made was not.
+		s.audit.write(context.WithoutCancel(ctx), []AuditRecord{r})
+		return
+	}
+	s.audit.add(r)
+}
+
+// AuditRecords lists the audit trail, newest first.
+func (s *Service) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
+	f.Subject = strings.ToLower(f.Subject)
+	return s.store.ListAudit(ctx, f)
+}
+
+// auditPruneChunk is how many records one statement deletes: small enough
+// that a bind's write waiting behind it waits milliseconds, not the whole
+// purge of a server that was down for weeks.
+const auditPruneChunk = 1000
+
+// PruneAudit deletes the records older than before, a chunk at a time so
+// that the single writer is never held long, and says how many went.
+func (s *Service) PruneAudit(ctx context.Context, before time.Time) (int, error) {
+	total := 0
+	for {
+		n, err := s.store.PruneAudit(ctx, before, auditPruneChunk)
+		total += n
+		if err != nil || n < auditPruneChunk {
+			return total, err
+		}
+		// Other writers queued on the connection get their turn here.
+		select {
+		case <-ctx.Done():
+			return total, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// KeepAudit prunes the records older than retention at once, then every
+// interval, until ctx ends. A zero retention keeps everything.
+func (s *Service) KeepAudit(ctx context.Context, retention, interval time.Duration) {
+	if retention <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		before := s.now().Add(-retention)
+		n, err := s.PruneAudit(ctx, before)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Error("pruning audit records failed", "before", before.UTC().Format(time.RFC3339), "pruned", n, "err", err)
+		case n > 0:
+			s.log.Info("pruned audit records", "before", before.UTC().Format(time.RFC3339), "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// changed records the outcome of a change to an account, made by the
+// actor ctx carries.
+func (s *Service) changed(ctx context.Context, action, subject string, err error, detail string) {
+	s.Audit(ctx, AuditRecord{Action: action, Subject: strings.ToLower(subject), Result: FailureCategory(err), Detail: detail})
+}
+
+// recordedID is an app password's id as a revocation records it: only
+// something shaped like an id (newAppPasswordID) is kept, since a user who
+// pastes the app password itself where its id belongs must not leave it in
+// the audit trail.
+func recordedID(id string) string {
+	id = strings.ToLower(id)
+	if len(id) == 10 && strings.Trim(id, "0123456789abcdef") == "" {
+		return id
+	}
+	return "(not an id)"
+}
+
+// KV formats key=value pairs for AuditRecord.Detail as logfmt does: a
+// value with a space, a quote, a backslash or an equals sign, or an empty
+// one, is quoted.
+func KV(pairs ...any) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(pairs); i += 2 {
+		v := fmt.Sprint(pairs[i+1])
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(fmt.Sprint(pairs[i]))
+		b.WriteByte('=')
+		if v == "" || strings.ContainsAny(v, " \"=\\") {
+			v = strconv.Quote(v)
+		}
+		b.WriteString(v)
+	}
+	return b.String()
+}
+
+// Field limits: bind names and authorization identities come from clients,
+// and a record must stay a line, whatever they send.
+const (
+	maxAuditField  = 256
+	maxAuditDetail = 1024
+)
+
+func cleanRecord(r AuditRecord) AuditRecord {
+	r.At = r.At.UTC()
+	r.Actor = cleanField(r.Actor, maxAuditField)
+	r.Action = cleanField(r.Action, maxAuditField)
+	r.Subject = cleanField(r.Subject, maxAuditField)
+	r.Method = cleanField(r.Method, maxAuditField)
+	r.Remote = cleanField(r.Remote, maxAuditField)
+	r.Result = cleanField(r.Result, maxAuditField)
+	r.Detail = cleanField(r.Detail, maxAuditDetail)
+	return r
+}
+
+// cleanField makes s valid UTF-8 without control characters (a newline in
+// a bind name must not forge a second line in a listing), cut to limit bytes.
+func cleanField(s string, limit int) string {
+	clean := func(s string) bool {
+		return utf8.ValidString(s) && !strings.ContainsFunc(s, unicode.IsControl)
+	}
+	if len(s) <= limit && clean(s) {
+		return s
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	if len(s) > limit {
+		cut := limit - len("…")
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return s
+}
+
+// auditMessages are the log messages of each action: done, and refused.
+var auditMessages = map[string][2]string{
+	ActionBind:                 {"bind", "bind failed"},
+	ActionAppPasswordCreate:    {"app password created", "app password creation refused"},
+	ActionAppPasswordRevoke:    {"app password revoked", "app password revocation refused"},
+	ActionAppPasswordRevokeAll: {"app passwords revoked", "app password revocation refused"},
+	ActionPasswordChange:       {"password changed", "password change refused"},
+	ActionTOTPEnroll:           {"TOTP enrolled", "TOTP enrollment refused"},
+	ActionTOTPRemove:           {"TOTP removed", "TOTP removal refused"},
+	ActionUserCreate:           {"account created", "account creation refused"},
+	ActionUserDisable:          {"account disabled", "disabling an account refused"},
+	ActionUserEnable:           {"account enabled", "enabling an account refused"},
+	ActionUserDelete:           {"account deleted", "account deletion refused"},
+	ActionUserRole:             {"role changed", "role change refused"},
+	ActionUserUnlock:           {"account unlocked", "unlocking an account refused"},
+}
+
+// LogAudit logs r as Service.Audit does, for a server with no audit trail
+// behind it.
+func LogAudit(log *slog.Logger, r AuditRecord) {
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	logAudit(log, cleanRecord(r))
+}
+
+func logAudit(log *slog.Logger, r AuditRecord) {
+	level, msg := slog.LevelInfo, r.Action
+	if m, ok := auditMessages[r.Action]; ok {
+		msg = m[0]
+		if r.Result != ResultSuccess {
+			msg = m[1]
+		}
+	}
+	switch {
+	case r.Action == ActionBind && r.Result == FailRateLimited:
+		level, msg = slog.LevelWarn, "bind refused: too many failed binds from this address"
+	case r.Action == ActionBind && r.Result == FailUnauthenticatedBind:
+		msg = "bind refused"
+	case r.Result == FailBusy:
+		level = slog.LevelWarn
+	case r.Result == FailError:
+		level = slog.LevelError
+	}
+	ctx := context.Background()
+	if !log.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("action", r.Action), slog.String("result", r.Result))
+	for _, f := range []struct{ k, v string }{
+		{"actor", r.Actor}, {"subject", r.Subject}, {"method", r.Method}, {"remote", r.Remote}, {"detail", r.Detail},
+	} {
+		if f.v != "" {
+			attrs = append(attrs, slog.String(f.k, f.v))
+		}
+	}
+	log.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// auditRecorder queues audit records and writes them in batches, so no
+// bind waits on the database for its record. The queue is bounded: when
+// it is full the oldest record of the least telling kind gives way (a
+// successful bind, then any other bind, then a change), and the losses are
+// counted in a warning.
+type auditRecorder struct {
+	store    Store
+	log      *slog.Logger
+	max      int
+	maxBatch int
+
+	mu     sync.Mutex
+	queues [auditTiers][]AuditRecord
+	queued int
+	// dropped counts the records given up since the last warning, by tier.
+	dropped [auditTiers]int
+	closed  bool
+
+	kick      chan struct{}
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// The tiers of the queue, in the order they give way.
+const (
+	tierBindSuccess = iota
+	tierBind
+	tierChange
+	auditTiers
+)
+
+func tierOf(r *AuditRecord) int {
+	switch {
+	case r.Action != ActionBind:
+		return tierChange
+	case r.Result == ResultSuccess:
+		return tierBindSuccess
+	}
+	return tierBind
+}
+
+func newAuditRecorder(store Store, log *slog.Logger, interval time.Duration, limit int) *auditRecorder {
+	r := &auditRecorder{
+		store:    store,
+		log:      log,
+		max:      limit,
+		maxBatch: max(1, limit/8),
+		kick:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	go r.loop(interval)
+	return r
+}
+
+// add queues rec without ever waiting for the database.
+func (r *auditRecorder) add(rec AuditRecord) {
+	r.mu.Lock()
+	if r.closed {
+		// Late records (after Close) are written at once rather than lost.
+		r.mu.Unlock()
+		r.write(context.Background(), []AuditRecord{rec})
+		return
+	}
+	if r.queued >= r.max {
+		r.dropOldest()
+	}
+	t := tierOf(&rec)
+	r.queues[t] = append(r.queues[t], rec)
+	r.queued++
+	full := r.queued >= r.maxBatch
+	r.mu.Unlock()
+	if full {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// dropOldest gives up the oldest record of the lowest tier that has one.
+func (r *auditRecorder) dropOldest() {
+	for t := range r.queues {
+		q := r.queues[t]
+		if len(q) == 0 {
+			continue
+		}
+		q[0] = AuditRecord{} // let its strings go
+		r.queues[t] = q[1:]
+		r.queued--
+		r.dropped[t]++
+		return
+	}
+}
+
+func (r *auditRecorder) loop(interval time.Duration) {
+	defer close(r.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-r.kick:
+		case <-r.stop:
+			r.flush()
+			return
+		}
+		r.flush()
+	}
+}
+
+func (r *auditRecorder) flush() {
+	r.mu.Lock()
+	batch := make([]AuditRecord, 0, r.queued)
+	for t := range r.queues {
+		batch = append(batch, r.queues[t]...)
+		r.queues[t] = nil
+	}
+	r.queued = 0
+	dropped := r.dropped
+	r.dropped = [auditTiers]int{}
+	r.mu.Unlock()
+
+	if n := dropped[tierBindSuccess] + dropped[tierBind] + dropped[tierChange]; n > 0 {
+		r.log.Warn("audit queue full: records dropped", "dropped", n, "bind_successes", dropped[tierBindSuccess],
+			"bind_failures", dropped[tierBind], "changes", dropped[tierChange])
+	}
+	if len(batch) == 0 {
+		return
+	}
+	// The tiers were queued apart; the table is read in time order.
+	slices.SortStableFunc(batch, func(a, b AuditRecord) int { return a.At.Compare(b.At) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r.write(ctx, batch)
+}
+
+func (r *auditRecorder) write(ctx context.Context, batch []AuditRecord) {
+	if err := r.store.InsertAudit(ctx, batch); err != nil {
+		// The bind or the change itself stands; the operator must hear
+		// that its record did not.
+		r.log.Error("writing audit records failed", "count", len(batch), "err", err)
+	}
+}
+
+// close writes what is queued and stops the loop; records added later are
+// written one by one.
+func (r *auditRecorder) close() {
+	r.closeOnce.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		close(r.stop)
+		<-r.done
+	})
+}
