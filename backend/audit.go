@@ -407,9 +407,7 @@ type auditRecorder struct {
 	dropped [auditTiers]int
 	closed  bool
 
-	kick      chan struct{}
-	stop      chan struct{}
-	done      chan struct{}
+	flusher   *flusher
 	closeOnce sync.Once
 }
 
@@ -437,11 +435,8 @@ func newAuditRecorder(store Store, log *slog.Logger, interval time.Duration, lim
 		log:      log,
 		max:      limit,
 		maxBatch: max(1, limit/8),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
-	go r.loop(interval)
+	r.flusher = startFlusher(interval, r.flush)
 	return r
 }
 
@@ -463,10 +458,7 @@ func (r *auditRecorder) add(rec AuditRecord) {
 	full := r.queued >= r.maxBatch
 	r.mu.Unlock()
 	if full {
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
+		r.flusher.poke()
 	}
 }
 
@@ -482,22 +474,6 @@ func (r *auditRecorder) dropOldest() {
 		r.queued--
 		r.dropped[t]++
 		return
-	}
-}
-
-func (r *auditRecorder) loop(interval time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-r.kick:
-		case <-r.stop:
-			r.flush()
-			return
-		}
-		r.flush()
 	}
 }
 
@@ -542,7 +518,6 @@ func (r *auditRecorder) close() {
 		r.mu.Lock()
 		r.closed = true
 		r.mu.Unlock()
-		close(r.stop)
-		<-r.done
+		r.flusher.close()
 	})
 }

@@ -19,9 +19,7 @@ type usageRecorder struct {
 	mu      sync.Mutex
 	pending map[string]AppPasswordUse
 
-	kick chan struct{}
-	stop chan struct{}
-	done chan struct{}
+	flusher *flusher
 }
 
 func newUsageRecorder(store Store, log *slog.Logger, interval time.Duration, maxBatch int) *usageRecorder {
@@ -30,11 +28,8 @@ func newUsageRecorder(store Store, log *slog.Logger, interval time.Duration, max
 		log:      log,
 		maxBatch: maxBatch,
 		pending:  make(map[string]AppPasswordUse),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
-	go r.loop(interval)
+	r.flusher = startFlusher(interval, r.flush)
 	return r
 }
 
@@ -44,10 +39,7 @@ func (r *usageRecorder) record(u AppPasswordUse) {
 	full := len(r.pending) >= r.maxBatch
 	r.mu.Unlock()
 	if full {
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
+		r.flusher.poke()
 	}
 }
 
@@ -57,22 +49,6 @@ func (r *usageRecorder) lookup(id string) (AppPasswordUse, bool) {
 	defer r.mu.Unlock()
 	u, ok := r.pending[id]
 	return u, ok
-}
-
-func (r *usageRecorder) loop(interval time.Duration) {
-	defer close(r.done)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-r.kick:
-		case <-r.stop:
-			r.flush()
-			return
-		}
-		r.flush()
-	}
 }
 
 func (r *usageRecorder) flush() {
@@ -99,6 +75,5 @@ func (r *usageRecorder) flush() {
 
 // close flushes what is pending and stops the loop.
 func (r *usageRecorder) close() {
-	close(r.stop)
-	<-r.done
+	r.flusher.close()
 }
