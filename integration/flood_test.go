@@ -98,7 +98,7 @@ func TestFlood_ThousandPasswordBindsStayWithinMemoryBound(t *testing.T) {
 	if counts["invalidCredentials"] == 0 {
 		t.Errorf("no bind completed during the flood: %v", counts)
 	}
-	// README, Limits: about 2 × 19 MiB of hashing plus the baseline and
+	// README, "Memory under load": about 2 × 19 MiB of hashing plus the baseline and
 	// 1,000 connections.
 	if peak > 256<<10 {
 		t.Errorf("peak RSS %d MiB exceeds the 256 MiB bound", peak/1024)

@@ -155,7 +155,7 @@ func TestHostilePDUs_AnsweredWithoutCrashMemoryBoundedOthersServed(t *testing.T)
 	peak := peakRSS(t, w.cmd.Process.Pid)
 	t.Logf("peak RSS after %d hostile connections: %d MiB; well-behaved binds served meanwhile: %d",
 		rounds*len(cases), peak/1024, served.Load())
-	// Documented bound (README, Limits): baseline plus, per connection, one
+	// Documented bound (README, "Memory under load"): baseline plus, per connection, one
 	// message of at most limits.max_message_bytes and its decoded form.
 	if peak > 256<<10 {
 		t.Errorf("peak RSS %d MiB exceeds 256 MiB", peak/1024)
