@@ -47,25 +47,9 @@ func newAppPWCreateCmd(g *globals) *cobra.Command {
 				case err != nil:
 					return accountError(u.Name, err)
 				}
-				out := cmd.OutOrStdout()
-				if g.json {
-					return printJSON(out, struct {
-						ID       string    `json:"id"`
-						Label    string    `json:"label"`
-						Password string    `json:"password"`
-						Created  time.Time `json:"created"`
-					}{ap.ID, ap.Label, ap.Password, ap.CreatedAt})
-				}
-				fmt.Fprintf(out, "app password for %s:\n\n    %s\n\n", u.Name, ap.Password)
-				tw := newTable(out)
-				fmt.Fprintf(tw, "id:\t%s\n", ap.ID)
-				fmt.Fprintf(tw, "label:\t%s\n", ap.Label)
-				if err := tw.Flush(); err != nil {
-					return err
-				}
-				fmt.Fprintln(out, "\nIt will not be shown again. Type it into the client in place of the password;")
-				fmt.Fprintln(out, "the dashes are optional. Revoke it with 'wicket apppw revoke "+u.Name+" "+ap.ID+"'.")
-				return nil
+				return printNewAppPassword(cmd.OutOrStdout(), g.json, u.Name,
+					exop.CreateResponse{ID: ap.ID, Password: ap.Password, Created: ap.CreatedAt}, ap.Label,
+					"wicket apppw revoke "+u.Name+" "+ap.ID)
 			})
 		},
 	}
@@ -82,6 +66,29 @@ type appPasswordJSON struct {
 	Created      time.Time  `json:"created"`
 	LastUsed     *time.Time `json:"last_used"`
 	LastUsedFrom string     `json:"last_used_from"`
+}
+
+// printNewAppPassword shows a created app password, the only time it is
+// shown; revoke is the command that would revoke it.
+func printNewAppPassword(out io.Writer, asJSON bool, who string, ap exop.CreateResponse, label, revoke string) error {
+	if asJSON {
+		return printJSON(out, struct {
+			ID       string    `json:"id"`
+			Label    string    `json:"label"`
+			Password string    `json:"password"`
+			Created  time.Time `json:"created"`
+		}{ap.ID, label, ap.Password, ap.Created})
+	}
+	fmt.Fprintf(out, "app password for %s:\n\n    %s\n\n", who, ap.Password)
+	tw := newTable(out)
+	fmt.Fprintf(tw, "id:\t%s\n", ap.ID)
+	fmt.Fprintf(tw, "label:\t%s\n", label)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, "\nIt will not be shown again. Type it into the client in place of the password;")
+	fmt.Fprintf(out, "the dashes are optional. Revoke it with '%s'.\n", revoke)
+	return nil
 }
 
 // printAppPasswords shows a list of app passwords, local or remote, the

@@ -8,7 +8,6 @@ import (
 	"os"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/go-ldap/ldap/v3"
 	"github.com/spf13/cobra"
@@ -236,26 +235,8 @@ func newRemoteAppPWCreateCmd(g *globals, r *remoteFlags) *cobra.Command {
 			if err != nil {
 				return s.badAnswer("app password create", err)
 			}
-			out := cmd.OutOrStdout()
-			if g.json {
-				return printJSON(out, struct {
-					ID       string    `json:"id"`
-					Label    string    `json:"label"`
-					Password string    `json:"password"`
-					Created  time.Time `json:"created"`
-				}{ap.ID, label, ap.Password, ap.Created})
-			}
-			fmt.Fprintf(out, "app password for %s:\n\n    %s\n\n", s.account(r.target), ap.Password)
-			tw := newTable(out)
-			fmt.Fprintf(tw, "id:\t%s\n", ap.ID)
-			fmt.Fprintf(tw, "label:\t%s\n", label)
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			fmt.Fprintln(out, "\nIt will not be shown again. Type it into the client in place of the password;")
-			fmt.Fprintf(out, "the dashes are optional. Revoke it with 'wicket remote apppw revoke %s%s'.\n",
-				ap.ID, remoteUserFlag(r.target))
-			return nil
+			return printNewAppPassword(cmd.OutOrStdout(), g.json, s.account(r.target), ap, label,
+				"wicket remote apppw revoke "+ap.ID+remoteUserFlag(r.target))
 		},
 	}
 	cmd.Flags().StringVar(&label, "label", "", `what the password is for, e.g. "Thunderbird on laptop" (required)`)
