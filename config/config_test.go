@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,5 +97,20 @@ func TestValidate_ReportsEveryProblem(t *testing.T) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}
+	}
+}
+
+// The example file documents the defaults: it must load, validate and say
+// exactly what Default says, or the documentation has drifted.
+func TestExampleFile_IsTheDefaults(t *testing.T) {
+	c, err := Load("wicket.example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", *Default()); got != want {
+		t.Errorf("wicket.example.toml differs from the defaults:\n file:    %s\n default: %s", got, want)
 	}
 }
