@@ -13,10 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wicketldap/wicket/internal/testutil"
 )
 
 var (
@@ -66,27 +67,10 @@ type wicket struct {
 	cfg  string
 	addr string // host:port
 	cmd  *exec.Cmd
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 	done chan error
 	// stopped: the process has been stopped or killed (and waited for).
 	stopped bool
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // testConfig keeps argon2id cheap so the suite stays fast; the parameters
@@ -119,7 +103,7 @@ func startWicket(t testing.TB, extra string) *wicket {
 func startWicketConfig(t testing.TB, template, extra string) *wicket {
 	t.Helper()
 	dir := t.TempDir()
-	w := &wicket{t: t, dir: dir, cfg: filepath.Join(dir, "wicket.toml"), logs: &syncBuffer{}}
+	w := &wicket{t: t, dir: dir, cfg: filepath.Join(dir, "wicket.toml"), logs: &testutil.SyncBuffer{}}
 	if err := os.WriteFile(w.cfg, fmt.Appendf(nil, template, filepath.Join(dir, "wicket.db"), extra), 0o600); err != nil {
 		t.Fatal(err)
 	}

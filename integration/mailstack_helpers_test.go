@@ -34,6 +34,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/wicketldap/wicket/internal/testutil"
 )
 
 // mailDeploy is the examples' directory, seen from this package.
@@ -169,14 +171,14 @@ func mailWrite(t *testing.T, path, content string, mode os.FileMode) {
 type mailDaemon struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
 }
 
 func mailStartDaemon(t *testing.T, name string, cmd *exec.Cmd) *mailDaemon {
 	t.Helper()
-	d := &mailDaemon{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	d := &mailDaemon{name: name, cmd: cmd, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = d.out, d.out
 	// A child that outlives its master and keeps the output pipe open must
 	// not hang the test.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/wicketldap/wicket/backend"
 	"github.com/wicketldap/wicket/backend/memstore"
+	"github.com/wicketldap/wicket/internal/testutil"
 )
 
 const (
@@ -66,7 +67,7 @@ type env struct {
 	svc   *backend.Service
 	store *memstore.Store
 	// logs has the backend's log lines, the audit trail's among them.
-	logs  *logBuffer
+	logs  *testutil.SyncBuffer
 	srv   *Server
 	addr  string
 	clock *clock
@@ -113,7 +114,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	store := memstore.New()
 	clk := &clock{now: time.Date(2031, 5, 6, 7, 8, 0, 0, time.UTC)}
-	logs := &logBuffer{}
+	logs := &testutil.SyncBuffer{}
 	svc := backend.New(store, keys, backend.Options{
 		Argon2:              backend.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1},
 		RequireSecondFactor: true,
@@ -531,19 +532,10 @@ func octets(s, desc string) *ber.Packet {
 	return ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, s, desc)
 }
 
-// message wraps a protocolOp in an LDAPMessage.
+// message wraps a protocolOp in an LDAPMessage: requests and responses
+// share the envelope.
 func message(id int64, op *ber.Packet, controls ...*ber.Packet) *ber.Packet {
-	m := ber.NewSequence("LDAPMessage")
-	m.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, "messageID"))
-	m.AppendChild(op)
-	if len(controls) > 0 {
-		cs := ber.Encode(ber.ClassContext, ber.TypeConstructed, 0, nil, "controls")
-		for _, c := range controls {
-			cs.AppendChild(c)
-		}
-		m.AppendChild(cs)
-	}
-	return m
+	return envelope(id, op, controls...)
 }
 
 func reqControl(oid string, critical bool) *ber.Packet {
