@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/wicketldap/wicket/backend"
-	"github.com/wicketldap/wicket/backend/memstore"
 )
 
 // writeCounter counts the writes of failure records, to hold the service
@@ -45,20 +43,15 @@ type lockFixture struct {
 
 func newLockFixture(t *testing.T, opts backend.Options) *lockFixture {
 	t.Helper()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{store: memstore.New(), clock: &clock{}}
-	f.clock.unix.Store(1_700_000_000)
-	w := &writeCounter{Store: f.store}
-	opts.Argon2, opts.Now = cheap, f.clock.now
+	var w *writeCounter
 	opts.Logger = slog.New(slog.DiscardHandler)
 	if opts.Lockout == (backend.LockoutPolicy{}) {
 		opts.Lockout = testLockout
 	}
-	f.svc = backend.New(w, keys, opts)
-	t.Cleanup(f.svc.Close)
+	f := newFixtureOver(t, opts, func(s backend.Store) backend.Store {
+		w = &writeCounter{Store: s}
+		return w
+	})
 	return &lockFixture{fixture: f, writes: w}
 }
 

@@ -35,6 +35,13 @@ type fixture struct {
 
 func newFixture(t *testing.T, opts backend.Options) *fixture {
 	t.Helper()
+	return newFixtureOver(t, opts, nil)
+}
+
+// newFixtureOver is newFixture with the service's store wrapped by wrap,
+// for tests that watch what reaches the store.
+func newFixtureOver(t *testing.T, opts backend.Options, wrap func(backend.Store) backend.Store) *fixture {
+	t.Helper()
 	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,11 @@ func newFixture(t *testing.T, opts backend.Options) *fixture {
 		opts.Argon2 = cheap
 	}
 	opts.Now = f.clock.now
-	f.svc = backend.New(f.store, keys, opts)
+	var store backend.Store = f.store
+	if wrap != nil {
+		store = wrap(store)
+	}
+	f.svc = backend.New(store, keys, opts)
 	t.Cleanup(f.svc.Close)
 	return f
 }
