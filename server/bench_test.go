@@ -1,0 +1,53 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"testing"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// BenchmarkDecodeBind is what the reader does with a simple bind before the
+// account domain sees it: framing, the shape check, decoding, the envelope
+// and the bind's fields.
+func BenchmarkDecodeBind(b *testing.B) {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindRequest, nil, "")
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 3, ""))
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString,
+		"uid=alice,ou=people,dc=example,dc=org", ""))
+	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, "abcd-efgh-ijkl-mnop", ""))
+	msg := envelope(7, op).Bytes()
+	rd := bytes.NewReader(msg)
+	r := bufio.NewReaderSize(rd, 4096)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(msg)
+		r.Reset(rd)
+		frame, err := readFrame(r, 1<<18, func() {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := decodeFrame(frame, maxElementsAnonymous)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, err := parseRequest(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, ok := parseBind(req.op); !ok {
+			b.Fatal("bind not parsed")
+		}
+	}
+}
+
+// BenchmarkEncodeBindResponse is the answer to a successful bind.
+func BenchmarkEncodeBindResponse(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = envelope(7, resultOp(ldap.ApplicationBindResponse, success())).Bytes()
+	}
+}
