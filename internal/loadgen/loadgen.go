@@ -1,0 +1,442 @@
+// Package loadgen measures how fast an LDAP server answers binds, as a
+// mail server makes them: workers, each with its own connection, bind
+// (and search) as a list of users, as fast as the server answers, and every
+// operation's latency is counted in a histogram of fixed size.
+//
+// The tool usually runs on the machine of the server it measures, so its
+// own work per operation is kept small: a hand-written client that encodes
+// requests into a reused buffer and reads only the envelope and result code
+// of a response (go-ldap's client starts goroutines and allocates hundreds
+// of objects per message), and no allocation per operation in a steady run.
+package loadgen
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+)
+
+// A Mode is what one operation is.
+type Mode string
+
+const (
+	// ModeBind: each worker keeps its connection and binds again and
+	// again, as Dovecot does on its pooled connections.
+	ModeBind Mode = "bind"
+	// ModeConnectBind: connect, bind, unbind and close, as Dovecot's
+	// auth_bind does per login; the latency includes the connect.
+	ModeConnectBind Mode = "connect-bind"
+	// ModeBindSearch: bind as the user, then search for the user's own
+	// entry on the same connection.
+	ModeBindSearch Mode = "bind-search"
+)
+
+// ParseMode checks a mode's name.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeBind, ModeConnectBind, ModeBindSearch:
+		return m, nil
+	}
+	return "", fmt.Errorf("unknown mode %q: bind, connect-bind or bind-search", s)
+}
+
+// DefaultFilter finds the bind name's own entry; %u is the value of its
+// first RDN.
+const DefaultFilter = "(uid=%u)"
+
+// Config is one run.
+type Config struct {
+	// Addr is the server's host:port. With TLS set, TLS is spoken from the
+	// first byte (ldaps://).
+	Addr string
+	TLS  *tls.Config
+	// URL names the server in the report.
+	URL   string
+	Mode  Mode
+	Users []User
+	// Concurrency is the number of workers. Worker i starts at user i and
+	// steps through the list by Concurrency, so that all users are used.
+	Concurrency int
+	// Count, when above 0, is the number of operations, split evenly among
+	// the workers (which user does how many is then known in advance);
+	// otherwise the run lasts Duration.
+	Count    int
+	Duration time.Duration
+	// Warmup runs the load this long first, unrecorded.
+	Warmup time.Duration
+	// Timeout bounds each operation, connect included.
+	Timeout time.Duration
+	// Base and Filter shape bind-search's search. An empty Base is each
+	// bind name's parent DN; in Filter (DefaultFilter if empty) %u is the
+	// value of the bind name's first RDN, or the whole name if it is not a
+	// DN, escaped as RFC 4515 says.
+	Base, Filter string
+	// Progress, if set, is called once a second while the load runs, from
+	// another goroutine; never after Run has returned.
+	Progress func(Progress)
+}
+
+// Progress is where a run is, for a line on a terminal.
+type Progress struct {
+	Warmup     bool
+	Elapsed    time.Duration
+	Operations uint64
+	Errors     uint64
+	// Rate is the operations per second over the last second.
+	Rate float64
+}
+
+func (p Progress) String() string {
+	label := ""
+	if p.Warmup {
+		label = "warmup "
+	}
+	return fmt.Sprintf("%s%ds: %d ops, %.0f ops/s, %d errors", label,
+		p.Elapsed.Round(time.Second)/time.Second, p.Operations, p.Rate, p.Errors)
+}
+
+// dialRetryPause follows a failed connect: a server that is down would
+// otherwise be hammered at the full speed of the tool, which shares the
+// machine with it.
+const dialRetryPause = 50 * time.Millisecond
+
+// target is a user made ready for the hot loop: for bind-search, the base
+// and the compiled filter are computed once.
+type target struct {
+	name, password string
+	base           string
+	filter         []byte
+}
+
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Concurrency < 1:
+		return errors.New("concurrency must be at least 1")
+	case len(cfg.Users) == 0:
+		return errors.New("no users")
+	case cfg.Count < 0:
+		return errors.New("the count of operations must be positive")
+	case cfg.Count == 0 && cfg.Duration <= 0:
+		return errors.New("the duration must be positive")
+	case cfg.Warmup < 0:
+		return errors.New("the warmup cannot be negative")
+	case cfg.Timeout <= 0:
+		return errors.New("the timeout must be positive")
+	}
+	_, err := ParseMode(string(cfg.Mode))
+	return err
+}
+
+// targets prepares the users; for bind-search it checks that every one
+// has a search base and a filter that compiles.
+func (cfg *Config) targets() ([]target, error) {
+	filter := cfg.Filter
+	if filter == "" {
+		filter = DefaultFilter
+	}
+	ts := make([]target, len(cfg.Users))
+	for i, u := range cfg.Users {
+		ts[i] = target{name: u.Name, password: u.Password}
+		if cfg.Mode != ModeBindSearch {
+			continue
+		}
+		base, value := cfg.Base, u.Name
+		dn, err := ldap.ParseDN(u.Name)
+		if err == nil && len(dn.RDNs) > 0 && len(dn.RDNs[0].Attributes) > 0 {
+			value = dn.RDNs[0].Attributes[0].Value
+		}
+		if base == "" {
+			if err != nil || len(dn.RDNs) < 2 {
+				return nil, fmt.Errorf("%q is not a DN with a parent to search under: give a search base", u.Name)
+			}
+			base = (&ldap.DN{RDNs: dn.RDNs[1:]}).String()
+		}
+		f := strings.ReplaceAll(filter, "%u", ldap.EscapeFilter(value))
+		p, err := ldap.CompileFilter(f)
+		if err != nil {
+			return nil, fmt.Errorf("filter %s (for %s): %w", f, u.Name, err)
+		}
+		ts[i].base, ts[i].filter = base, p.Bytes()
+	}
+	return ts, nil
+}
+
+// worker runs operations one after another, on its own connection.
+type worker struct {
+	cfg     *Config
+	targets []target
+	next    int
+	c       client
+	// dialFailed: the last operation could not connect.
+	dialFailed bool
+
+	hist   Histogram
+	errors map[int]*ErrorCount
+	// ops and failed are read by the progress line while the worker runs.
+	ops, failed atomic.Uint64
+}
+
+// Run connects, runs the warmup and then the measured load, and reports.
+// It stops early, with a report of what was done, when ctx is done.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	ts, err := cfg.targets()
+	if err != nil {
+		return nil, err
+	}
+	ws := make([]*worker, cfg.Concurrency)
+	for i := range ws {
+		ws[i] = &worker{cfg: &cfg, targets: ts, next: i % len(ts), errors: map[int]*ErrorCount{}}
+	}
+	defer func() {
+		for _, w := range ws {
+			w.hangUp()
+		}
+	}()
+	if err := connect(&cfg, ws); err != nil {
+		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.URL, err)
+	}
+	if cfg.Warmup > 0 {
+		runPhase(ctx, &cfg, ws, cfg.Warmup, nil, true)
+		if ctx.Err() != nil {
+			return nil, errors.New("interrupted during the warmup")
+		}
+		for _, w := range ws {
+			w.reset()
+		}
+	}
+	var quota []int
+	if cfg.Count > 0 {
+		quota = make([]int, len(ws))
+		for i := range quota {
+			quota[i] = cfg.Count / len(ws)
+			if i < cfg.Count%len(ws) {
+				quota[i]++
+			}
+		}
+	}
+	start := time.Now()
+	runPhase(ctx, &cfg, ws, cfg.Duration, quota, false)
+	return report(&cfg, ws, time.Since(start), ctx.Err() != nil), nil
+}
+
+// connect opens the workers' connections before the clock starts, so that
+// no operation pays for it and a server that cannot be reached is said so
+// at once. connect-bind connects once, to see that it can.
+func connect(cfg *Config, ws []*worker) error {
+	if cfg.Mode == ModeConnectBind {
+		nc, err := dial(cfg.Addr, cfg.TLS, time.Now().Add(cfg.Timeout))
+		if err != nil {
+			return err
+		}
+		return nc.Close()
+	}
+	for _, w := range ws {
+		nc, err := dial(cfg.Addr, cfg.TLS, time.Now().Add(cfg.Timeout))
+		if err != nil {
+			return err
+		}
+		w.c.attach(nc)
+	}
+	return nil
+}
+
+// runPhase runs the workers until each has done its quota (nil: until d
+// has passed) or ctx is done, with a progress line once a second.
+func runPhase(ctx context.Context, cfg *Config, ws []*worker, d time.Duration, quota []int, warmup bool) {
+	var stop atomic.Bool
+	if quota == nil {
+		t := time.AfterFunc(d, func() { stop.Store(true) })
+		defer t.Stop()
+	}
+	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	done := make(chan struct{})
+	var progress sync.WaitGroup
+	if cfg.Progress != nil {
+		progress.Go(func() { reportProgress(ws, warmup, done, cfg.Progress) })
+	}
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		n := -1
+		if quota != nil {
+			n = quota[i]
+		}
+		wg.Go(func() { w.run(&stop, n) })
+	}
+	wg.Wait()
+	close(done)
+	progress.Wait()
+}
+
+func reportProgress(ws []*worker, warmup bool, done <-chan struct{}, report func(Progress)) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	start := time.Now()
+	last, lastOps := start, uint64(0)
+	for {
+		select {
+		case <-done:
+			return
+		case now := <-t.C:
+			p := Progress{Warmup: warmup, Elapsed: now.Sub(start)}
+			for _, w := range ws {
+				p.Operations += w.ops.Load()
+				p.Errors += w.failed.Load()
+			}
+			p.Rate = float64(p.Operations-lastOps) / now.Sub(last).Seconds()
+			last, lastOps = now, p.Operations
+			report(p)
+		}
+	}
+}
+
+// run does n operations (n < 0: until stopped), one after another.
+func (w *worker) run(stop *atomic.Bool, n int) {
+	for ; n != 0 && !stop.Load(); n-- {
+		t := &w.targets[w.next]
+		w.next = (w.next + w.cfg.Concurrency) % len(w.targets)
+		start := time.Now()
+		code, err := w.op(t, start.Add(w.cfg.Timeout))
+		w.record(code, err, time.Since(start))
+		if w.dialFailed {
+			time.Sleep(dialRetryPause)
+		}
+	}
+}
+
+// op does one operation and returns its result code: 0, an LDAP result
+// code, CodeNoEntry, or an error.
+func (w *worker) op(t *target, deadline time.Time) (int, error) {
+	c := &w.c
+	w.dialFailed = false
+	if !c.connected() {
+		nc, err := dial(w.cfg.Addr, w.cfg.TLS, deadline)
+		if err != nil {
+			w.dialFailed = true
+			return 0, err
+		}
+		c.attach(nc)
+	}
+	if err := c.nc.SetDeadline(deadline); err != nil {
+		return 0, err
+	}
+	code, err := c.bind(t.name, t.password)
+	switch {
+	case w.cfg.Mode == ModeConnectBind:
+		if err == nil {
+			// Nothing comes back; a failure to say goodbye fails nothing.
+			c.unbind()
+		}
+		c.close()
+		return code, err
+	case err != nil || code != 0 || w.cfg.Mode == ModeBind:
+		return code, err
+	}
+	entries, code, err := c.search(t.base, t.filter)
+	if err == nil && code == 0 && entries == 0 {
+		return CodeNoEntry, nil
+	}
+	return code, err
+}
+
+// record counts one operation. A failed connection is closed, to be
+// opened again by the next operation: its stream cannot be trusted.
+func (w *worker) record(code int, err error, d time.Duration) {
+	example := ""
+	if err != nil {
+		code, example = classify(err), err.Error()
+		w.c.close()
+	}
+	w.hist.Record(d)
+	w.ops.Add(1)
+	if code == 0 {
+		return
+	}
+	w.failed.Add(1)
+	e := w.errors[code]
+	if e == nil {
+		if err == nil {
+			example = w.c.diagnostic()
+		}
+		e = &ErrorCount{Code: code, Example: example}
+		w.errors[code] = e
+	}
+	e.Count++
+}
+
+// classify gives a failed operation's error its code.
+func classify(err error) int {
+	var de *disconnectError
+	var me *malformedError
+	var ne net.Error
+	switch {
+	case errors.As(err, &de) && de.code != 0:
+		return de.code
+	case errors.As(err, &me):
+		return CodeMalformed
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return CodeTimeout
+	}
+	return CodeNetwork
+}
+
+func (w *worker) reset() {
+	w.hist.Reset()
+	clear(w.errors)
+	w.ops.Store(0)
+	w.failed.Store(0)
+}
+
+// hangUp unbinds and closes the worker's connection, if open.
+func (w *worker) hangUp() {
+	if w.c.connected() {
+		w.c.nc.SetDeadline(time.Now().Add(time.Second))
+		w.c.unbind()
+		w.c.close()
+	}
+}
+
+// report merges the workers' counts.
+func report(cfg *Config, ws []*worker, d time.Duration, interrupted bool) *Report {
+	r := &Report{
+		Mode:        cfg.Mode,
+		URL:         cfg.URL,
+		Concurrency: cfg.Concurrency,
+		Users:       len(cfg.Users),
+		Duration:    d,
+		Interrupted: interrupted,
+	}
+	var h Histogram
+	byCode := map[int]*ErrorCount{}
+	for _, w := range ws {
+		h.Merge(&w.hist)
+		for code, e := range w.errors {
+			if all := byCode[code]; all != nil {
+				all.Count += e.Count
+			} else {
+				byCode[code] = &ErrorCount{Code: code, Count: e.Count, Example: e.Example}
+			}
+			r.Failed += e.Count
+		}
+	}
+	r.Operations = h.Count()
+	r.Succeeded = r.Operations - r.Failed
+	r.Latency = Latency{Mean: h.Mean(), P50: h.Percentile(0.50), P95: h.Percentile(0.95),
+		P99: h.Percentile(0.99), Max: h.Max()}
+	for _, e := range byCode {
+		r.Errors = append(r.Errors, *e)
+	}
+	sortErrors(r.Errors)
+	return r
+}

@@ -1,0 +1,86 @@
+package loadgen
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// A User is who binds: a bind name (a DN, or whatever else the server
+// takes) and a password.
+type User struct {
+	Name     string
+	Password string
+}
+
+// maxUserLine bounds a line of a users file, far above any DN and password.
+const maxUserLine = 64 << 10
+
+// ReadUsers reads a users file (see ParseUsers).
+func ReadUsers(path string) ([]User, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseUsers(f, path)
+}
+
+// ParseUsers reads one user per line: the bind name, a tab, then the
+// password. A line without a tab is split at its first run of spaces
+// instead, which a DN can hold only escaped. The password is the rest of
+// the line as it is, spaces included. Blank lines and lines starting with #
+// are skipped. Errors name the file (as name) and the line.
+func ParseUsers(r io.Reader, name string) ([]User, error) {
+	var users []User
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 4096), maxUserLine)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSuffix(sc.Text(), "\r")
+		if s := strings.TrimLeft(line, " \t"); s == "" || s[0] == '#' {
+			continue
+		}
+		u, err := parseUserLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
+		}
+		users = append(users, u)
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return nil, fmt.Errorf("%s:%d: a line over %d bytes", name, n+1, maxUserLine)
+		}
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if len(users) == 0 {
+		return nil, fmt.Errorf("%s: no users: give one per line, the bind name, a tab, then the password", name)
+	}
+	return users, nil
+}
+
+func parseUserLine(line string) (User, error) {
+	line = strings.TrimLeft(line, " ")
+	name, password, ok := strings.Cut(line, "\t")
+	if !ok {
+		i := strings.IndexByte(line, ' ')
+		if i < 0 {
+			return User{}, errors.New("no password: a line is the bind name, a tab (or spaces), then the password")
+		}
+		name, password = line[:i], strings.TrimLeft(line[i:], " ")
+	}
+	name = strings.TrimRight(name, " ")
+	switch {
+	case name == "":
+		return User{}, errors.New("no bind name before the password")
+	case password == "":
+		// An empty password is an unauthenticated bind (RFC 4513 5.1.2),
+		// which measures nothing.
+		return User{}, fmt.Errorf("no password after %q", name)
+	}
+	return User{Name: name, Password: password}, nil
+}
