@@ -156,7 +156,7 @@ func (cfg *Config) targets() ([]target, error) {
 		}
 		if base == "" {
 			if err != nil || len(dn.RDNs) < 2 {
-				return nil, fmt.Errorf("%q is not a DN with a parent to search under: give a search base", u.Name)
+				return nil, fmt.Errorf("%q is not a DN with a parent to search under: give the search base (--base)", u.Name)
 			}
 			base = (&ldap.DN{RDNs: dn.RDNs[1:]}).String()
 		}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/wicketldap/wicket/internal/loadgen"
+)
+
+// benchFlags are the flags of 'wicket bench'. bench/compare.sh relies on
+// their names.
+type benchFlags struct {
+	uri, usersFile, bindName, password string
+	mode, base, filter                 string
+	concurrency, count                 int
+	duration, warmup, timeout          time.Duration
+	insecure, quiet                    bool
+}
+
+func newBenchCmd(g *globals) *cobra.Command {
+	f := &benchFlags{}
+	cmd := &cobra.Command{
+		Use:   "bench (--users FILE | -D NAME -w PASSWORD)",
+		Short: "Measure how fast an LDAP server answers binds: wicket, slapd or any other",
+		Long: `Measure how many binds a second an LDAP server answers, and how fast: wicket
+or any other server, on this host or another.
+
+Workers (--concurrency), each with its own connection, bind as the users of
+--users (or the one of -D and -w) one after another, as fast as the server
+answers, for --duration or for --count operations in all:
+
+  bind          bind again and again on one connection, as Dovecot does on
+                its pooled connections; an operation is one bind
+  connect-bind  connect, bind, unbind and close, as Dovecot's auth_bind does
+                per login; the latency includes the connect
+  bind-search   bind, then search under --base for --filter (uid and mail)
+                on the same connection; a search that finds nothing fails
+
+A users file has one user per line: the bind name, a tab (or spaces), then
+the password, which may contain spaces. Lines starting with # are skipped.
+
+  uid=alice,ou=people,dc=example,dc=org	abcd-efgh-ijkl-mnop
+
+The report, on stdout (--json for scripts), gives the operations a second,
+the latency percentiles and the failures by result code. The exit status is
+0 when any operation succeeded.
+
+Against wicket, bind with app passwords: a password followed by a one-time
+code works once only.`,
+		Args: nArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := f.config(cmd)
+			if err != nil {
+				return err
+			}
+			return runBench(cmd, cfg, g.json, f.quiet)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.uri, "uri", "H", defaultRemoteURI, "the server, ldap://host:port or ldaps://host:port")
+	fl.StringVar(&f.usersFile, "users", "", "who binds: a file of one user a line, the bind name, a tab, then the password")
+	fl.StringVarP(&f.bindName, "bind-name", "D", "", "bind as this one user instead, with -w")
+	fl.StringVarP(&f.password, "password", "w", "", "the password of -D")
+	fl.StringVar(&f.mode, "mode", string(loadgen.ModeBind), "bind, connect-bind or bind-search")
+	fl.IntVar(&f.concurrency, "concurrency", 16, "workers, each with its own connection")
+	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
+	fl.IntVar(&f.count, "count", 0, "measure this many operations in all instead of a duration")
+	fl.DurationVar(&f.warmup, "warmup", 0, "run the load this long first, unmeasured")
+	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "time limit of one operation, connect included")
+	fl.StringVar(&f.base, "base", "", "bind-search: the search base (default: the bind name's parent DN)")
+	fl.StringVar(&f.filter, "filter", loadgen.DefaultFilter, "bind-search: the filter; %u is the value of the bind name's first RDN")
+	fl.BoolVar(&f.insecure, "insecure", false, "ldaps://: do not check the server's certificate")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line on stderr")
+	return cmd
+}
+
+// config checks the flags, cheapest first, and reads the users.
+func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
+	fl := cmd.Flags()
+	one := fl.Changed("bind-name") || fl.Changed("password")
+	switch {
+	case f.usersFile != "" && one:
+		return loadgen.Config{}, errors.New("--users and -D/-w are exclusive: bind as the users of a file or as one user")
+	case fl.Changed("duration") && fl.Changed("count"):
+		return loadgen.Config{}, errors.New("--duration and --count are exclusive: measure for a time or for a number of operations")
+	}
+	mode, err := loadgen.ParseMode(f.mode)
+	if err != nil {
+		return loadgen.Config{}, fmt.Errorf("--mode %q: the modes are bind, connect-bind and bind-search", f.mode)
+	}
+	switch {
+	case f.concurrency < 1:
+		return loadgen.Config{}, fmt.Errorf("--concurrency %d: at least 1 worker is needed", f.concurrency)
+	case fl.Changed("count") && f.count < 1:
+		return loadgen.Config{}, fmt.Errorf("--count %d: at least 1 operation is needed", f.count)
+	case f.duration <= 0:
+		return loadgen.Config{}, fmt.Errorf("--duration %v: must be positive", f.duration)
+	case f.warmup < 0:
+		return loadgen.Config{}, fmt.Errorf("--warmup %v: cannot be negative", f.warmup)
+	case f.timeout <= 0:
+		return loadgen.Config{}, fmt.Errorf("--timeout %v: must be positive", f.timeout)
+	case mode != loadgen.ModeBindSearch && (fl.Changed("base") || fl.Changed("filter")):
+		return loadgen.Config{}, fmt.Errorf("--base and --filter shape the search of --mode bind-search; --mode %s does not search", mode)
+	}
+	a, err := parseRemoteURI(f.uri)
+	if err != nil {
+		return loadgen.Config{}, err
+	}
+	if f.insecure && !a.tls {
+		return loadgen.Config{}, errors.New("--insecure is for ldaps://, which checks a certificate; ldap:// has none")
+	}
+	users, err := f.users()
+	if err != nil {
+		return loadgen.Config{}, err
+	}
+	if a.cleartext() {
+		fmt.Fprintf(cmd.ErrOrStderr(), "wicket: warning: %s is not encrypted; the passwords cross the network readable\n", f.uri)
+	}
+	cfg := loadgen.Config{
+		Addr: a.hostPort, URL: f.uri, Mode: mode, Users: users,
+		Concurrency: f.concurrency, Count: f.count, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
+		Base: f.base, Filter: f.filter,
+	}
+	if a.tls {
+		cfg.TLS = &tls.Config{ServerName: a.host, MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.insecure}
+	}
+	return cfg, nil
+}
+
+func (f *benchFlags) users() ([]loadgen.User, error) {
+	switch {
+	case f.usersFile != "":
+		return loadgen.ReadUsers(f.usersFile)
+	case f.bindName != "" && f.password != "":
+		return []loadgen.User{{Name: f.bindName, Password: f.password}}, nil
+	case f.bindName != "":
+		return nil, errors.New("-D needs -w PASSWORD: without a password a bind is unauthenticated, which measures nothing")
+	case f.password != "":
+		return nil, errors.New("-w needs -D NAME: whose password is it?")
+	}
+	return nil, errors.New("who binds? give --users FILE, or -D NAME -w PASSWORD")
+}
+
+func runBench(cmd *cobra.Command, cfg loadgen.Config, asJSON, quiet bool) error {
+	// Interrupted, the run stops and reports what it measured.
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var p *progressLine
+	if !quiet {
+		p = newProgressLine(cmd.ErrOrStderr())
+		cfg.Progress = p.show
+	}
+	rep, err := loadgen.Run(ctx, cfg)
+	p.clear()
+	if err != nil {
+		return err
+	}
+	if rep.Succeeded == 0 {
+		return noSuccess(rep)
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), rep)
+	}
+	return rep.WriteText(cmd.OutOrStdout())
+}
+
+// noSuccess says why a run measured nothing: a misconfigured run must not
+// pass for a measurement.
+func noSuccess(rep *loadgen.Report) error {
+	if rep.Operations == 0 {
+		return errors.New("no operation was done")
+	}
+	var why []string
+	for _, e := range rep.Errors {
+		why = append(why, e.String())
+	}
+	return fmt.Errorf("not one of %d operations succeeded: %s", rep.Operations, strings.Join(why, "; "))
+}
+
+// progressLine shows the run's progress on stderr: rewritten in place on a
+// terminal, a line a second otherwise (a log keeps them all).
+type progressLine struct {
+	w     io.Writer
+	tty   bool
+	width int
+}
+
+func newProgressLine(w io.Writer) *progressLine {
+	f, ok := w.(*os.File)
+	return &progressLine{w: w, tty: ok && term.IsTerminal(int(f.Fd()))}
+}
+
+func (p *progressLine) show(pr loadgen.Progress) {
+	s := pr.String()
+	if !p.tty {
+		fmt.Fprintln(p.w, s)
+		return
+	}
+	fmt.Fprintf(p.w, "\r%-*s", p.width, s)
+	p.width = max(p.width, len(s))
+}
+
+// clear rubs the line out on a terminal, where the report follows.
+func (p *progressLine) clear() {
+	if p != nil && p.tty && p.width > 0 {
+		fmt.Fprintf(p.w, "\r%*s\r", p.width, "")
+	}
+}

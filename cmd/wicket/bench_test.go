@@ -1,0 +1,174 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ber "github.com/go-asn1-ber/asn1-ber"
+	"github.com/go-ldap/ldap/v3"
+)
+
+// benchServer answers simple binds on loopback, as go-ldap would have a
+// server encode them: invalidCredentials for the password "wrong",
+// success otherwise.
+func benchServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go benchAnswer(nc)
+		}
+	}()
+	return "ldap://" + l.Addr().String()
+}
+
+func benchAnswer(nc net.Conn) {
+	defer nc.Close()
+	for {
+		req, err := ber.ReadPacket(nc)
+		if err != nil || len(req.Children) < 2 || req.Children[1].Tag != ldap.ApplicationBindRequest ||
+			len(req.Children[1].Children) != 3 {
+			return
+		}
+		code := ldap.LDAPResultSuccess
+		if req.Children[1].Children[2].Data.String() == "wrong" {
+			code = ldap.LDAPResultInvalidCredentials
+		}
+		res := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindResponse, nil, "")
+		res.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(code), ""))
+		res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+		res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+		msg := ber.NewSequence("")
+		msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, req.Children[0].Value, ""))
+		msg.AppendChild(res)
+		if _, err := nc.Write(msg.Bytes()); err != nil {
+			return
+		}
+	}
+}
+
+func benchUsersFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Every mistake is refused with what to do, before anything is sent:
+// -H points where nobody listens, so a command that went as far as
+// connecting would say so instead.
+func TestBench_FlagMistakesRefused(t *testing.T) {
+	t.Parallel()
+	uri := remoteClosedURI(t)
+	users := benchUsersFile(t, "uid=alice,ou=people,dc=example,dc=org\tpw\n")
+	bad := benchUsersFile(t, "# users\nalice\tpw\nbob\n")
+	one := []string{"bench", "-H", uri, "-D", "alice", "-w", "pw"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"--users and -D", []string{"bench", "-H", uri, "--users", users, "-D", "alice", "-w", "pw"}, "--users and -D/-w are exclusive"},
+		{"--users and -w", []string{"bench", "-H", uri, "--users", users, "-w", "pw"}, "--users and -D/-w are exclusive"},
+		{"nobody", []string{"bench", "-H", uri}, "who binds? give --users FILE, or -D NAME -w PASSWORD"},
+		{"-D without -w", []string{"bench", "-H", uri, "-D", "alice"}, "-D needs -w PASSWORD"},
+		{"-w without -D", []string{"bench", "-H", uri, "-w", "pw"}, "-w needs -D NAME"},
+		{"--duration and --count", append(one, "--duration", "5s", "--count", "100"), "--duration and --count are exclusive"},
+		{"unknown mode", append(one, "--mode", "search"), `--mode "search": the modes are bind, connect-bind and bind-search`},
+		{"concurrency 0", append(one, "--concurrency", "0"), "--concurrency 0: at least 1 worker"},
+		{"negative concurrency", append(one, "--concurrency", "-3"), "--concurrency -3: at least 1 worker"},
+		{"count 0", append(one, "--count", "0"), "--count 0: at least 1 operation"},
+		{"duration 0", append(one, "--duration", "0s"), "--duration 0s: must be positive"},
+		{"negative warmup", append(one, "--warmup", "-1s"), "--warmup -1s: cannot be negative"},
+		{"timeout 0", append(one, "--timeout", "0s"), "--timeout 0s: must be positive"},
+		{"--base without a search", append(one, "--base", "dc=example,dc=org"), "--mode bind does not search"},
+		{"--filter without a search", append(one, "--mode", "connect-bind", "--filter", "(cn=%u)"), "--mode connect-bind does not search"},
+		{"no base for a bare name", append(one, "--mode", "bind-search"), `"alice" is not a DN with a parent to search under: give the search base (--base)`},
+		{"a filter that does not compile", append(one, "--mode", "bind-search", "--base", "dc=x", "--filter", "(uid=%u"), "filter (uid=alice (for alice)"},
+		{"--insecure in the clear", append(one, "--insecure"), "--insecure is for ldaps://"},
+		{"not ldap", []string{"bench", "-H", "http://127.0.0.1:1389", "-D", "alice", "-w", "pw"}, "ldap:// or ldaps://"},
+		{"a bad users line", []string{"bench", "-H", uri, "--users", bad}, bad + ":3: no password"},
+		{"no users file", []string{"bench", "-H", uri, "--users", bad + ".missing"}, "no such file"},
+		{"an argument", append(one, "extra"), "usage: wicket bench"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := remoteExec(nil, tc.args...)
+			if o.code == 0 || !strings.Contains(o.stderr, tc.want) {
+				t.Errorf("exit %d, stderr %q; want a failure saying %q", o.code, o.stderr, tc.want)
+			}
+			if strings.Contains(o.stderr, "cannot connect") {
+				t.Errorf("connected before the flags were checked: %q", o.stderr)
+			}
+			if o.stdout != "" {
+				t.Errorf("failed but printed on stdout: %q", o.stdout)
+			}
+		})
+	}
+}
+
+func TestBench_TextReportAndProgressLines(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	users := benchUsersFile(t, "alice\tpw\nbob\twrong\ncarol pw\n")
+	o := remoteExec(nil, "bench", "-H", uri, "--users", users, "--concurrency", "3", "--duration", "1200ms")
+	if o.code != 0 {
+		t.Fatalf("exit %d: %s", o.code, o.stderr)
+	}
+	contains(t, "report", o.stdout, "mode          bind\n", "url           "+uri+"\n", "concurrency   3\n",
+		"users         3\n", "latency (ms)  mean ", "errors        invalidCredentials (49): ")
+	// Not a terminal: a line a second, kept.
+	if !strings.HasPrefix(o.stderr, "1s: ") || strings.Contains(o.stderr, "\r") {
+		t.Errorf("progress on stderr: %q", o.stderr)
+	}
+
+	o = remoteExec(nil, "bench", "-H", uri, "--users", users, "--count", "30", "--quiet", "--json")
+	var rep struct {
+		Operations, Succeeded, Failed int
+		Errors                        []struct {
+			Result string
+			Code   int
+			Count  int
+		}
+	}
+	decode(t, o.stdout, &rep)
+	// 16 workers, 3 users: workers 0 to 13 bind twice, as users i and
+	// i+16 (mod 3), workers 14 and 15 once. bob (1) is the first of
+	// workers 1, 4, 7, 10 and 13 and the second of 0, 3, 6, 9 and 12.
+	if rep.Operations != 30 || rep.Failed != 10 || len(rep.Errors) != 1 ||
+		rep.Errors[0].Result != "invalidCredentials" || rep.Errors[0].Code != 49 || rep.Errors[0].Count != 10 {
+		t.Errorf("report %+v", rep)
+	}
+	if o.stderr != "" {
+		t.Errorf("--quiet printed %q", o.stderr)
+	}
+}
+
+// A run where nothing succeeds is a failure, with why, and no report that
+// a script could take for a measurement.
+func TestBench_NothingSucceededFails(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	o := remoteExec(nil, "bench", "-H", uri, "-D", "alice", "-w", "wrong", "--count", "20", "--concurrency", "2", "--json")
+	if o.code == 0 || o.stdout != "" || !strings.Contains(o.stderr, "not one of 20 operations succeeded: invalidCredentials (49): 20") {
+		t.Errorf("exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
+	}
+
+	closed := remoteClosedURI(t)
+	o = remoteExec(nil, "bench", "-H", closed, "-D", "alice", "-w", "pw", "--count", "20")
+	if o.code == 0 || o.stdout != "" || !strings.Contains(o.stderr, "cannot connect to "+closed) {
+		t.Errorf("exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
+	}
+}
