@@ -1,0 +1,235 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wicketldap/wicket/internal/loadgen"
+)
+
+// loadReport is the JSON of `wicket bench --json`, read as a script reads it.
+type loadReport struct {
+	Mode            string  `json:"mode"`
+	URL             string  `json:"url"`
+	Concurrency     int     `json:"concurrency"`
+	Users           int     `json:"users"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Operations      int     `json:"operations"`
+	Succeeded       int     `json:"succeeded"`
+	Failed          int     `json:"failed"`
+	OpsPerSecond    float64 `json:"ops_per_second"`
+	Latency         struct {
+		Mean float64 `json:"mean"`
+		P50  float64 `json:"p50"`
+		P95  float64 `json:"p95"`
+		P99  float64 `json:"p99"`
+		Max  float64 `json:"max"`
+	} `json:"latency_ms"`
+	Errors []struct {
+		Result string `json:"result"`
+		Code   int    `json:"code"`
+		Count  int    `json:"count"`
+	} `json:"errors"`
+}
+
+// loadUsers adds n accounts with TOTP and an app password each, as mail
+// clients bind, and returns them as bind DN and app password.
+func loadUsers(w *wicket, n int) []loadgen.User {
+	w.t.Helper()
+	var us []loadgen.User
+	for i := range n {
+		u := w.newUser(fmt.Sprintf("load%d", i), true)
+		_, pw := w.appPassword(u.name, "load test")
+		us = append(us, loadgen.User{Name: u.dn, Password: pw})
+	}
+	return us
+}
+
+// loadUsersFile writes users as `wicket bench --users` reads them.
+func loadUsersFile(t *testing.T, users []loadgen.User) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("# bind DN <TAB> app password\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "%s\t%s\n", u.Name, u.Password)
+	}
+	p := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// loadRun runs `wicket bench` and returns what it printed and its exit
+// status.
+func loadRun(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, *wicketBin, append([]string{"bench"}, args...)...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("wicket bench: %v", err)
+	}
+	return o.String(), e.String(), code
+}
+
+func loadRunJSON(t *testing.T, args ...string) loadReport {
+	t.Helper()
+	out, errOut, code := loadRun(t, append(args, "--json", "--quiet")...)
+	if code != 0 {
+		t.Fatalf("wicket bench %s: exit %d\n%s", strings.Join(args, " "), code, errOut)
+	}
+	var rep loadReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("wicket bench --json: %v\n%s", err, out)
+	}
+	return rep
+}
+
+// loadUses is how many of count operations by concurrency workers use
+// user k of n: the operations are split evenly, and worker i starts at
+// user i and steps by concurrency.
+func loadUses(k, n, concurrency, count int) int {
+	uses := 0
+	for i := range concurrency {
+		quota := count / concurrency
+		if i < count%concurrency {
+			quota++
+		}
+		for u := i % n; quota > 0; quota-- {
+			if u == k {
+				uses++
+			}
+			u = (u + concurrency) % n
+		}
+	}
+	return uses
+}
+
+func checkLoadReport(t *testing.T, rep loadReport, ops, failed int) {
+	t.Helper()
+	if rep.Operations != ops || rep.Failed != failed || rep.Succeeded != ops-failed {
+		t.Errorf("%d operations, %d succeeded, %d failed; want %d, %d, %d (errors %+v)",
+			rep.Operations, rep.Succeeded, rep.Failed, ops, ops-failed, failed, rep.Errors)
+	}
+	l := rep.Latency
+	if rep.OpsPerSecond <= 0 || rep.DurationSeconds <= 0 || !(0 < l.P50 && l.P50 <= l.P99 && l.P99 <= l.Max) {
+		t.Errorf("%.1f ops/s in %.3f s, latency %+v", rep.OpsPerSecond, rep.DurationSeconds, l)
+	}
+}
+
+// `wicket bench` against the real server, in each mode, with app
+// passwords as a mail server's users bind: every operation succeeds; then
+// one user's wrong password costs exactly that user's operations, each an
+// invalidCredentials; and a port where nobody listens is a clear failure.
+func TestLoadTool_AgainstWicket(t *testing.T) {
+	w := startWicket(t, "")
+	users := loadUsers(w, 5)
+	file := loadUsersFile(t, users)
+
+	for _, mode := range []string{"bind", "connect-bind", "bind-search"} {
+		t.Run(mode, func(t *testing.T) {
+			rep := loadRunJSON(t, "-H", w.url(), "--users", file, "--mode", mode, "--count", "200", "--concurrency", "4")
+			checkLoadReport(t, rep, 200, 0)
+			if rep.Mode != mode || rep.URL != w.url() || rep.Concurrency != 4 || rep.Users != 5 || rep.Errors == nil || len(rep.Errors) != 0 {
+				t.Errorf("report %+v", rep)
+			}
+		})
+	}
+
+	t.Run("a wrong password", func(t *testing.T) {
+		const wrong = 2
+		bad := append([]loadgen.User(nil), users...)
+		bad[wrong].Password = "not-the-app-password"
+		rep := loadRunJSON(t, "-H", w.url(), "--users", loadUsersFile(t, bad), "--count", "200", "--concurrency", "4")
+		want := loadUses(wrong, len(bad), 4, 200)
+		checkLoadReport(t, rep, 200, want)
+		if len(rep.Errors) != 1 || rep.Errors[0].Result != "invalidCredentials" || rep.Errors[0].Code != 49 || rep.Errors[0].Count != want {
+			t.Errorf("errors %+v, want invalidCredentials (49): %d", rep.Errors, want)
+		}
+	})
+
+	t.Run("nothing listening", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := "ldap://" + l.Addr().String()
+		l.Close()
+		out, errOut, code := loadRun(t, "-H", closed, "--users", file, "--count", "200", "--concurrency", "4", "--json")
+		if code == 0 || out != "" || !strings.Contains(errOut, "cannot connect to "+closed) || !strings.Contains(errOut, "connection refused") {
+			t.Errorf("exit %d, stdout %q, stderr %q; want a failure saying it cannot connect", code, out, errOut)
+		}
+	})
+}
+
+// The CPU that `wicket bench` itself spends per operation, against the real
+// server, beside the server's own: on a machine both share, the tool must
+// cost the server little. The tool's is its process's rusage, start-up
+// included; the server's is read from /proc. ns/op is the whole run's.
+func BenchmarkLoadTool_CPU(b *testing.B) {
+	w := startWicket(b, "")
+	users := loadUsers(w, 4)
+	var list strings.Builder
+	for _, u := range users {
+		fmt.Fprintf(&list, "%s\t%s\n", u.Name, u.Password)
+	}
+	file := filepath.Join(b.TempDir(), "users.txt")
+	if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range []string{"bind", "bind-search", "connect-bind"} {
+		b.Run(mode, func(b *testing.B) {
+			cmd := exec.Command(*wicketBin, "bench", "-H", w.url(), "--users", file, "--mode", mode,
+				"--count", fmt.Sprint(b.N), "--concurrency", "2", "--json", "--quiet")
+			server := processCPU(b, w.cmd.Process.Pid)
+			b.ResetTimer()
+			out, err := cmd.Output()
+			b.StopTimer()
+			var rep loadReport
+			if err != nil || json.Unmarshal(out, &rep) != nil || rep.Failed != 0 {
+				b.Fatalf("wicket bench: %v\n%s", err, out)
+			}
+			tool := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+			b.ReportMetric(float64(tool)/float64(b.N), "tool-cpu-ns/op")
+			b.ReportMetric(float64(processCPU(b, w.cmd.Process.Pid)-server)/float64(b.N), "server-cpu-ns/op")
+		})
+	}
+}
+
+// processCPU is the CPU a process has used, user and system, from
+// /proc/PID/stat in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+func processCPU(b *testing.B, pid int) time.Duration {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Skipf("no /proc: %v", err)
+	}
+	// The fields after the command name, which is in parentheses and may
+	// hold spaces: state is the first, utime the 12th, stime the 13th.
+	f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11], &utime); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := fmt.Sscan(f[12], &stime); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
