@@ -69,11 +69,19 @@ func parseBind(op *ber.Packet) (*bindRequest, result, bool) {
 // bind runs a Bind (RFC 4511 4.2, RFC 4513 5). handle has already made the
 // session anonymous; only success changes that.
 func (c *conn) bind(o *op) {
-	b, r, ok := parseBind(o.req.op)
+	b, r, ok := o.req.bindRequest()
 	if ok {
 		r = c.bindResult(o.ctx, b)
 	}
-	c.reply(o, resultOp(ldap.ApplicationBindResponse, r))
+	c.replyResult(o, ldap.ApplicationBindResponse, r)
+}
+
+// bindRequest is the request's bind, decoded by the fast path or now.
+func (r *request) bindRequest() (*bindRequest, result, bool) {
+	if r.bind != nil {
+		return r.bind, result{}, true
+	}
+	return parseBind(r.op)
 }
 
 // Every way out of a bind leaves one audit record (auditBind, through

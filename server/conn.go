@@ -20,8 +20,12 @@ import (
 	"github.com/wicketldap/wicket/backend"
 )
 
-// conn is one client connection: one goroutine reads and decodes, one
-// worker answers operations in the order they arrived.
+// conn is one client connection: one goroutine reads and decodes, and a
+// worker answers operations in the order they arrived. The worker exists
+// only while operations are queued, and a bind that finds nothing queued is
+// answered by the reader itself: a connection a mail server keeps for binds
+// never hands a request from one goroutine to another, and an idle
+// connection holds one goroutine, not two.
 type conn struct {
 	srv *Server
 	// raw is the socket, for deadlines and closing from any goroutine. nc
@@ -36,7 +40,8 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	wmu sync.Mutex // one response at a time on the wire
+	wmu  sync.Mutex // one response at a time on the wire
+	wbuf []byte     // encodes small responses; under wmu
 
 	// tlsState is set once TLS is established (ldaps:// or StartTLS).
 	tlsState atomic.Pointer[tls.ConnectionState]
@@ -46,9 +51,11 @@ type conn struct {
 	authed    atomic.Bool
 	principal *backend.Principal
 
-	queue    chan *op
 	mu       sync.Mutex
 	inflight map[int64]*op
+	pending  []*op // queued for the worker, oldest first
+	working  bool  // a worker goroutine is running
+	workers  sync.WaitGroup
 	idle     chan struct{} // closed when inflight empties; see waitIdle
 	draining atomic.Bool
 
@@ -84,7 +91,6 @@ func newConn(s *Server, nc net.Conn) *conn {
 		log:      s.log.With("remote", remote),
 		ctx:      ctx,
 		cancel:   cancel,
-		queue:    make(chan *op, s.cfg.MaxOutstanding),
 		inflight: make(map[int64]*op),
 	}
 }
@@ -108,17 +114,14 @@ func (c *conn) serve() {
 	if !c.handshake() {
 		return
 	}
-	workerDone := make(chan struct{})
-	go c.work(workerDone)
-
 	notice := c.read()
 	if !c.draining.Load() {
 		// Unbind, a closed socket or a broken stream: nothing queued is
 		// wanted any more (RFC 4511 4.3).
 		c.cancel()
 	}
-	close(c.queue)
-	<-workerDone
+	// Only the reader starts workers, and it has stopped.
+	c.workers.Wait()
 	if notice != nil {
 		c.write(notice)
 	}
@@ -162,13 +165,17 @@ func (c *conn) read() (notice *ber.Packet) {
 		if err != nil {
 			return c.readError(err)
 		}
-		pkt, err := decodeFrame(buf, elements)
+		req, err := decodeRequest(buf, elements)
 		if err != nil {
 			return c.readError(err)
 		}
-		req, err := parseRequest(pkt)
-		if err != nil {
-			return c.readError(err)
+		if req.op.Tag == ldap.ApplicationBindRequest {
+			if handled, ok := c.bindInline(req); handled {
+				if !ok {
+					return nil
+				}
+				continue
+			}
 		}
 		switch req.op.Tag {
 		case ldap.ApplicationUnbindRequest:
@@ -207,6 +214,46 @@ func (c *conn) readError(err error) *ber.Packet {
 	}
 }
 
+// decodeRequest decodes one message: a simple bind by the fast path, the
+// rest (and anything the fast path declines) through asn1-ber.
+func decodeRequest(buf []byte, elements int) (*request, error) {
+	if req, ok := fastBind(buf); ok {
+		return req, nil
+	}
+	pkt, err := decodeFrame(buf, elements)
+	if err != nil {
+		return nil, err
+	}
+	return parseRequest(pkt)
+}
+
+// noCancel is the cancel of an operation that has only the connection's
+// context: nothing but the connection's end can stop it.
+func noCancel() {}
+
+// bindInline answers a bind on the reader when nothing is queued or
+// running, which is every bind of a connection used only for binds. It
+// reports whether it took the bind, and whether the connection goes on.
+//
+// RFC 4511 4.2.1 forbids the client to send anything until the bind is
+// answered, and a bind cannot be abandoned, so the reader has nothing to
+// read meanwhile. A client that hangs up mid-bind is noticed after the
+// bind, which is bounded by the bind timeout.
+func (c *conn) bindInline(req *request) (handled, ok bool) {
+	c.mu.Lock()
+	busy := c.working || len(c.inflight) > 0 || c.srv.cfg.queueBinds
+	c.mu.Unlock()
+	if busy {
+		return false, true
+	}
+	o := &op{req: req, ctx: c.ctx, cancel: noCancel, start: time.Now()}
+	if !c.handleSafely(o) {
+		c.abort()
+		return true, false
+	}
+	return true, true
+}
+
 func (c *conn) enqueue(req *request) {
 	ctx, cancel := context.WithCancel(c.ctx)
 	o := &op{req: req, ctx: ctx, cancel: cancel, start: time.Now()}
@@ -217,15 +264,21 @@ func (c *conn) enqueue(req *request) {
 		c.answer(req, fail(ldap.LDAPResultProtocolError, "messageID %d is already used by an outstanding request", req.id))
 		return
 	}
-	c.inflight[req.id] = o
-	c.mu.Unlock()
-	select {
-	case c.queue <- o:
-	default:
-		c.done(o)
+	if len(c.pending) >= c.srv.cfg.MaxOutstanding {
+		c.mu.Unlock()
+		cancel()
 		c.answer(req, fail(ldap.LDAPResultBusy, "too many outstanding operations on this connection (limit %d)",
 			c.srv.cfg.MaxOutstanding))
+		return
 	}
+	c.inflight[req.id] = o
+	c.pending = append(c.pending, o)
+	if !c.working {
+		c.working = true
+		c.workers.Add(1)
+		go c.work()
+	}
+	c.mu.Unlock()
 }
 
 func (c *conn) done(o *op) {
@@ -257,9 +310,26 @@ func (c *conn) abandon(req *request) {
 	}
 }
 
-func (c *conn) work(done chan<- struct{}) {
-	defer close(done)
-	for o := range c.queue {
+// next takes the oldest queued operation, or ends the worker when there is
+// none: the next enqueue starts another.
+func (c *conn) next() *op {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.pending) == 0 {
+		c.working = false
+		c.pending = nil
+		return nil
+	}
+	o := c.pending[0]
+	n := copy(c.pending, c.pending[1:])
+	c.pending[n] = nil
+	c.pending = c.pending[:n]
+	return o
+}
+
+func (c *conn) work() {
+	defer c.workers.Done()
+	for o := c.next(); o != nil; o = c.next() {
 		if o.ctx.Err() == nil && !c.handleSafely(o) {
 			c.done(o)
 			c.abort()
@@ -346,7 +416,29 @@ func (c *conn) answer(req *request, r result) {
 		return
 	}
 	req.answered.Store(true)
-	c.write(envelope(req.id, resultOp(tag, r)))
+	c.writeResult(req.id, tag, r)
+}
+
+// replyResult is reply for a response that is a bare LDAPResult.
+func (c *conn) replyResult(o *op, tag ber.Tag, r result) {
+	if o.ctx.Err() != nil {
+		return
+	}
+	o.req.answered.Store(true)
+	c.writeResult(o.req.id, tag, r)
+}
+
+// writeResult encodes a bare LDAPResult response straight into the
+// connection's buffer.
+func (c *conn) writeResult(id int64, tag ber.Tag, r result) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.wbuf = appendResultMessage(c.wbuf[:0], id, tag, r)
+	c.send(c.wbuf)
+	if cap(c.wbuf) > 1024 {
+		// A long diagnostic once must not stay with the connection.
+		c.wbuf = nil
+	}
 }
 
 // reply sends a response op unless the operation was abandoned meanwhile.
@@ -366,6 +458,11 @@ func (c *conn) write(p *ber.Packet) {
 	b := p.Bytes()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.send(b)
+}
+
+// send writes one encoded message; wmu is held.
+func (c *conn) send(b []byte) {
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.cfg.WriteTimeout))
 	if _, err := c.nc.Write(b); err != nil {
 		// A client that stops reading must not hold a worker: close, and

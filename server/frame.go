@@ -66,20 +66,34 @@ func readFrame(r *bufio.Reader, max int, first func()) ([]byte, error) {
 	if lb >= 0x80 {
 		hdr += int(lb & 0x7f)
 	}
-	// The buffer grows as bytes arrive, not to the length the client
-	// claims: a client that announces 4 MiB and sends a trickle holds a
-	// trickle of memory until its read deadline.
-	var b bytes.Buffer
-	b.Grow(hdr + min(length, 64<<10))
-	b.WriteByte(tag)
 	// Re-encode the header in the simplest form: the decoder only needs a
 	// valid definite length in front of the body.
+	if length <= frameChunk {
+		// Every message a mail server sends: one allocation, one copy.
+		buf := make([]byte, hdr+length)
+		buf[0] = tag
+		copy(buf[1:hdr], encodeLengthFixed(length, hdr-1))
+		if _, err := io.ReadFull(r, buf[hdr:]); err != nil {
+			return nil, truncated(err)
+		}
+		return buf, nil
+	}
+	// Beyond that the buffer grows as bytes arrive, not to the length the
+	// client claims: a client that announces 4 MiB and sends a trickle
+	// holds a trickle of memory until its read deadline.
+	var b bytes.Buffer
+	b.Grow(hdr + frameChunk)
+	b.WriteByte(tag)
 	b.Write(encodeLengthFixed(length, hdr-1))
 	if _, err := io.CopyN(&b, r, int64(length)); err != nil {
 		return nil, truncated(err)
 	}
 	return b.Bytes(), nil
 }
+
+// frameChunk is how much of a message's claimed length is allocated before
+// its bytes arrive.
+const frameChunk = 64 << 10
 
 // encodeLengthFixed writes length in exactly width bytes of BER length.
 func encodeLengthFixed(length, width int) []byte {

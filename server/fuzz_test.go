@@ -41,13 +41,23 @@ func FuzzDecodeRequest(f *testing.F) {
 			if len(buf) > fuzzLimit+6 {
 				t.Fatalf("readFrame returned %d bytes with a limit of %d", len(buf), fuzzLimit)
 			}
+			fast, fastOK := fastBind(buf)
 			pkt, err := decodeFrame(buf, maxElements)
 			if err != nil {
+				if fastOK {
+					t.Fatalf("the fast path took a bind the decoder refuses (%v)", err)
+				}
 				return
 			}
 			req, err := parseRequest(pkt)
 			if err != nil {
+				if fastOK {
+					t.Fatalf("the fast path took a bind the envelope check refuses (%v)", err)
+				}
 				return
+			}
+			if fastOK {
+				sameBind(t, fast, req)
 			}
 			if req.id < 1 || req.id > maxMessageID {
 				t.Fatalf("parseRequest accepted messageID %d", req.id)
@@ -108,6 +118,9 @@ func fuzzOperation(t *testing.T, srv *Server, req *request) {
 		// Whatever was asked, the answer must be well-formed BER that a
 		// client can read back, diagnostic text and all.
 		out := envelope(req.id, resultOp(tag, res)).Bytes()
+		if direct := appendResultMessage(nil, req.id, tag, res); !bytes.Equal(direct, out) {
+			t.Fatalf("the direct encoding of %v differs:\n% x\nwant\n% x", res, direct, out)
+		}
 		back, err := ber.DecodePacketErr(out)
 		if err != nil {
 			t.Fatalf("the answer to message %d does not decode: %v", req.id, err)
@@ -128,4 +141,21 @@ func fuzzExtendedValue(x *extendedRequest) {
 	exop.DecodeListRequest(v)
 	exop.DecodeRevokeRequest(v)
 	exop.DecodeRevokeAllRequest(v)
+}
+
+// sameBind checks that the fast path read a bind exactly as the general
+// decoder does.
+func sameBind(t *testing.T, fast, slow *request) {
+	t.Helper()
+	want, _, ok := parseBind(slow.op)
+	switch {
+	case !ok:
+		t.Fatalf("the fast path took a bind parseBind refuses")
+	case fast.id != slow.id || len(slow.controls) != 0 || slow.op.Tag != ldap.ApplicationBindRequest:
+		t.Fatalf("fast path: message %d, general: message %d with %d controls, tag %d",
+			fast.id, slow.id, len(slow.controls), slow.op.Tag)
+	case fast.bind.version != want.version || fast.bind.name != want.name || !want.simple ||
+		fast.bind.password != want.password || !fast.bind.simple:
+		t.Fatalf("fast path read %+v, general decoder %+v", *fast.bind, *want)
+	}
 }

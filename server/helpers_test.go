@@ -105,6 +105,12 @@ func withGate() envOption {
 	return func(_ *Config, e *env) { e.auth = newGate() }
 }
 
+// withQueuedBinds makes binds wait in the queue like other operations, so
+// that a bind held by the gate holds the worker.
+func withQueuedBinds() envOption {
+	return withConfig(func(c *Config) { c.queueBinds = true })
+}
+
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()

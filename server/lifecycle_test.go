@@ -5,6 +5,7 @@ import (
 	"errors"
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -172,6 +173,7 @@ func TestWriteTimeout_ClosesAConnectionThatDoesNotRead(t *testing.T) {
 	// each, far more in all than the socket buffers hold.
 	search := ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 		"(objectClass=*)", []string{"*", "+"}, nil)
+	var sent atomic.Int64
 	go func() {
 		for id := int64(1); id <= 20000; id++ {
 			env := ber.NewSequence("")
@@ -195,11 +197,22 @@ func TestWriteTimeout_ClosesAConnectionThatDoesNotRead(t *testing.T) {
 			if _, err := nc.Write(env.Bytes()); err != nil {
 				return
 			}
+			sent.Add(1)
 		}
 	}()
 	// Without reading, wait for the server to give up on us: then reading
-	// drains what was buffered and ends, instead of blocking.
-	time.Sleep(time.Second)
+	// drains what was buffered and ends, instead of blocking. The server
+	// has stopped reading once the requests stop going out; a second after
+	// that, far beyond WriteTimeout, it must have closed. (A fixed sleep
+	// raced the socket buffers filling on a loaded machine.)
+	for last, still, start := int64(-1), 0, time.Now(); still < 4 && time.Since(start) < 30*time.Second; {
+		time.Sleep(250 * time.Millisecond)
+		if n := sent.Load(); n != last {
+			last, still = n, 0
+		} else {
+			still++
+		}
+	}
 	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 64<<10)
 	for {

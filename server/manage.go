@@ -76,7 +76,7 @@ func parseModify(op *ber.Packet) (string, []change, result, bool) {
 // "delete: appPasswordId" with values revokes those, without values revokes
 // all. Anything else is refused before anything changes.
 func (c *conn) modify(o *op) {
-	c.reply(o, resultOp(ldap.ApplicationModifyResponse, c.modifyResult(o)))
+	c.replyResult(o, ldap.ApplicationModifyResponse, c.modifyResult(o))
 }
 
 func (c *conn) modifyResult(o *op) result {
@@ -137,7 +137,7 @@ func isNoSuchAppPassword(err error) bool { return errors.Is(err, backend.ErrNoSu
 
 // del serves revocation through stock ldapdelete of an app-password entry.
 func (c *conn) del(o *op) {
-	c.reply(o, resultOp(ldap.ApplicationDelResponse, c.delResult(o)))
+	c.replyResult(o, ldap.ApplicationDelResponse, c.delResult(o))
 }
 
 func (c *conn) delResult(o *op) result {

@@ -17,6 +17,9 @@ type request struct {
 	id       int64
 	op       *ber.Packet
 	controls []control
+	// bind is the bind request, when the reader decoded it without a
+	// packet tree (fastpath.go); otherwise parseBind reads op.
+	bind *bindRequest
 	// answered is set as the final response goes out: from then on the
 	// client may send StartTLS.
 	answered atomic.Bool

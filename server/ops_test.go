@@ -200,7 +200,7 @@ func TestAbandon_GetsNoResponse(t *testing.T) {
 
 	t.Run("queued search is dropped", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, withGate())
+		e := newEnv(t, withGate(), withQueuedBinds())
 		c := dialRaw(t, e.addr)
 		c.send(message(1, simpleBind(3, "alice", e.appPassword)))
 		e.auth.waitEntered(t)
@@ -222,7 +222,7 @@ func TestAbandon_GetsNoResponse(t *testing.T) {
 
 	t.Run("a bind cannot be abandoned", func(t *testing.T) {
 		t.Parallel()
-		e := newEnv(t, withGate())
+		e := newEnv(t, withGate(), withQueuedBinds())
 		c := dialRaw(t, e.addr)
 		c.send(message(1, simpleBind(3, "alice", e.appPassword)))
 		e.auth.waitEntered(t)
@@ -231,6 +231,32 @@ func TestAbandon_GetsNoResponse(t *testing.T) {
 		e.auth.open()
 		c.next().assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
 	})
+}
+
+// A bind with nothing queued is answered by the reader, which reads nothing
+// until the bind is done. A client that pipelines anyway (RFC 4511 4.2.1
+// forbids it) gets every answer, in order, the later ones under the new
+// identity.
+func TestBind_RequestsPipelinedBehindItAreAnsweredInOrder(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withGate())
+	c := dialRaw(t, e.addr)
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)), message(2, whoAmIReq()),
+		message(3, simpleBind(3, "", "")), message(4, whoAmIReq()))
+	e.auth.waitEntered(t)
+	e.auth.open()
+	c.next().assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+	r := c.next()
+	r.assert(t, 2, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+	if string(r.value) != "dn:"+aliceDN {
+		t.Errorf("WhoAmI after the bind = %q, want dn:%s", r.value, aliceDN)
+	}
+	c.next().assert(t, 3, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+	r = c.next()
+	r.assert(t, 4, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+	if len(r.value) != 0 {
+		t.Errorf("WhoAmI after the anonymous bind = %q, want empty", r.value)
+	}
 }
 
 func TestUnbind_ClosesConnection(t *testing.T) {
@@ -259,7 +285,7 @@ func TestUnbind_ClosesConnection(t *testing.T) {
 // answer.
 func TestOutstanding_OverLimitIsBusy(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, withGate(), withConfig(func(c *Config) { c.MaxOutstanding = 1 }))
+	e := newEnv(t, withGate(), withQueuedBinds(), withConfig(func(c *Config) { c.MaxOutstanding = 1 }))
 	c := dialRaw(t, e.addr)
 	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
 	e.auth.waitEntered(t)

@@ -60,6 +60,11 @@ type Config struct {
 	// Version is shown as vendorVersion in the root DSE.
 	Version string
 	TLS     TLSConfig
+
+	// queueBinds sends binds through the worker like every other
+	// operation. Only tests set it: a bind held in the backend then holds
+	// the worker, which is how they fill the queue.
+	queueBinds bool
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.

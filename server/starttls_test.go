@@ -67,7 +67,7 @@ func TestStartTLS_ResponseInTheClearThenHandshakeOnTheSameSocket(t *testing.T) {
 
 func TestStartTLS_RefusedWhileAnOperationIsOutstanding(t *testing.T) {
 	pki := newPKI(t)
-	e := newEnv(t, withGate(), withTLS(pki, false, nil))
+	e := newEnv(t, withGate(), withQueuedBinds(), withTLS(pki, false, nil))
 	c := dialRaw(t, e.addr)
 	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
 	e.auth.waitEntered(t)

@@ -247,7 +247,7 @@ func (c *conn) checkConfidential(req *request) (result, bool) {
 			return result{}, true
 		}
 	case ldap.ApplicationBindRequest:
-		if b, _, ok := parseBind(req.op); ok && b.simple && b.name == "" && b.password == "" {
+		if b, _, ok := req.bindRequest(); ok && b.simple && b.name == "" && b.password == "" {
 			return result{}, true
 		}
 	}
