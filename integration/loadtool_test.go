@@ -180,6 +180,23 @@ func TestLoadTool_AgainstWicket(t *testing.T) {
 	})
 }
 
+// Over ldaps:// the server's certificate is checked, so a self-signed one
+// is refused before any password is sent, unless --insecure.
+func TestLoadTool_LDAPS(t *testing.T) {
+	s := newTLSSetup(t)
+	w := startTLSWicket(t, s, "")
+	file := loadUsersFile(t, loadUsers(w, 2))
+	url := ldapsURL(t, w)
+	for _, mode := range []string{"bind", "connect-bind"} {
+		rep := loadRunJSON(t, "-H", url, "--insecure", "--users", file, "--mode", mode, "--count", "40", "--concurrency", "2")
+		checkLoadReport(t, rep, 40, 0)
+	}
+	out, errOut, code := loadRun(t, "-H", url, "--users", file, "--count", "40", "--json")
+	if code == 0 || out != "" || !strings.Contains(errOut, "cannot connect to "+url) || !strings.Contains(errOut, "certificate") {
+		t.Errorf("an untrusted certificate: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
 // The CPU that `wicket bench` itself spends per operation, against the real
 // server, beside the server's own: on a machine both share, the tool must
 // cost the server little. The tool's is its process's rusage, start-up
