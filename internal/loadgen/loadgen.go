@@ -353,9 +353,8 @@ func (w *worker) op(t *target, deadline time.Time) (int, error) {
 // record counts one operation. A failed connection is closed, to be
 // opened again by the next operation: its stream cannot be trusted.
 func (w *worker) record(code int, err error, d time.Duration) {
-	example := ""
 	if err != nil {
-		code, example = classify(err), err.Error()
+		code = classify(err)
 		w.c.close()
 	}
 	w.hist.Record(d)
@@ -366,10 +365,12 @@ func (w *worker) record(code int, err error, d time.Duration) {
 	w.failed.Add(1)
 	e := w.errors[code]
 	if e == nil {
-		if err == nil {
-			example = w.c.diagnostic()
+		e = &ErrorCount{Code: code}
+		if err != nil {
+			e.Example = err.Error()
+		} else {
+			e.Example = w.c.diagnostic()
 		}
-		e = &ErrorCount{Code: code, Example: example}
 		w.errors[code] = e
 	}
 	e.Count++
