@@ -1,0 +1,549 @@
+#!/usr/bin/env bash
+# Benchmarks wicket against Debian's OpenLDAP slapd on this machine, in the
+# same run, with the same users, the same load tool (`wicket bench`) and the
+# same load, and prints one table of both.
+#
+# Both servers are private instances on free 127.0.0.1 ports, configured and
+# filled under a temporary directory that is removed at exit (unless --keep);
+# both are stopped at exit, on failure and on Ctrl-C too. slapd binds each
+# user with their primary password ({SSHA}), wicket with the user's app
+# password: each server's way for a mail client to bind. See "Benchmark
+# against slapd" in README.md.
+set -euo pipefail
+# Numbers are printed and parsed with a decimal point whatever the locale.
+export LC_ALL=C
+
+usage() {
+  cat <<'EOF'
+usage: bench/compare.sh [options]
+
+Runs the same load against a private slapd and a private wicket on 127.0.0.1
+and prints ops/s and latency side by side.
+
+  --users N          users in both directories (default 1000)
+  --concurrency C    connections of the load tool (default 16)
+  --duration D       measured time per run, a Go duration (default 10s)
+  --warmup D         unmeasured load before each run (default 2s)
+  --modes "M ..."    among bind, connect-bind, bind-search (default all three)
+  --rounds N         runs per server and mode, the order alternating; the run
+                     with the most ops/s of each is kept (default 1)
+  --out DIR          also write the JSON reports, the table and both
+                     configurations to DIR
+  --keep             keep the work directory (databases, logs) for inspection
+  -h, --help         this text
+
+Needs slapd, ldap-utils and jq from Debian's packages (installed when missing
+and run as root) and Go to build wicket. Exits non-zero if any operation
+failed, after printing the table.
+EOF
+}
+
+users=1000
+concurrency=16
+duration=10s
+warmup=2s
+modes="bind connect-bind bind-search"
+rounds=1
+out=""
+keep=0
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+need_value() {
+  if [ $# -lt 2 ] || [ -z "$2" ]; then die "$1 needs a value (see --help)"; fi
+}
+
+while [ $# -gt 0 ]; do
+  case $1 in
+    --users) need_value "$@"; users=$2; shift 2 ;;
+    --concurrency) need_value "$@"; concurrency=$2; shift 2 ;;
+    --duration) need_value "$@"; duration=$2; shift 2 ;;
+    --warmup) need_value "$@"; warmup=$2; shift 2 ;;
+    --modes) need_value "$@"; modes=$2; shift 2 ;;
+    --rounds) need_value "$@"; rounds=$2; shift 2 ;;
+    --out) need_value "$@"; out=$2; shift 2 ;;
+    --keep) keep=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+  esac
+done
+
+is_count() { [[ $1 =~ ^[1-9][0-9]*$ ]]; }
+is_count "$users" || die "--users: $users is not a positive number"
+is_count "$concurrency" || die "--concurrency: $concurrency is not a positive number"
+is_count "$rounds" || die "--rounds: $rounds is not a positive number"
+# A Go duration, as the load tool takes it: 10s, 1m30s, 500ms, 0.
+is_duration() { [[ $1 =~ ^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$ ]]; }
+is_duration "$duration" || die "--duration: $duration is not a duration such as 10s or 1m"
+is_duration "$warmup" || die "--warmup: $warmup is not a duration such as 2s or 0s"
+read -r -a mode_list <<<"$modes"
+[ ${#mode_list[@]} -gt 0 ] || die "--modes: no mode given"
+for m in "${mode_list[@]}"; do
+  case $m in
+    bind|connect-bind|bind-search) ;;
+    *) die "--modes: unknown mode $m (bind, connect-bind, bind-search)" ;;
+  esac
+done
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+base_dn="dc=example,dc=org"
+people="ou=people,$base_dn"
+
+# --- 1. Debian's packages ---------------------------------------------------
+
+# slapd's tools live in /usr/sbin, which is not on every user's PATH.
+slapd=/usr/sbin/slapd
+slapadd=/usr/sbin/slapadd
+
+install_packages() {
+  local need=() fresh_slapd=0
+  if [ ! -x "$slapd" ] || [ ! -x "$slapadd" ]; then
+    need+=(slapd)
+    fresh_slapd=1
+  fi
+  command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
+  command -v jq >/dev/null 2>&1 || need+=(jq)
+  [ ${#need[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "compare.sh: missing Debian packages: ${need[*]}" >&2
+    echo "install them with: sudo apt-get install --no-install-recommends ${need[*]}" >&2
+    echo "(slapd asks whether to configure a directory: answer \"Omit OpenLDAP server" >&2
+    echo " configuration\", and stop and disable the slapd service if one started)" >&2
+    exit 1
+  fi
+  echo "installing ${need[*]} from Debian's packages" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  local policy=0
+  if [ "$fresh_slapd" -eq 1 ]; then
+    # "Omit configuration": the package writes no /etc/ldap/slapd.d and no
+    # database, so there is no system directory to start.
+    echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
+    # policy-rc.d answering 101 keeps the maintainer scripts from starting
+    # the daemon (invoke-rc.d and deb-systemd-invoke obey it). An existing
+    # one is the machine's own business and is left alone.
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+      chmod 755 /usr/sbin/policy-rc.d
+      policy=1
+    fi
+  fi
+  local rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } || rc=$?
+  [ "$policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
+  [ "$rc" -eq 0 ] || die "apt-get failed"
+  if [ "$fresh_slapd" -eq 1 ]; then
+    # Belt and braces: a system slapd that started anyway is stopped, and
+    # does not come up at the next boot either.
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      systemctl disable --now slapd.service >/dev/null 2>&1 || true
+    elif [ -x /etc/init.d/slapd ]; then
+      /etc/init.d/slapd stop >/dev/null 2>&1 || true
+      if command -v update-rc.d >/dev/null 2>&1; then
+        update-rc.d slapd disable >/dev/null 2>&1 || true
+      fi
+    fi
+  fi
+}
+install_packages
+
+# --- the work directory and what is stopped at exit -------------------------
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/wicket-compare.XXXXXX")
+slapd_pid=""
+wicket_pid=""
+
+stop() { # PID: SIGTERM, then SIGKILL after 5 s
+  local pid=$1 i
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < 50; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  stop "$wicket_pid"
+  stop "$slapd_pid"
+  if [ "$keep" -eq 1 ]; then
+    echo "work directory kept: $work" >&2
+  else
+    rm -rf "$work"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+# Ctrl-C ends the script through these, and cleanup stops the servers: a
+# non-interactive shell starts its background jobs with SIGINT ignored.
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Both servers and the load tool get the same, highest allowed, descriptor
+# limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+now() { echo "$EPOCHREALTIME"; }
+since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
+
+# A port nothing listens on, below Linux's ephemeral range (32768-60999)
+# so that no client connection holds it.
+taken_ports=()
+free_port() {
+  local port i
+  for ((i = 0; i < 200; i++)); do
+    port=$((20000 + RANDOM % 12000))
+    [[ " ${taken_ports[*]} " == *" $port "* ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      taken_ports+=("$port")
+      echo "$port"
+      return 0
+    fi
+  done
+  die "no free port on 127.0.0.1"
+}
+
+# Waits until DN can bind with PASSWORD, or the server's process is gone.
+wait_for_bind() { # NAME PID URL DN PASSWORD LOG
+  local name=$1 pid=$2 url=$3 dn=$4 pw=$5 log=$6 deadline=$((SECONDS + 30))
+  until ldapwhoami -x -H "$url" -D "$dn" -w "$pw" >/dev/null 2>&1; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "compare.sh: $name exited during start-up; its log:" >&2
+      cat "$log" >&2
+      exit 1
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "compare.sh: $name does not accept a bind after 30 s; last attempt and log:" >&2
+      ldapwhoami -x -H "$url" -D "$dn" -w "$pw" >&2 || true
+      cat "$log" >&2
+      exit 1
+    fi
+    sleep 0.1
+  done
+}
+
+# --- 2. wicket, with its load tool ------------------------------------------
+
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then
+  PATH=/usr/local/go/bin:$PATH
+fi
+command -v go >/dev/null 2>&1 || die "go is not installed (see README.md)"
+echo "building wicket" >&2
+(cd "$root" && go build -o "$work/wicket" ./cmd/wicket)
+wicket=$work/wicket
+"$wicket" bench --help >/dev/null 2>&1 || die "this wicket has no 'bench' command (the load tool)"
+
+# --- 3. the users -----------------------------------------------------------
+
+# One LDIF for both servers: each user with a random password of their own,
+# stored as {SSHA} (salted SHA-1, as OpenLDAP's slappasswd writes it).
+# Perl and its Digest::SHA come with slapd (a dependency of the package).
+t=$(now)
+mkdir -p "$work/data"
+perl -e '
+  use strict; use warnings;
+  use Digest::SHA qw(sha1); use MIME::Base64 qw(encode_base64);
+  my ($n, $base, $people, $dir) = @ARGV;
+  open(my $rnd, "<:raw", "/dev/urandom") or die "/dev/urandom: $!\n";
+  sub random { my $b; read($rnd, $b, $_[0]) == $_[0] or die "/dev/urandom: short read\n"; $b }
+  open(my $ldif, ">", "$dir/people.ldif") or die "$!\n";
+  open(my $pws, ">", "$dir/slapd-users.tsv") or die "$!\n";
+  open(my $names, ">", "$dir/names.txt") or die "$!\n";
+  my ($dc) = $base =~ /^dc=([^,]+)/;
+  print $ldif "dn: $base\nobjectClass: dcObject\nobjectClass: organization\ndc: $dc\no: $dc\n\n";
+  print $ldif "dn: $people\nobjectClass: organizationalUnit\nou: people\n\n";
+  for my $i (1 .. $n) {
+    my $uid = sprintf("user%04d", $i);
+    my $pw = unpack("H*", random(10));
+    my $salt = random(8);
+    my $ssha = "{SSHA}" . encode_base64(sha1($pw . $salt) . $salt, "");
+    print $ldif "dn: uid=$uid,$people\nobjectClass: inetOrgPerson\nuid: $uid\n",
+      "cn: User $i\nsn: $i\nmail: $uid\@example.org\nuserPassword: $ssha\n\n";
+    print $pws "uid=$uid,$people\t$pw\n";
+    print $names "$uid\n";
+  }
+  close($_) or die "$!\n" for ($ldif, $pws, $names);
+' "$users" "$base_dn" "$people" "$work/data"
+echo "generated $users users with {SSHA} passwords in $(since "$t") s" >&2
+
+# --- 4. slapd ---------------------------------------------------------------
+
+slapd_port=$(free_port)
+slapd_url="ldap://127.0.0.1:$slapd_port/"
+sd=$work/slapd
+mkdir -p "$sd/config" "$sd/data"
+# As Debian configures its own (cn=config, mdb, log level none, no thread
+# count, so slapd's default of 16), with the ACL of a mail directory:
+# passwords only for binding, everything else readable once bound.
+cat >"$sd/config.ldif" <<EOF
+dn: cn=config
+objectClass: olcGlobal
+cn: config
+olcPidFile: $sd/slapd.pid
+olcArgsFile: $sd/slapd.args
+olcLogLevel: none
+
+dn: cn=module{0},cn=config
+objectClass: olcModuleList
+cn: module{0}
+olcModulePath: /usr/lib/ldap
+olcModuleLoad: back_mdb
+
+dn: cn=schema,cn=config
+objectClass: olcSchemaConfig
+cn: schema
+
+include: file:///etc/ldap/schema/core.ldif
+
+include: file:///etc/ldap/schema/cosine.ldif
+
+include: file:///etc/ldap/schema/inetorgperson.ldif
+
+dn: olcDatabase={-1}frontend,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcFrontendConfig
+olcDatabase: {-1}frontend
+olcSizeLimit: 500
+
+dn: olcDatabase={0}config,cn=config
+objectClass: olcDatabaseConfig
+olcDatabase: {0}config
+olcAccess: {0}to * by * none
+
+dn: olcDatabase={1}mdb,cn=config
+objectClass: olcDatabaseConfig
+objectClass: olcMdbConfig
+olcDatabase: {1}mdb
+olcSuffix: $base_dn
+olcDbDirectory: $sd/data
+olcDbMaxSize: 1073741824
+olcDbIndex: objectClass eq
+olcDbIndex: uid eq
+olcDbIndex: mail eq
+olcAccess: {0}to attrs=userPassword by anonymous auth by self write by * none
+olcAccess: {1}to * by users read by * none
+EOF
+t=$(now)
+"$slapadd" -n0 -F "$sd/config" -l "$sd/config.ldif" >"$sd/slapadd.log" 2>&1 ||
+  { cat "$sd/slapadd.log" >&2; die "slapadd of the configuration failed"; }
+"$slapadd" -q -F "$sd/config" -b "$base_dn" -l "$work/data/people.ldif" >>"$sd/slapadd.log" 2>&1 ||
+  { cat "$sd/slapadd.log" >&2; die "slapadd of the users failed"; }
+# -d 0: in the foreground (so that this script holds its process), and
+# printing nothing.
+"$slapd" -d 0 -h "$slapd_url" -F "$sd/config" >"$sd/slapd.log" 2>&1 &
+slapd_pid=$!
+IFS=$'\t' read -r first_dn first_pw <"$work/data/slapd-users.tsv"
+wait_for_bind slapd "$slapd_pid" "$slapd_url" "$first_dn" "$first_pw" "$sd/slapd.log"
+echo "slapd set up (configuration, $users users) and started in $(since "$t") s" >&2
+
+# --- 5. wicket --------------------------------------------------------------
+
+wicket_port=$(free_port)
+wicket_url="ldap://127.0.0.1:$wicket_port/"
+wd=$work/wicket-data
+mkdir -p "$wd"
+max_connections=$((2 * concurrency > 4096 ? 2 * concurrency : 4096))
+cat >"$wd/wicket.toml" <<EOF
+listen   = "127.0.0.1:$wicket_port"
+database = "$wd/wicket.db"
+key_file = "$wd/wicket.key"
+base_dn  = "$base_dn"
+
+[log]
+# No line per bind, as slapd's log level none. Each bind is still an audit
+# record in the database, written in batches off the bind's path.
+level = "warn"
+
+[limits]
+max_connections = $max_connections
+
+[lockout]
+# trusted_clients keeps its default, 127.0.0.1 and ::1: the load tool binds
+# every user from one address, as Dovecot and Postfix do, and is exempt from
+# the limits per address exactly as they are configured to be.
+EOF
+t=$(now)
+"$wicket" --config "$wd/wicket.toml" user import "$work/data/people.ldif" >"$wd/import.log" 2>&1 ||
+  { cat "$wd/import.log" >&2; die "wicket user import failed"; }
+# App passwords need TOTP enrolled first. Each command is a process that
+# opens the database, so a few run at once.
+jobs=$(($(nproc) * 2))
+((jobs > 8)) && jobs=8
+export WICKET_BIN=$wicket WICKET_CONFIG=$wd/wicket.toml PEOPLE=$people
+# shellcheck disable=SC2016 # expanded by the inner bash
+xargs -P "$jobs" -n 25 bash -c '
+  set -euo pipefail
+  for name; do
+    "$WICKET_BIN" --config "$WICKET_CONFIG" --json totp enroll "$name" >/dev/null
+    created=$("$WICKET_BIN" --config "$WICKET_CONFIG" --json apppw create "$name" --label bench)
+    [[ $created =~ \"password\":\ *\"([a-z-]+)\" ]] || { echo "no app password for $name: $created" >&2; exit 1; }
+    printf "uid=%s,%s\t%s\n" "$name" "$PEOPLE" "${BASH_REMATCH[1]}"
+  done
+' _ <"$work/data/names.txt" >"$work/data/wicket-users.tsv"
+got=$(wc -l <"$work/data/wicket-users.tsv")
+[ "$got" -eq "$users" ] || die "$got app passwords created for $users users"
+"$wicket" --config "$wd/wicket.toml" serve >"$wd/wicket.log" 2>&1 &
+wicket_pid=$!
+IFS=$'\t' read -r first_dn first_pw <"$work/data/wicket-users.tsv"
+wait_for_bind wicket "$wicket_pid" "$wicket_url" "$first_dn" "$first_pw" "$wd/wicket.log"
+echo "wicket set up (import, TOTP and one app password each for $users users, $jobs at a time) and started in $(since "$t") s" >&2
+
+# --- 6. the load --------------------------------------------------------------
+
+slapd_version=$({ "$slapd" -VV 2>&1 || true; } | sed -n 's/.*slapd \([^ ]*\) .*/\1/p' | head -n 1)
+cat <<EOF
+
+slapd $slapd_version: mdb, $users users with {SSHA} passwords, indexes on uid, mail and objectClass,
+  16 threads (slapd's default: Debian sets none), log level none; binds with the primary password
+wicket: SQLite, the same $users users, TOTP enrolled; binds with each user's app password;
+  log level warn (no line per bind; audit records are written to its database in batches)
+load: wicket bench from this machine, $concurrency connections, $warmup warm-up + $duration per run,
+  $rounds run(s) per server and mode, the order alternating; both servers on 127.0.0.1
+machine: $(nproc) CPUs shared by the load tool and the server measured; load average $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+
+EOF
+
+reports=$work/reports
+mkdir -p "$reports"
+bench_failed=0
+
+run_bench() { # SERVER MODE ROUND
+  local server=$1 mode=$2 round=$3 url list report
+  if [ "$server" = slapd ]; then
+    url=$slapd_url list=$work/data/slapd-users.tsv
+  else
+    url=$wicket_url list=$work/data/wicket-users.tsv
+  fi
+  report=$reports/$mode-$server-$round.json
+  if [ "$rounds" -gt 1 ]; then
+    echo "running $mode against $server (round $round of $rounds)" >&2
+  else
+    echo "running $mode against $server" >&2
+  fi
+  if ! "$wicket" bench -H "$url" --users "$list" --mode "$mode" \
+    --concurrency "$concurrency" --duration "$duration" --warmup "$warmup" \
+    --json --quiet >"$report" 2>"$report.err"; then
+    # Failed operations may make the load tool's exit status non-zero; its
+    # report says how many. Without a report there is nothing to show.
+    if ! jq -e '.ops_per_second' "$report" >/dev/null 2>&1; then
+      echo "compare.sh: wicket bench against $server ($mode) failed:" >&2
+      cat "$report.err" >&2
+      bench_failed=1
+      rm -f "$report"
+      return 0
+    fi
+  fi
+  [ -s "$report.err" ] || rm -f "$report.err"
+}
+
+# Machine noise (frequency scaling, the other server's batched writes) is
+# spread by alternating which server goes first: slapd for the first mode,
+# wicket for the second, and so on, and the other way round in every second
+# round.
+i=0
+for mode in "${mode_list[@]}"; do
+  for ((round = 1; round <= rounds; round++)); do
+    if (((i + round) % 2 == 1)); then order="slapd wicket"; else order="wicket slapd"; fi
+    for server in $order; do
+      run_bench "$server" "$mode" "$round"
+    done
+  done
+  # The best round of each server is the report shown.
+  for server in slapd wicket; do
+    best=""
+    for ((round = 1; round <= rounds; round++)); do
+      f=$reports/$mode-$server-$round.json
+      [ -f "$f" ] || continue
+      if [ -z "$best" ] || jq -e --slurpfile b "$best" '.ops_per_second > $b[0].ops_per_second' "$f" >/dev/null; then
+        best=$f
+      fi
+    done
+    [ -n "$best" ] && cp "$best" "$reports/$mode-$server.json"
+  done
+  i=$((i + 1))
+done
+
+# --- 7. the table ---------------------------------------------------------------
+
+table=$work/table.txt
+{
+  printf '%-13s %-8s %-9s %-7s %-7s %-7s %-7s %s\n' mode server ops/s "p50 ms" "p95 ms" "p99 ms" "max ms" errors
+  for mode in "${mode_list[@]}"; do
+    for server in slapd wicket; do
+      f=$reports/$mode-$server.json
+      if [ ! -f "$f" ]; then
+        printf '%-13s %-8s %s\n' "$mode" "$server" "no report (the load tool failed)"
+        continue
+      fi
+      jq -r --arg m "$mode" --arg s "$server" '
+        [$m, $s, .ops_per_second, .latency_ms.p50, .latency_ms.p95,
+         .latency_ms.p99, .latency_ms.max, .failed] | @tsv' "$f" |
+        while IFS=$'\t' read -r m s ops p50 p95 p99 max failed; do
+          printf '%-13s %-8s %-9.1f %-7.2f %-7.2f %-7.2f %-7.2f %d\n' \
+            "$m" "$s" "$ops" "$p50" "$p95" "$p99" "$max" "$failed"
+        done
+    done
+  done
+  echo
+  printf '%-13s %-27s %s\n' mode "ratio wicket/slapd ops/s" "p99 wicket/slapd"
+  for mode in "${mode_list[@]}"; do
+    s=$reports/$mode-slapd.json w=$reports/$mode-wicket.json
+    if [ -f "$s" ] && [ -f "$w" ]; then
+      jq -r -n --slurpfile s "$s" --slurpfile w "$w" '
+        def ratio(a; b): if b > 0 then a / b | tostring else "-" end;
+        [ratio($w[0].ops_per_second; $s[0].ops_per_second),
+         ratio($w[0].latency_ms.p99; $s[0].latency_ms.p99)] | @tsv' |
+        while IFS=$'\t' read -r ops p99; do
+          [ "$ops" = - ] || ops=$(printf '%.2f' "$ops")
+          [ "$p99" = - ] || p99=$(printf '%.2f' "$p99")
+          printf '%-13s %-27s %s\n' "$mode" "$ops" "$p99"
+        done
+    else
+      printf '%-13s %s\n' "$mode" "-"
+    fi
+  done
+  for mode in "${mode_list[@]}"; do
+    for server in slapd wicket; do
+      f=$reports/$mode-$server.json
+      [ -f "$f" ] || continue
+      jq -r --arg m "$mode" --arg s "$server" '
+        select(.failed > 0) |
+        "\n\($m) \($s): \(.failed) of \(.operations) operations failed",
+        (.errors[]? | "  \(.count) x \(.result) (\(.code))")' "$f"
+    done
+  done
+} >"$table"
+shopt -s nullglob
+shown=("$reports"/*-slapd.json "$reports"/*-wicket.json)
+failed_total=0
+[ ${#shown[@]} -eq 0 ] || failed_total=$(jq -s '[.[].failed] | add' "${shown[@]}")
+cat "$table"
+
+warnings=$(grep -c . "$wd/wicket.log" || true)
+if [ "$warnings" -gt 0 ]; then
+  echo
+  echo "wicket logged $warnings line(s) at level warn or above; the first:"
+  head -n 3 "$wd/wicket.log"
+fi
+
+if [ -n "$out" ]; then
+  mkdir -p "$out"
+  # One report per server and mode, and with --rounds every round's too.
+  if [ "$rounds" -gt 1 ]; then
+    keep_reports=("$reports"/*.json)
+  else
+    keep_reports=("${shown[@]}")
+  fi
+  [ ${#keep_reports[@]} -eq 0 ] || cp "${keep_reports[@]}" "$out"/
+  cp "$table" "$out"/
+  cp "$sd/config.ldif" "$out/slapd-config.ldif"
+  cp "$wd/wicket.toml" "$out/wicket.toml"
+  echo "reports written to $out" >&2
+fi
+
+if [ "$bench_failed" -ne 0 ] || [ "$failed_total" -gt 0 ]; then
+  exit 1
+fi
