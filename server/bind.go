@@ -271,6 +271,9 @@ func (c *conn) bindError(ctx context.Context, name, account, method string, err 
 // not a user's yields an empty login, which no account has, so it fails like
 // any unknown user (same answer, same work).
 func (s *Server) loginFromName(name string) (string, bool) {
+	if login, ok := s.plainUserDN(name); ok {
+		return login, true
+	}
 	dn, err := ldap.ParseDN(name)
 	if err != nil {
 		if strings.ContainsAny(name, "=,") {
@@ -287,6 +290,29 @@ func (s *Server) loginFromName(name string) (string, bool) {
 		return "", true
 	}
 	return rdn.Attributes[0].Value, true
+}
+
+// plainUserDN reads the bind name every mail server sends,
+// uid=NAME,ou=people,BASE with a name that needs no escaping, without
+// parsing a DN. Anything else is left to ParseDN.
+func (s *Server) plainUserDN(name string) (string, bool) {
+	const prefix = "uid="
+	if len(name) <= len(prefix) || !strings.EqualFold(name[:len(prefix)], prefix) {
+		return "", false
+	}
+	rest := name[len(prefix):]
+	comma := strings.IndexByte(rest, ',')
+	if comma <= 0 || !strings.EqualFold(rest[comma+1:], s.peopleText) {
+		return "", false
+	}
+	uid := rest[:comma]
+	for i := 0; i < len(uid); i++ {
+		c := uid[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || c == '@') {
+			return "", false
+		}
+	}
+	return uid, true
 }
 
 // userDN is the entry DN of an account.

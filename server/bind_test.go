@@ -357,3 +357,44 @@ func TestPanicInOperation_ClosesOnlyThatConnection(t *testing.T) {
 	fresh.call(message(1, simpleBind(3, "alice", "whatever"))).
 		assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
 }
+
+// The shortcut for plain user DNs must read every name exactly as ParseDN
+// does, and leave alone what it cannot read.
+func TestLoginFromName_ShortcutAgreesWithParseDN(t *testing.T) {
+	srv, err := New(Config{BaseDN: "dc=example,dc=org", Logger: quietLogger()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{
+		"uid=alice,ou=people,dc=example,dc=org",
+		"UID=Alice.B-2,OU=People,DC=Example,DC=ORG",
+		"uid=alice@example.org,ou=people,dc=example,dc=org",
+		"uid=alice,ou=people,dc=example,dc=net",
+		"uid=alice,ou=people,dc=example, dc=org",
+		"uid=al\\2Cice,ou=people,dc=example,dc=org",
+		"uid=al+ice,ou=people,dc=example,dc=org",
+		"uid=,ou=people,dc=example,dc=org",
+		"uid=alice,ou=groups,dc=example,dc=org",
+		"uid=a,b,ou=people,dc=example,dc=org",
+		"uid=alice ,ou=people,dc=example,dc=org",
+		"cn=alice,ou=people,dc=example,dc=org",
+		"uid=alice",
+		"alice",
+		"alice@example.org",
+	}
+	for _, name := range names {
+		fast, fastOK := srv.plainUserDN(name)
+		login, ok := srv.loginFromName(name)
+		if fastOK && (!ok || fast != login) {
+			t.Errorf("%q: shortcut %q, loginFromName %q (%v)", name, fast, login, ok)
+		}
+		// What ParseDN alone makes of it.
+		dn, err := ldap.ParseDN(name)
+		if fastOK && (err != nil || len(dn.RDNs) != 4 || dn.RDNs[0].Attributes[0].Value != fast) {
+			t.Errorf("%q: shortcut read %q, ParseDN %v %v", name, fast, dn, err)
+		}
+	}
+	if _, ok := srv.plainUserDN("uid=alice,ou=people,dc=example,dc=org"); !ok {
+		t.Error("the shortcut declined the plainest user DN")
+	}
+}

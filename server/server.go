@@ -80,7 +80,10 @@ type Server struct {
 	baseDN   *ldap.DN
 	// peopleDN and groupsDN are ou=people and ou=groups under the base.
 	peopleDN, groupsDN *ldap.DN
-	tlsConf            *tls.Config // nil: no ldaps://, StartTLS or EXTERNAL
+	// peopleText is ou=people under the base as configured, for bind
+	// names that spell it the same way (plainUserDN).
+	peopleText string
+	tlsConf    *tls.Config // nil: no ldaps://, StartTLS or EXTERNAL
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -147,17 +150,18 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		audit = a
 	}
 	s := &Server{
-		cfg:       cfg,
-		auth:      auth,
-		accounts:  accounts,
-		audit:     audit,
-		log:       cfg.Logger,
-		baseDN:    base,
-		peopleDN:  people,
-		groupsDN:  groups,
-		listeners: make(map[net.Listener]struct{}),
-		conns:     make(map[*conn]struct{}),
-		slots:     make(chan struct{}, cfg.MaxConnections),
+		cfg:        cfg,
+		auth:       auth,
+		accounts:   accounts,
+		audit:      audit,
+		log:        cfg.Logger,
+		baseDN:     base,
+		peopleDN:   people,
+		peopleText: "ou=people," + cfg.BaseDN,
+		groupsDN:   groups,
+		listeners:  make(map[net.Listener]struct{}),
+		conns:      make(map[*conn]struct{}),
+		slots:      make(chan struct{}, cfg.MaxConnections),
 	}
 	s.setupLimits()
 	if err := s.setupTLS(); err != nil {

@@ -70,7 +70,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 }
 
 func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*backend.AppPassword, error) {
-	p, err := scanAppPassword(s.appPasswordByVerifier.QueryRowContext(ctx, accountID, verifier))
+	p, err := scanAppPassword(s.appPasswordByVerifier.QueryRowContext(pointRead(ctx), accountID, verifier))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: app password of account %d: %w", accountID, backend.ErrNoSuchAppPassword)
 	}
