@@ -19,7 +19,10 @@ import (
 )
 
 // peakRSS is the server's high-water resident memory in KiB.
-func peakRSS(t *testing.T, pid int) int {
+func peakRSS(t *testing.T, pid int) int { return procStatusKB(t, pid, "VmHWM") }
+
+// procStatusKB reads a memory figure of a process from /proc, in KiB.
+func procStatusKB(t *testing.T, pid int, field string) int {
 	t.Helper()
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -28,7 +31,7 @@ func peakRSS(t *testing.T, pid int) int {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
 			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 			if err != nil {
 				t.Fatal(err)
@@ -36,7 +39,7 @@ func peakRSS(t *testing.T, pid int) int {
 			return kb
 		}
 	}
-	t.Fatal("no VmHWM in /proc status")
+	t.Fatalf("no %s in /proc status", field)
 	return 0
 }
 

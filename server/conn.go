@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -31,9 +32,13 @@ type conn struct {
 	// raw is the socket, for deadlines and closing from any goroutine. nc
 	// is the stream requests and responses go through: raw, or TLS over
 	// it after StartTLS. Only the reader changes nc and r, with wmu held.
-	raw    net.Conn
-	nc     net.Conn
-	r      *bufio.Reader
+	raw net.Conn
+	nc  net.Conn
+	r   *bufio.Reader
+	// pooled: r is lent by readers while a message is being read, and
+	// given back while the connection waits (plain TCP only).
+	pooled bool
+	rawc   syscall.RawConn
 	remote string
 	log    *slog.Logger
 
@@ -79,14 +84,23 @@ func newConn(s *Server, nc net.Conn) *conn {
 		remote = host
 	}
 	raw := nc
+	var r *bufio.Reader
+	var rawc syscall.RawConn
 	if tc, ok := nc.(*tls.Conn); ok {
 		raw = tc.NetConn()
+		r = bufio.NewReaderSize(nc, 4096)
+	} else if sc, ok := nc.(syscall.Conn); ok {
+		rawc, _ = sc.SyscallConn()
+	}
+	if r == nil && rawc == nil {
+		r = bufio.NewReaderSize(nc, 4096)
 	}
 	return &conn{
+		r:        r,
+		rawc:     rawc,
 		srv:      s,
 		raw:      raw,
 		nc:       nc,
-		r:        bufio.NewReaderSize(nc, 4096),
 		remote:   remote,
 		log:      s.log.With("remote", remote),
 		ctx:      ctx,
@@ -107,9 +121,57 @@ func (c *conn) abort() {
 	c.raw.Close()
 }
 
+// readers lends read buffers to connections between the first byte of a
+// message and the end of what the client has sent: 10,000 idle connections
+// hold none.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+// awaitMessage waits until the client sends something. On plain TCP it
+// waits for the socket to become readable without a buffer, then borrows
+// one; over TLS the stream keeps its own buffer.
+func (c *conn) awaitMessage() error {
+	if c.r != nil && c.r.Buffered() > 0 {
+		return nil
+	}
+	if c.rawc != nil {
+		c.releaseReader()
+		waited := false
+		err := c.rawc.Read(func(fd uintptr) bool {
+			// The poller forgets readiness it saw before this call, so
+			// the socket is asked first (without taking anything); only
+			// when it has nothing does the poller wait, and its wake-up
+			// means there is something to read.
+			if waited {
+				return true
+			}
+			waited = true
+			var b [1]byte
+			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			return err != syscall.EAGAIN
+		})
+		if err != nil {
+			return err
+		}
+		c.r = readers.Get().(*bufio.Reader)
+		c.r.Reset(c.nc)
+		c.pooled = true
+	}
+	_, err := c.r.Peek(1)
+	return err
+}
+
+func (c *conn) releaseReader() {
+	if c.pooled {
+		c.r.Reset(nil)
+		readers.Put(c.r)
+		c.r, c.pooled = nil, false
+	}
+}
+
 func (c *conn) serve() {
 	// nc may have become a TLS stream: close that, to send close_notify.
 	defer func() { c.nc.Close() }()
+	defer c.releaseReader()
 	defer c.cancel()
 	if !c.handshake() {
 		return
@@ -145,7 +207,7 @@ func (c *conn) read() (notice *ber.Packet) {
 		}
 		// Wait for the message to begin before choosing its limit: a bind
 		// answered meanwhile raises it.
-		if _, err := c.r.Peek(1); err != nil {
+		if err := c.awaitMessage(); err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() && !c.draining.Load() && c.outstanding() > 0 {
 				// Not idle: the client is waiting for an answer.

@@ -320,3 +320,21 @@ func TestOutstanding_OverLimitIsBusy(t *testing.T) {
 	// request's.
 	c.call(message(7, whoAmIReq())).assert(t, 7, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
 }
+
+// Requests pipelined past what one read takes from the socket are all
+// answered: between messages the reader waits for the socket only when
+// nothing is left in it.
+func TestPipelined_BeyondOneReadBufferAllAnswered(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConfig(func(c *Config) { c.MaxOutstanding = 1000 }))
+	c := dialRaw(t, e.addr)
+	const n = 600 // some 20 bytes each: three buffers' worth
+	var reqs []*ber.Packet
+	for id := int64(1); id <= n; id++ {
+		reqs = append(reqs, message(id, whoAmIReq()))
+	}
+	c.send(reqs...)
+	for id := int64(1); id <= n; id++ {
+		c.next().assert(t, id, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+	}
+}

@@ -51,6 +51,10 @@ func (c *conn) startTLS(req *request) bool {
 	c.wmu.Lock()
 	c.nc = tc
 	c.wmu.Unlock()
+	// The TLS stream reads ahead of the socket, so readability of the
+	// socket no longer says whether a message is waiting.
+	c.releaseReader()
+	c.rawc = nil
 	c.r = bufio.NewReaderSize(tc, 4096)
 	return true
 }
