@@ -44,3 +44,19 @@ func BenchmarkMatchTOTP(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkVerifyPassword_Argon2idDefault is the cost a password+code bind
+// cannot avoid: one argon2id verification with the default parameters.
+// cores ÷ this time is the ceiling of password+code binds per second.
+func BenchmarkVerifyPassword_Argon2idDefault(b *testing.B) {
+	hash, err := HashPassword("Correct-Horse-Battery", DefaultArgon2Params)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if ok, _ := verifyPassword(hash, "Correct-Horse-Battery", DefaultArgon2Params); !ok {
+			b.Fatal("password not verified")
+		}
+	}
+}
