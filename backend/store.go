@@ -8,6 +8,12 @@ import (
 // Store is the persistence the account domain needs. Implementations must
 // make each method atomic: a method either applies fully or not at all.
 type Store interface {
+	// Generation increases whenever a write commits that could change how a
+	// bind is answered (accounts, their app passwords and mail aliases),
+	// whether this process or another made it. It may change on other
+	// writes too, and never goes back. The account domain trusts an app password it verified
+	// only while the generation it verified it in lasts.
+	Generation(ctx context.Context) (uint64, error)
 	// AccountByName and AccountByMail return ErrNotFound when absent.
 	// Names and mail addresses compare case-insensitively; AccountByMail
 	// matches the primary address or an alias.

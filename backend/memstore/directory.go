@@ -17,7 +17,7 @@ func compareFolded(a, b string) int { return strings.Compare(fold(a), fold(b)) }
 // SetProfile checks in the order the SQLite store does, so that an update
 // refused for several reasons at once reports the same one.
 func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -56,7 +56,7 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) err
 }
 
 func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()

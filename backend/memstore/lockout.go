@@ -12,7 +12,7 @@ func (s *Store) RecordAuthFailure(ctx context.Context, id int64, path backend.Au
 	if !path.Valid() {
 		return backend.Failures{}, fmt.Errorf("memstore: record failure: path %d: %w", path, backend.ErrInvalidInput)
 	}
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return backend.Failures{}, err
 	}
 	defer s.mu.Unlock()
@@ -30,7 +30,7 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 	if !path.Valid() {
 		return fmt.Errorf("memstore: reset failures: path %d: %w", path, backend.ErrInvalidInput)
 	}
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -43,7 +43,7 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 }
 
 func (s *Store) UnlockAccount(ctx context.Context, id int64) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()

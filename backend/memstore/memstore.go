@@ -34,6 +34,7 @@ type appPassword struct {
 type Store struct {
 	mu       sync.Mutex
 	closed   bool
+	gen      uint64 // moved by every write that can change a bind's answer
 	nextID   int64
 	nextSeq  uint64
 	accounts map[int64]*backend.Account
@@ -120,6 +121,23 @@ func copyAccount(a *backend.Account) *backend.Account {
 	return &c
 }
 
+// write is lock for a method that changes what a bind may find.
+func (s *Store) write() error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	s.gen++
+	return nil
+}
+
+func (s *Store) Generation(ctx context.Context) (uint64, error) {
+	if err := s.lock(); err != nil {
+		return 0, err
+	}
+	defer s.mu.Unlock()
+	return s.gen, nil
+}
+
 func (s *Store) lock() error {
 	s.mu.Lock()
 	if s.closed {
@@ -172,7 +190,7 @@ func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -203,7 +221,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -237,7 +255,7 @@ func notFound(op string, id int64) error {
 }
 
 func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -250,7 +268,7 @@ func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error 
 }
 
 func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -263,7 +281,7 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
 }
 
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeAll bool, at time.Time) (int, error) {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()
@@ -280,7 +298,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 }
 
 func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (int, error) {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()
@@ -297,7 +315,7 @@ func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.
 }
 
 func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()
@@ -315,7 +333,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 	if p.ID == "" || len(verifier) == 0 {
 		return fmt.Errorf("memstore: create app password: empty id or verifier: %w", backend.ErrInvalidInput)
 	}
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -396,7 +414,7 @@ func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backen
 }
 
 func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -409,7 +427,7 @@ func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id strin
 }
 
 func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -425,7 +443,7 @@ func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []s
 }
 
 func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()

@@ -6,7 +6,7 @@ import (
 )
 
 func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) ([]byte, error)) (int, error) {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return 0, err
 	}
 	defer s.mu.Unlock()

@@ -107,6 +107,34 @@ CREATE INDEX audit_at ON audit (at);
 -- Listing one account's records.
 CREATE INDEX audit_subject ON audit (subject, at);
 `,
+	// 5: a counter that every write deciding a bind moves, kept by
+	// triggers so that writes from any process, the command line's
+	// included, move it. Recording when an app password was last used
+	// does not: the bind path writes that all the time and it decides
+	// nothing.
+	`
+CREATE TABLE generation (n INTEGER NOT NULL);
+INSERT INTO generation (n) VALUES (0);
+CREATE TRIGGER generation_accounts_insert AFTER INSERT ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_accounts_update AFTER UPDATE ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_accounts_delete AFTER DELETE ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_app_passwords_insert AFTER INSERT ON app_passwords
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_app_passwords_update
+	AFTER UPDATE OF id, account_id, verifier, created_at, revoked_at ON app_passwords
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_app_passwords_delete AFTER DELETE ON app_passwords
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_aliases_insert AFTER INSERT ON aliases
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_aliases_update AFTER UPDATE ON aliases
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_aliases_delete AFTER DELETE ON aliases
+	BEGIN UPDATE generation SET n = n + 1; END;
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

@@ -43,6 +43,7 @@ type Store struct {
 	accountByMail         *sql.Stmt
 	appPasswordByVerifier *sql.Stmt
 	advanceTOTPStep       *sql.Stmt
+	generation            *sql.Stmt
 }
 
 // Open opens the database at path, creating the file (0600) and its
@@ -174,6 +175,7 @@ const (
 		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
 	qAdvanceTOTPStep       = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
+	qGeneration            = `SELECT n FROM generation`
 )
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -193,6 +195,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	s.accountByMail = prep(s.r, qAccountByMail)
 	s.appPasswordByVerifier = prep(s.r, qAppPasswordByVerifier)
 	s.advanceTOTPStep = prep(s.w, qAdvanceTOTPStep)
+	s.generation = prep(s.r, qGeneration)
 	return err
 }
 
@@ -201,7 +204,7 @@ func (s *Store) prepare(ctx context.Context) error {
 // checkpoint the WAL back into the database file.
 func (s *Store) Close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.advanceTOTPStep} {
+	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.advanceTOTPStep, s.generation} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}
@@ -241,4 +244,12 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+func (s *Store) Generation(ctx context.Context) (uint64, error) {
+	var n int64
+	if err := s.generation.QueryRowContext(pointRead(ctx)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("sqlite: generation: %w", err)
+	}
+	return uint64(n), nil
 }

@@ -44,6 +44,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.FixedZone("CET", 3600))
 const defaultLimit = 25
 
 var tests = []test{
+	{"Generation_MovesWithEveryWriteThatDecidesABind", generationMoves},
 	{"CreateAccount_AssignsIDAndRoundTrips", createAccountRoundTrips},
 	{"CreateAccount_DuplicateNameCaseInsensitive", createAccountDuplicateName},
 	{"CreateAccount_DuplicateMailCaseInsensitive", createAccountDuplicateMail},
@@ -1121,4 +1122,47 @@ func closeStops(t *testing.T, s backend.Store) {
 	if err := s.CreateAccount(t.Context(), newAccount(t, "bob", "")); err == nil {
 		t.Error("CreateAccount after Close succeeded")
 	}
+}
+
+// A bind's answer may be remembered only while the generation stays: every
+// write that can change it must move the generation forward.
+func generationMoves(t *testing.T, s backend.Store) {
+	ctx := t.Context()
+	last, err := s.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		g, err := s.Generation(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g <= last {
+			t.Errorf("%s left the generation at %d (was %d)", what, g, last)
+		}
+		last = g
+	}
+	a := mustEnrolled(t, s, "alice")
+	moved("creating and enrolling an account", nil)
+	mustApp(t, s, a.ID, "ap-1", t0)
+	moved("creating an app password", nil)
+	moved("recording a failed bind", func() error {
+		_, err := s.RecordAuthFailure(ctx, a.ID, backend.PathAppPassword, t0, backend.LockoutPolicy{})
+		return err
+	}())
+	moved("clearing failed binds", s.ResetAuthFailures(ctx, a.ID, backend.PathAppPassword))
+	moved("unlocking", s.UnlockAccount(ctx, a.ID))
+	moved("revoking an app password", s.RevokeAppPassword(ctx, a.ID, "ap-1", t0))
+	moved("disabling", s.SetDisabled(ctx, a.ID, true))
+	moved("changing the role", s.SetRole(ctx, a.ID, backend.RoleAdmin))
+	moved("setting aliases", s.SetAliases(ctx, a.ID, []string{"al@example.org"}))
+	moved("changing the password", func() error {
+		_, err := s.SetPasswordHash(ctx, a.ID, "hash", true, t0)
+		return err
+	}())
+	moved("deleting the account", s.DeleteAccount(ctx, a.ID))
 }
