@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -72,6 +73,8 @@ type Service struct {
 	// verified answers repeated app-password binds (verified.go).
 	verified  *verified
 	closeOnce sync.Once
+	// directory is the last snapshot Directory read.
+	directory atomic.Pointer[directorySnapshot]
 }
 
 // New returns a Service. Close it to flush last-used records; the store is
@@ -945,6 +948,29 @@ func (s *Service) Groups(ctx context.Context) ([]Group, error) {
 }
 
 // Directory is the snapshot searches are answered from.
+//
+// Postfix and Dovecot search at every lookup, so the snapshot is kept while
+// the store's generation stays, and shared: callers must not modify it.
 func (s *Service) Directory(ctx context.Context) (*Directory, error) {
-	return s.store.Directory(ctx)
+	gen, gerr := s.store.Generation(ctx)
+	if gerr == nil {
+		if d := s.directory.Load(); d != nil && d.gen == gen {
+			return d.dir, nil
+		}
+	}
+	d, err := s.store.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if gerr == nil {
+		// Read before the snapshot, gen may be older than what it holds,
+		// never newer: a later write always makes it stale.
+		s.directory.Store(&directorySnapshot{gen: gen, dir: d})
+	}
+	return d, nil
+}
+
+type directorySnapshot struct {
+	gen uint64
+	dir *Directory
 }

@@ -9,10 +9,11 @@ import (
 // make each method atomic: a method either applies fully or not at all.
 type Store interface {
 	// Generation increases whenever a write commits that could change how a
-	// bind is answered (accounts, their app passwords and mail aliases),
-	// whether this process or another made it. It may change on other
-	// writes too, and never goes back. The account domain trusts an app password it verified
-	// only while the generation it verified it in lasts.
+	// bind is answered or what Directory returns (accounts, their app
+	// passwords, aliases, groups), whether this process or another made
+	// it. It may change on other writes too, and never goes back. The
+	// account domain trusts an app password it verified, and a directory
+	// snapshot, only while the generation they were read in lasts.
 	Generation(ctx context.Context) (uint64, error)
 	// AccountByName and AccountByMail return ErrNotFound when absent.
 	// Names and mail addresses compare case-insensitively; AccountByMail

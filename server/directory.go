@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/backend"
@@ -265,8 +267,9 @@ func (c *conn) readsAppPasswordsOf(name string) bool {
 }
 
 // tree returns the entries the session may read that a search based at t
-// can reach, from one snapshot of the directory.
-func (c *conn) tree(ctx context.Context, t target) ([]node, error) {
+// with filter can reach, from one snapshot of the directory. Accounts the
+// filter cannot match are left out when the index can tell (dirindex.go).
+func (c *conn) tree(ctx context.Context, t target, filter *ber.Packet) ([]node, error) {
 	if t.kind == dnOther {
 		return nil, nil
 	}
@@ -275,12 +278,28 @@ func (c *conn) tree(ctx context.Context, t target) ([]node, error) {
 		return nil, err
 	}
 	s := c.srv
-	nodes := make([]node, 0, 3+len(d.Accounts)+len(d.AllGroups))
+	accounts := make([]int, 0, len(d.Accounts))
+	narrowed := false
+	if t.kind == dnBase || t.kind == dnPeople {
+		// Below the base only: a search based at an account needs that
+		// account's entry to exist whatever the filter says.
+		accounts, narrowed = s.indexFor(d).candidates(filter)
+	}
+	if narrowed {
+		// In directory order, each once, as without the index.
+		accounts = slices.Compact(slices.Sorted(slices.Values(accounts)))
+	} else {
+		accounts = accounts[:0]
+		for i := range d.Accounts {
+			accounts = append(accounts, i)
+		}
+	}
+	nodes := make([]node, 0, 3+len(accounts)+len(d.AllGroups))
 	nodes = append(nodes,
 		node{e: s.baseEntry()},
 		node{e: s.ouEntry("people"), branch: branchPeople, depth: 1},
 		node{e: s.ouEntry("groups"), branch: branchGroups, depth: 1})
-	for i := range d.Accounts {
+	for _, i := range accounts {
 		a := &d.Accounts[i]
 		if !c.readsEveryone() && a.Name != c.principal.Name {
 			continue

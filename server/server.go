@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -95,6 +96,8 @@ type Server struct {
 	perAddress map[netip.Addr]int
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
+	// dirIndex indexes the last directory snapshot searched.
+	dirIndex atomic.Pointer[dirIndex]
 }
 
 var setBERLimits sync.Once

@@ -104,7 +104,7 @@ func (s *Store) CreateGroup(ctx context.Context, name string) error {
 	if name == "" {
 		return fmt.Errorf("memstore: create group: empty name: %w", backend.ErrInvalidInput)
 	}
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -116,7 +116,7 @@ func (s *Store) CreateGroup(ctx context.Context, name string) error {
 }
 
 func (s *Store) DeleteGroup(ctx context.Context, name string) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -128,7 +128,7 @@ func (s *Store) DeleteGroup(ctx context.Context, name string) error {
 }
 
 func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error {
-	if err := s.lock(); err != nil {
+	if err := s.write(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()

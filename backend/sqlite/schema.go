@@ -107,11 +107,11 @@ CREATE INDEX audit_at ON audit (at);
 -- Listing one account's records.
 CREATE INDEX audit_subject ON audit (subject, at);
 `,
-	// 5: a counter that every write deciding a bind moves, kept by
-	// triggers so that writes from any process, the command line's
-	// included, move it. Recording when an app password was last used
-	// does not: the bind path writes that all the time and it decides
-	// nothing.
+	// 5: a counter that every write deciding a bind or changing the
+	// directory moves, kept by triggers so that writes from any process,
+	// the command line's included, move it. Recording when an app
+	// password was last used does not: the bind path writes that all the
+	// time, and it decides nothing and is no part of the snapshot.
 	`
 CREATE TABLE generation (n INTEGER NOT NULL);
 INSERT INTO generation (n) VALUES (0);
@@ -133,6 +133,16 @@ CREATE TRIGGER generation_aliases_insert AFTER INSERT ON aliases
 CREATE TRIGGER generation_aliases_update AFTER UPDATE ON aliases
 	BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER generation_aliases_delete AFTER DELETE ON aliases
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_groups_insert AFTER INSERT ON groups
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_groups_update AFTER UPDATE ON groups
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_groups_delete AFTER DELETE ON groups
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_group_members_insert AFTER INSERT ON group_members
+	BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER generation_group_members_delete AFTER DELETE ON group_members
 	BEGIN UPDATE generation SET n = n + 1; END;
 `,
 }

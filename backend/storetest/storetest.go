@@ -1160,6 +1160,11 @@ func generationMoves(t *testing.T, s backend.Store) {
 	moved("disabling", s.SetDisabled(ctx, a.ID, true))
 	moved("changing the role", s.SetRole(ctx, a.ID, backend.RoleAdmin))
 	moved("setting aliases", s.SetAliases(ctx, a.ID, []string{"al@example.org"}))
+	moved("creating a group", s.CreateGroup(ctx, "staff"))
+	moved("adding a member", s.SetGroupMember(ctx, "staff", a.ID, true))
+	moved("removing a member", s.SetGroupMember(ctx, "staff", a.ID, false))
+	moved("deleting a group", s.DeleteGroup(ctx, "staff"))
+	moved("changing the profile", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice"}))
 	moved("changing the password", func() error {
 		_, err := s.SetPasswordHash(ctx, a.ID, "hash", true, t0)
 		return err
