@@ -22,11 +22,11 @@ import (
 )
 
 // conn is one client connection: one goroutine reads and decodes, and a
-// worker answers operations in the order they arrived. The worker exists
-// only while operations are queued, and a bind that finds nothing queued is
-// answered by the reader itself: a connection a mail server keeps for binds
-// never hands a request from one goroutine to another, and an idle
-// connection holds one goroutine, not two.
+// worker answers operations in the order they arrived. The worker starts
+// with the first operation that is not a bind, and a bind that finds
+// nothing queued or running is answered by the reader itself: a connection
+// a mail server keeps for binds never hands a request from one goroutine to
+// another, and holds one goroutine, not two.
 type conn struct {
 	srv *Server
 	// raw is the socket, for deadlines and closing from any goroutine. nc
@@ -59,10 +59,14 @@ type conn struct {
 	mu       sync.Mutex
 	inflight map[int64]*op
 	pending  []*op // queued for the worker, oldest first
-	working  bool  // a worker goroutine is running
-	workers  sync.WaitGroup
-	idle     chan struct{} // closed when inflight empties; see waitIdle
-	draining atomic.Bool
+	worker   bool  // the worker goroutine has started
+	wake     chan struct{}
+	// readerDone: nothing more will be queued; the worker ends once the
+	// queue is empty.
+	readerDone bool
+	workers    sync.WaitGroup
+	idle       chan struct{} // closed when inflight empties; see waitIdle
+	draining   atomic.Bool
 
 	// paged holds the state of paged searches (RFC 2696) by cookie; only
 	// the worker touches it.
@@ -182,7 +186,10 @@ func (c *conn) serve() {
 		// wanted any more (RFC 4511 4.3).
 		c.cancel()
 	}
-	// Only the reader starts workers, and it has stopped.
+	c.mu.Lock()
+	c.readerDone = true
+	c.mu.Unlock()
+	c.signal()
 	c.workers.Wait()
 	if notice != nil {
 		c.write(notice)
@@ -303,7 +310,8 @@ func noCancel() {}
 // bind, which is bounded by the bind timeout.
 func (c *conn) bindInline(req *request) (handled, ok bool) {
 	c.mu.Lock()
-	busy := c.working || len(c.inflight) > 0 || c.srv.cfg.queueBinds
+	// An operation stays in inflight until the worker has finished it.
+	busy := len(c.inflight) > 0 || c.srv.cfg.queueBinds
 	c.mu.Unlock()
 	if busy {
 		return false, true
@@ -335,12 +343,27 @@ func (c *conn) enqueue(req *request) {
 	}
 	c.inflight[req.id] = o
 	c.pending = append(c.pending, o)
-	if !c.working {
-		c.working = true
+	if !c.worker {
+		c.worker = true
+		c.wake = make(chan struct{}, 1)
 		c.workers.Add(1)
 		go c.work()
 	}
 	c.mu.Unlock()
+	c.signal()
+}
+
+// signal wakes the worker, if there is one, to look at the queue again.
+func (c *conn) signal() {
+	c.mu.Lock()
+	wake := c.wake
+	c.mu.Unlock()
+	if wake != nil {
+		select {
+		case wake <- struct{}{}:
+		default: // a wake-up is already pending
+		}
+	}
 }
 
 func (c *conn) done(o *op) {
@@ -372,15 +395,18 @@ func (c *conn) abandon(req *request) {
 	}
 }
 
-// next takes the oldest queued operation, or ends the worker when there is
-// none: the next enqueue starts another.
+// next waits for the oldest queued operation; nil once the reader has
+// stopped and the queue is empty.
 func (c *conn) next() *op {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.pending) == 0 {
-		c.working = false
-		c.pending = nil
-		return nil
+	for len(c.pending) == 0 {
+		if c.readerDone {
+			return nil
+		}
+		c.mu.Unlock()
+		<-c.wake
+		c.mu.Lock()
 	}
 	o := c.pending[0]
 	n := copy(c.pending, c.pending[1:])
