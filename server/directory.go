@@ -266,10 +266,10 @@ func (c *conn) readsAppPasswordsOf(name string) bool {
 	return c.principal.Name == name || c.principal.Role == backend.RoleAdmin
 }
 
-// tree returns the entries the session may read that a search based at t
-// with filter can reach, from one snapshot of the directory. Accounts the
-// filter cannot match are left out when the index can tell (dirindex.go).
-func (c *conn) tree(ctx context.Context, t target, filter *ber.Packet) ([]node, error) {
+// tree returns the entries the session may read that search sr based at t
+// can reach, from one snapshot of the directory. Accounts the filter cannot
+// match are left out when the index can tell (dirindex.go).
+func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, error) {
 	if t.kind == dnOther {
 		return nil, nil
 	}
@@ -283,8 +283,12 @@ func (c *conn) tree(ctx context.Context, t target, filter *ber.Packet) ([]node, 
 	if t.kind == dnBase || t.kind == dnPeople {
 		// Below the base only: a search based at an account needs that
 		// account's entry to exist whatever the filter says.
-		accounts, narrowed = s.indexFor(d).candidates(filter)
+		accounts, narrowed = s.indexFor(d).candidates(sr.filter)
 	}
+	// A filter the index narrows asks for uid, mail or an alias, which app
+	// password entries lack: none of them can match. Their ids are then
+	// needed only if the filter or the answer names appPasswordId.
+	appPasswords := !narrowed || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID)
 	if narrowed {
 		// In directory order, each once, as without the index.
 		accounts = slices.Compact(slices.Sorted(slices.Values(accounts)))
@@ -311,7 +315,7 @@ func (c *conn) tree(ctx context.Context, t target, filter *ber.Packet) ([]node, 
 		var aps []backend.AppPassword
 		// Owners and administrators see appPasswordId and the children;
 		// services, which answer every mail lookup, cost no extra query.
-		if c.readsAppPasswordsOf(a.Name) {
+		if appPasswords && c.readsAppPasswordsOf(a.Name) {
 			aps, err = c.srv.accounts.AppPasswords(ctx, a.Name)
 			if err != nil && !errors.Is(err, backend.ErrNotFound) {
 				return nil, err
@@ -335,4 +339,45 @@ func (c *conn) tree(ctx context.Context, t target, filter *ber.Packet) ([]node, 
 		}
 	}
 	return nodes, nil
+}
+
+// mentionsAttr reports whether any assertion of filter f is about attr.
+func mentionsAttr(f *ber.Packet, attr string) bool {
+	if f.ClassType != ber.ClassContext {
+		return false
+	}
+	switch f.Tag {
+	case filterAnd, filterOr, filterNot:
+		for _, c := range f.Children {
+			if mentionsAttr(c, attr) {
+				return true
+			}
+		}
+		return false
+	case filterPresent:
+		return strings.EqualFold(f.Data.String(), attr)
+	case filterExtensibleMatch:
+		// [2] type, when given; without one it matches any attribute.
+		for _, c := range f.Children {
+			if c.Tag == 2 {
+				return strings.EqualFold(c.Data.String(), attr)
+			}
+		}
+		return true
+	}
+	return len(f.Children) > 0 && strings.EqualFold(f.Children[0].Data.String(), attr)
+}
+
+// selects reports whether a search's attribute list returns attr, a user
+// attribute: an empty list and "*" return them all (RFC 4511 4.5.1.8).
+func selects(attrs []string, attr string) bool {
+	if len(attrs) == 0 {
+		return true
+	}
+	for _, a := range attrs {
+		if a == "*" || strings.EqualFold(a, attr) {
+			return true
+		}
+	}
+	return false
 }

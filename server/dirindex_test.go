@@ -72,3 +72,39 @@ func TestDirIndex_NeverLeavesOutAMatch(t *testing.T) {
 		}
 	}
 }
+
+// Narrowed searches skip app passwords only where they could not show:
+// asked for, or tested by the filter, they are there.
+func TestSearch_NarrowedStillShowsAppPasswordsWhenAsked(t *testing.T) {
+	e := newEnv(t)
+	l := e.dial(t)
+	if err := l.Bind("alice", e.appPassword); err != nil {
+		t.Fatal(err)
+	}
+	people := "ou=people," + testBase
+	search := func(filter string, attrs ...string) []*ldap.Entry {
+		t.Helper()
+		res, err := l.Search(ldap.NewSearchRequest(people, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+			filter, attrs, nil))
+		if err != nil {
+			t.Fatalf("%s: %v", filter, err)
+		}
+		return res.Entries
+	}
+	if got := search("(uid=alice)", "mail"); len(got) != 1 || got[0].DN != aliceDN || got[0].GetAttributeValue("mail") != aliceMail {
+		t.Errorf("(uid=alice) mail: %v", got)
+	}
+	if got := search("(uid=alice)", "appPasswordId"); len(got) != 1 || len(got[0].GetAttributeValues("appPasswordId")) == 0 {
+		t.Errorf("(uid=alice) appPasswordId: %v", got)
+	}
+	if got := search("(&(uid=alice)(appPasswordId=*))", "uid"); len(got) != 1 {
+		t.Errorf("(&(uid=alice)(appPasswordId=*)): %d entries, want alice's", len(got))
+	}
+	if got := search("(uid=alice)"); len(got) != 1 || len(got[0].GetAttributeValues("appPasswordId")) == 0 {
+		t.Errorf("(uid=alice) with every attribute: %v", got)
+	}
+	// Not narrowed: the app password entries themselves are found.
+	if got := search("(appPasswordId=*)", "appPasswordId"); len(got) < 2 {
+		t.Errorf("(appPasswordId=*): %d entries, want alice's and her app passwords'", len(got))
+	}
+}

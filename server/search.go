@@ -108,7 +108,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	if !ok {
 		return r, nil
 	}
-	nodes, err := c.tree(o.ctx, t, s.filter)
+	nodes, err := c.tree(o.ctx, t, s)
 	if err != nil {
 		return c.backendResult("search", err), nil
 	}
