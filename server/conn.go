@@ -79,7 +79,13 @@ type op struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	start  time.Time
+	// out gathers search entries not yet written (reply).
+	out []byte
 }
+
+// replyBatch is how much of a search's entries is gathered before a write:
+// a lookup's one entry goes out with its SearchResultDone, in one write.
+const replyBatch = 32 << 10
 
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -510,10 +516,23 @@ func (c *conn) answer(req *request, r result) {
 // replyResult is reply for a response that is a bare LDAPResult.
 func (c *conn) replyResult(o *op, tag ber.Tag, r result) {
 	if o.ctx.Err() != nil {
+		o.out = nil
 		return
 	}
 	o.req.answered.Store(true)
+	if len(o.out) > 0 {
+		out := appendResultMessage(o.out, o.req.id, tag, r)
+		o.out = nil
+		c.sendLocked(out)
+		return
+	}
 	c.writeResult(o.req.id, tag, r)
+}
+
+func (c *conn) sendLocked(b []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.send(b)
 }
 
 // writeResult encodes a bare LDAPResult response straight into the
@@ -530,16 +549,30 @@ func (c *conn) writeResult(id int64, tag ber.Tag, r result) {
 }
 
 // reply sends a response op unless the operation was abandoned meanwhile.
+// Search entries are gathered and written with the final response, or
+// whenever replyBatch of them are waiting.
 func (c *conn) reply(o *op, resp *ber.Packet, controls ...*ber.Packet) {
 	if o.ctx.Err() != nil {
+		o.out = nil
 		return
 	}
-	if resp.Tag != ldap.ApplicationSearchResultEntry && resp.Tag != ldap.ApplicationSearchResultReference {
-		// Before the write: once the client has read this, it may send
-		// StartTLS, which must not find the operation outstanding.
-		o.req.answered.Store(true)
+	msg := envelope(o.req.id, resp, controls...).Bytes()
+	if resp.Tag == ldap.ApplicationSearchResultEntry || resp.Tag == ldap.ApplicationSearchResultReference {
+		o.out = append(o.out, msg...)
+		if len(o.out) >= replyBatch {
+			c.sendLocked(o.out)
+			o.out = o.out[:0]
+		}
+		return
 	}
-	c.write(envelope(o.req.id, resp, controls...))
+	// Before the write: once the client has read this, it may send
+	// StartTLS, which must not find the operation outstanding.
+	o.req.answered.Store(true)
+	if len(o.out) > 0 {
+		msg = append(o.out, msg...)
+		o.out = nil
+	}
+	c.sendLocked(msg)
 }
 
 func (c *conn) write(p *ber.Packet) {

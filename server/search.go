@@ -78,6 +78,10 @@ func (c *conn) search(o *op) {
 	if ok {
 		r, controls = c.searchResult(o, s)
 	}
+	if len(controls) == 0 {
+		c.replyResult(o, ldap.ApplicationSearchResultDone, r)
+		return
+	}
 	c.reply(o, resultOp(ldap.ApplicationSearchResultDone, r), controls...)
 }
 
