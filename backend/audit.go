@@ -41,6 +41,11 @@ type AuditRecord struct {
 	// Detail is key=value pairs: an app password's id and label, counts,
 	// the reason of a failure.
 	Detail string `json:"detail"`
+	// Count is how many binds the record stands for: identical successful
+	// binds (same name, account, method, address and detail) queued
+	// within one write to the database are kept as one record from the
+	// first one's time. Every other record stands for one event.
+	Count int `json:"count"`
 }
 
 // Actions of the audit trail.
@@ -402,7 +407,10 @@ type auditRecorder struct {
 
 	mu     sync.Mutex
 	queues [auditTiers][]AuditRecord
-	queued int
+	// repeats finds a queued successful bind by what makes two alike, as
+	// a position in queues[tierBindSuccess].
+	repeats map[repeatKey]int
+	queued  int
 	// dropped counts the records given up since the last warning, by tier.
 	dropped [auditTiers]int
 	closed  bool
@@ -440,9 +448,29 @@ func newAuditRecorder(store Store, log *slog.Logger, interval time.Duration, lim
 	return r
 }
 
-// add queues rec without ever waiting for the database.
+// repeatKey is what two successful binds share to be counted as one record.
+type repeatKey struct{ actor, subject, method, remote, detail string }
+
+func repeatOf(rec *AuditRecord) repeatKey {
+	return repeatKey{rec.Actor, rec.Subject, rec.Method, rec.Remote, rec.Detail}
+}
+
+// add queues rec without ever waiting for the database. A device that
+// binds all day (a mail client's every check, a submission's every
+// message) adds to the count of its queued record instead of a row each.
 func (r *auditRecorder) add(rec AuditRecord) {
+	if rec.Count <= 0 {
+		rec.Count = 1
+	}
 	r.mu.Lock()
+	t := tierOf(&rec)
+	if t == tierBindSuccess && !r.closed {
+		if i, ok := r.repeats[repeatOf(&rec)]; ok {
+			r.queues[t][i].Count += rec.Count
+			r.mu.Unlock()
+			return
+		}
+	}
 	if r.closed {
 		// Late records (after Close) are written at once rather than lost.
 		r.mu.Unlock()
@@ -452,7 +480,12 @@ func (r *auditRecorder) add(rec AuditRecord) {
 	if r.queued >= r.max {
 		r.dropOldest()
 	}
-	t := tierOf(&rec)
+	if t == tierBindSuccess {
+		if r.repeats == nil {
+			r.repeats = make(map[repeatKey]int)
+		}
+		r.repeats[repeatOf(&rec)] = len(r.queues[t])
+	}
 	r.queues[t] = append(r.queues[t], rec)
 	r.queued++
 	full := r.queued >= r.maxBatch
@@ -469,10 +502,17 @@ func (r *auditRecorder) dropOldest() {
 		if len(q) == 0 {
 			continue
 		}
+		if t == tierBindSuccess {
+			// Only when the database falls behind: positions move down.
+			delete(r.repeats, repeatOf(&q[0]))
+			for k, i := range r.repeats {
+				r.repeats[k] = i - 1
+			}
+		}
+		r.dropped[t] += q[0].Count
 		q[0] = AuditRecord{} // let its strings go
 		r.queues[t] = q[1:]
 		r.queued--
-		r.dropped[t]++
 		return
 	}
 }
@@ -484,6 +524,7 @@ func (r *auditRecorder) flush() {
 		batch = append(batch, r.queues[t]...)
 		r.queues[t] = nil
 	}
+	clear(r.repeats)
 	r.queued = 0
 	dropped := r.dropped
 	r.dropped = [auditTiers]int{}

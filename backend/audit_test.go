@@ -407,3 +407,44 @@ func TestAudit_ClientTextIsKeptToOneBoundedLine(t *testing.T) {
 		t.Errorf("actor recorded as %q (%d bytes); want one line of at most 256 bytes, cut with an ellipsis", r.Actor, len(r.Actor))
 	}
 }
+
+// A device binding again and again is one record with a count until the
+// next write; anything that tells binds apart, and every failure and
+// change, stays a record of its own.
+func TestAudit_RepeatedSuccessfulBindsAreOneRecordWithACount(t *testing.T) {
+	store := memstore.New()
+	svc := newAuditService(t, store, backend.Options{AuditFlushInterval: time.Hour})
+	ctx := context.Background()
+	first := time.Unix(1_700_000_000, 0)
+	for i := range 5 {
+		r := bindRecord(backend.ResultSuccess, "app_password=aaaa")
+		r.At = first.Add(time.Duration(i) * time.Second)
+		svc.Audit(ctx, r)
+	}
+	other := bindRecord(backend.ResultSuccess, "app_password=aaaa")
+	other.Remote, other.At = "192.0.2.99", first
+	svc.Audit(ctx, other)
+	svc.Audit(ctx, bindRecord(backend.ResultSuccess, "app_password=bbbb"))
+	for range 2 {
+		svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, ""))
+	}
+	svc.Close()
+
+	counts := map[string]int{}
+	total := 0
+	for _, r := range listAudit(t, store, backend.AuditFilter{}) {
+		counts[r.Result+" "+r.Remote+" "+r.Detail] += r.Count
+		total++
+		if r.Result == backend.ResultSuccess && r.Detail == "app_password=aaaa" && r.Remote == "192.0.2.1" {
+			if r.Count != 5 || !r.At.Equal(first) {
+				t.Errorf("repeated binds: count %d at %v, want 5 at the first one's time %v", r.Count, r.At, first)
+			}
+		}
+	}
+	if total != 5 {
+		t.Errorf("%d records, want 5 (one for the repeats, one per other address and app password, one per failure): %v", total, counts)
+	}
+	if counts["wrong-app-password 192.0.2.1 "] != 2 {
+		t.Errorf("failures: %v, want two records", counts)
+	}
+}

@@ -99,7 +99,7 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		opts.AuditFlushInterval = 2 * time.Second
 	}
 	if opts.AuditQueue <= 0 {
-		opts.AuditQueue = 8192
+		opts.AuditQueue = 65536
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()

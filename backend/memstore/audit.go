@@ -18,6 +18,7 @@ func (s *Store) InsertAudit(ctx context.Context, recs []backend.AuditRecord) err
 		s.nextAudit++
 		r.ID = s.nextAudit
 		r.At = utc(r.At)
+		r.Count = max(1, r.Count)
 		s.audit = append(s.audit, r)
 	}
 	return nil

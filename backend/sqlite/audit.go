@@ -15,15 +15,15 @@ func (s *Store) InsertAudit(ctx context.Context, recs []backend.AuditRecord) err
 		return nil
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail, count)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return fmt.Errorf("sqlite: insert audit records: %w", err)
 		}
 		defer st.Close()
 		for _, r := range recs {
 			if _, err := st.ExecContext(ctx, toNanos(r.At), nullString(r.Actor), r.Action, nullString(r.Subject),
-				nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail)); err != nil {
+				nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail), max(1, r.Count)); err != nil {
 				return fmt.Errorf("sqlite: insert audit record: %w", err)
 			}
 		}
@@ -42,7 +42,7 @@ func (s *Store) ListAudit(ctx context.Context, f backend.AuditFilter) ([]backend
 	if !f.Since.IsZero() {
 		where, args = append(where, "at >= ?"), append(args, f.Since.UnixNano())
 	}
-	q := `SELECT id, at, actor, action, subject, method, remote, result, detail FROM audit`
+	q := `SELECT id, at, actor, action, subject, method, remote, result, detail, count FROM audit`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -63,7 +63,7 @@ func (s *Store) ListAudit(ctx context.Context, f backend.AuditFilter) ([]backend
 			at                                     int64
 			actor, subject, method, remote, detail sql.NullString
 		)
-		if err := rows.Scan(&r.ID, &at, &actor, &r.Action, &subject, &method, &remote, &r.Result, &detail); err != nil {
+		if err := rows.Scan(&r.ID, &at, &actor, &r.Action, &subject, &method, &remote, &r.Result, &detail, &r.Count); err != nil {
 			return nil, fmt.Errorf("sqlite: list audit records: %w", err)
 		}
 		r.At = fromNanos(at)

@@ -145,6 +145,10 @@ CREATE TRIGGER generation_group_members_insert AFTER INSERT ON group_members
 CREATE TRIGGER generation_group_members_delete AFTER DELETE ON group_members
 	BEGIN UPDATE generation SET n = n + 1; END;
 `,
+	// 6: identical successful binds written as one record with a count.
+	`
+ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

@@ -55,8 +55,10 @@ func auditRoundTrips(t *testing.T, s backend.Store) {
 		Remote:  "192.0.2.7",
 		Result:  backend.ResultSuccess,
 		Detail:  `id=0123456789 label="Thunderbird on laptop"`,
+		Count:   40,
 	}
-	// Only the required fields: the optional ones come back empty.
+	// Only the required fields: the optional ones come back empty, and
+	// the record stands for one event.
 	bare := backend.AuditRecord{At: t0, Action: backend.ActionBind, Result: backend.FailUnknownAccount}
 	mustInsertAudit(t, s, bare, full)
 
@@ -73,6 +75,7 @@ func auditRoundTrips(t *testing.T, s backend.Store) {
 			t.Errorf("record %d: At %v, want %v in UTC", i, g.At, want.At)
 		}
 		g.ID, g.At, want.At = 0, time.Time{}, time.Time{}
+		want.Count = max(1, want.Count)
 		if g != want {
 			t.Errorf("record %d: got %+v, want %+v", i, g, want)
 		}

@@ -79,7 +79,12 @@ audit.retention (default 90d).`,
 			tw := newTable(out)
 			fmt.Fprintln(tw, "TIME\tACTION\tRESULT\tSUBJECT\tACTOR\tMETHOD\tFROM\tDETAIL")
 			for _, r := range recs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(r.At), r.Action, r.Result,
+				action := r.Action
+				if r.Count > 1 {
+					// Repeated binds of one device, from this time on.
+					action = fmt.Sprintf("%s ×%d", r.Action, r.Count)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", formatTime(r.At), action, r.Result,
 					orDash(r.Subject), orDash(r.Actor), orDash(r.Method), orDash(r.Remote), r.Detail)
 			}
 			return tw.Flush()
