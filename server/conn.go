@@ -19,6 +19,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/exop"
 )
 
 // conn is one client connection: one goroutine reads and decodes, and a
@@ -244,8 +245,8 @@ func (c *conn) read() (notice *ber.Packet) {
 		if err != nil {
 			return c.readError(err)
 		}
-		if req.op.Tag == ldap.ApplicationBindRequest {
-			if handled, ok := c.bindInline(req); handled {
+		if quick(req) {
+			if handled, ok := c.inline(req); handled {
 				if !ok {
 					return nil
 				}
@@ -306,15 +307,32 @@ func decodeRequest(buf []byte, elements int) (*request, error) {
 // context: nothing but the connection's end can stop it.
 func noCancel() {}
 
-// bindInline answers a bind on the reader when nothing is queued or
-// running, which is every bind of a connection used only for binds. It
-// reports whether it took the bind, and whether the connection goes on.
-//
-// RFC 4511 4.2.1 forbids the client to send anything until the bind is
-// answered, and a bind cannot be abandoned, so the reader has nothing to
-// read meanwhile. A client that hangs up mid-bind is noticed after the
-// bind, which is bounded by the bind timeout.
-func (c *conn) bindInline(req *request) (handled, ok bool) {
+// quick reports whether an operation is answered on the reader when
+// nothing is queued or running: a bind, which RFC 4511 4.2.1 forbids the
+// client to send anything behind and which cannot be abandoned; a search
+// that can reach a few entries only (of one entry, or by an equality on
+// uid, mail or an alias: a mail server's lookup); WhoAmI. Each is bounded
+// and short, so the reader has nothing to read meanwhile, and handing it to
+// the worker would cost more than answering it.
+func quick(req *request) bool {
+	switch req.op.Tag {
+	case ldap.ApplicationBindRequest:
+		return true
+	case ldap.ApplicationSearchRequest:
+		s, _, ok := parseSearch(req.op)
+		return ok && (s.scope == scopeBase || indexable(s.filter))
+	case ldap.ApplicationExtendedRequest:
+		x, _, ok := parseExtended(req.op)
+		return ok && x.name == exop.OIDWhoAmI
+	}
+	return false
+}
+
+// inline answers a quick operation on the reader when nothing is queued or
+// running. It reports whether it took the operation, and whether the
+// connection goes on. A client that hangs up meanwhile is noticed after
+// it, which for a bind is bounded by the bind timeout.
+func (c *conn) inline(req *request) (handled, ok bool) {
 	c.mu.Lock()
 	// An operation stays in inflight until the worker has finished it.
 	busy := len(c.inflight) > 0 || c.srv.cfg.queueBinds

@@ -285,10 +285,17 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		// account's entry to exist whatever the filter says.
 		accounts, narrowed = s.indexFor(d).candidates(sr.filter)
 	}
-	// A filter the index narrows asks for uid, mail or an alias, which app
-	// password entries lack: none of them can match. Their ids are then
-	// needed only if the filter or the answer names appPasswordId.
-	appPasswords := !narrowed || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID)
+	// Entries the scope cannot reach are not built, but for the base
+	// itself, whose existence the search reports. A filter the index
+	// narrows asks for uid, mail or an alias, which app password entries
+	// lack: none of them can match. Their ids are read for the accounts'
+	// entries only if the filter or the answer names appPasswordId.
+	_, depth := t.place()
+	children := (reaches(depth, sr.scope, 3) || depth == 3) && !narrowed
+	appPasswords := children || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID)
+	if !reaches(depth, sr.scope, 2) && !children && depth < 2 {
+		accounts, narrowed = nil, true
+	}
 	if narrowed {
 		// In directory order, each once, as without the index.
 		accounts = slices.Compact(slices.Sorted(slices.Values(accounts)))
@@ -328,11 +335,14 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		nodes = append(nodes, node{e: s.userEntry(a, d.Aliases[a.ID], d.Groups[a.ID], ids),
 			branch: branchPeople, depth: 2, name: a.Name})
 		for j := range aps {
+			if !children {
+				break
+			}
 			nodes = append(nodes, node{e: s.appPasswordEntry(a.Name, &aps[j]),
 				branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID})
 		}
 	}
-	if c.readsEveryone() {
+	if c.readsEveryone() && (reaches(depth, sr.scope, 2) || depth >= 2) {
 		for i := range d.AllGroups {
 			g := &d.AllGroups[i]
 			nodes = append(nodes, node{e: s.groupEntry(g), branch: branchGroups, depth: 2, name: g.Name})
@@ -380,4 +390,16 @@ func selects(attrs []string, attr string) bool {
 		}
 	}
 	return false
+}
+
+// reaches reports whether a search of scope based at depth d returns
+// entries of depth n.
+func reaches(d int, scope int64, n int) bool {
+	switch scope {
+	case scopeBase:
+		return n == d
+	case scopeOne:
+		return n == d+1
+	}
+	return n >= d
 }

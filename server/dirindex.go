@@ -96,6 +96,37 @@ func (ix *dirIndex) candidates(f *ber.Packet) ([]int, bool) {
 	return nil, false
 }
 
+// indexable reports whether candidates can answer for filter f whatever
+// the directory holds: it has the shapes candidates narrows.
+func indexable(f *ber.Packet) bool {
+	if f.ClassType != ber.ClassContext {
+		return false
+	}
+	switch f.Tag {
+	case filterEqualityMatch:
+		if len(f.Children) != 2 {
+			return false
+		}
+		attr := f.Children[0].Data.String()
+		return strings.EqualFold(attr, "uid") || strings.EqualFold(attr, "mail") ||
+			strings.EqualFold(attr, "mailAlternateAddress")
+	case filterAnd:
+		for _, c := range f.Children {
+			if indexable(c) {
+				return true
+			}
+		}
+	case filterOr:
+		for _, c := range f.Children {
+			if !indexable(c) {
+				return false
+			}
+		}
+		return len(f.Children) > 0
+	}
+	return false
+}
+
 // foldKey maps strings that strings.EqualFold holds equal, and only those,
 // to the same key: each rune becomes the least rune of its case-folding
 // orbit (so 'k', 'K' and the Kelvin sign all become 'K').
