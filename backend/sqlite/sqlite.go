@@ -44,6 +44,10 @@ type Store struct {
 	appPasswordByVerifier *sql.Stmt
 	advanceTOTPStep       *sql.Stmt
 	generation            *sql.Stmt
+	// wal spares the bind path a query while nothing commits; pin keeps a
+	// connection open for as long as it watches (walwatch.go).
+	wal *walWatch
+	pin *sql.Conn
 }
 
 // Open opens the database at path, creating the file (0600) and its
@@ -108,6 +112,10 @@ func Open(path string) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return nil, err
 	}
+	if s.pin, err = s.r.Conn(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: open readers: %w", err)
+	}
+	s.wal = openWALWatch(abs)
 	ok = true
 	return s, nil
 }
@@ -204,6 +212,14 @@ func (s *Store) prepare(ctx context.Context) error {
 // checkpoint the WAL back into the database file.
 func (s *Store) Close() error {
 	var errs []error
+	if s.wal != nil {
+		s.wal.close()
+		s.wal = nil
+	}
+	if s.pin != nil {
+		errs = append(errs, s.pin.Close())
+		s.pin = nil
+	}
 	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.advanceTOTPStep, s.generation} {
 		if st != nil {
 			errs = append(errs, st.Close())
@@ -247,9 +263,21 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 func (s *Store) Generation(ctx context.Context) (uint64, error) {
+	var h [walHeaderSize]byte
+	watched := false
+	if s.wal != nil {
+		if h, watched = s.wal.header(); watched {
+			if g, ok := s.wal.cached(h); ok {
+				return g, nil
+			}
+		}
+	}
 	var n int64
 	if err := s.generation.QueryRowContext(pointRead(ctx)).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: generation: %w", err)
+	}
+	if watched {
+		s.wal.remember(h, uint64(n))
 	}
 	return uint64(n), nil
 }
