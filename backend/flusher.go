@@ -1,6 +1,9 @@
 package backend
 
-import "time"
+import (
+	"runtime"
+	"time"
+)
 
 // flusher runs flush every interval, early when poked, and a last time on
 // close: the loop behind the recorders that keep bookkeeping off the bind
@@ -15,6 +18,12 @@ func startFlusher(interval time.Duration, flush func()) *flusher {
 	f := &flusher{kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
+		// A flush is thousands of rows at once; binds arriving meanwhile
+		// should not wait behind it. Its own thread at a lower priority
+		// (Linux: nice 10) lets the kernel run binds first; the thread
+		// ends with the loop.
+		runtime.LockOSThread()
+		background()
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
