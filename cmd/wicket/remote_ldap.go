@@ -11,6 +11,8 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/internal/loadgen"
 )
 
 const (
@@ -100,29 +102,9 @@ func responseValue(res *ldap.ExtendedResponse) []byte {
 	return res.Value.Data.Bytes()
 }
 
-// resultNames are RFC 4511's names where go-ldap's table, from which the
-// others are made, says something else.
-var resultNames = map[uint16]string{
-	ldap.LDAPResultStrongAuthRequired:                 "strongerAuthRequired",
-	ldap.LDAPResultOffsetRangeError:                   "offsetRangeError",
-	ldap.LDAPResultVirtualListViewErrorOrControlError: "virtualListViewError",
-}
-
-// resultName is a result code as RFC 4511 names it, "insufficientAccessRights",
-// made from go-ldap's "Insufficient Access Rights".
-func resultName(code uint16) string {
-	if n, ok := resultNames[code]; ok {
-		return n
-	}
-	words := strings.Fields(ldap.LDAPResultCodeMap[code])
-	// Above other (80) go-ldap names its own client-side conditions, in
-	// sentences; no server sends those codes.
-	if len(words) == 0 || code > ldap.LDAPResultOther {
-		return "result"
-	}
-	words[0] = strings.ToLower(words[0])
-	return strings.Join(words, "")
-}
+// resultName is a result code as RFC 4511 names it, "insufficientAccessRights";
+// the load tool names results the same way.
+func resultName(code uint16) string { return loadgen.ResultName(int(code)) }
 
 // serverSaid is the diagnostic message of an LDAP error, "" if none.
 func serverSaid(le *ldap.Error) string {

@@ -184,8 +184,9 @@ func TestResultName_RFC4511Names(t *testing.T) {
 		ldap.LDAPResultSaslBindInProgress:       "saslBindInProgress",
 		ldap.LDAPResultStrongAuthRequired:       "strongerAuthRequired",
 		ldap.LDAPResultOther:                    "other",
-		ldap.ErrorNetwork:                       "result",
-		999:                                     "result",
+		ldap.LDAPResultCanceled:                 "canceled",
+		ldap.ErrorNetwork:                       "unknown",
+		999:                                     "unknown",
 	} {
 		if got := resultName(code); got != want {
 			t.Errorf("resultName(%d) = %q, want %q", code, got, want)
