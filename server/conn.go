@@ -319,7 +319,7 @@ func quick(req *request) bool {
 	case ldap.ApplicationBindRequest:
 		return true
 	case ldap.ApplicationSearchRequest:
-		s, _, ok := parseSearch(req.op)
+		s, _, ok := req.searchRequest()
 		return ok && (s.scope == scopeBase || indexable(s.filter))
 	case ldap.ApplicationExtendedRequest:
 		x, _, ok := parseExtended(req.op)

@@ -47,6 +47,16 @@ type target struct {
 // classify parses a DN of wicket's tree. It reports false for a string that
 // is not a DN.
 func (s *Server) classify(raw string) (target, bool) {
+	// The DNs mail servers search, spelled as configured, without parsing.
+	switch {
+	case strings.EqualFold(raw, s.peopleText):
+		return target{kind: dnPeople}, true
+	case strings.EqualFold(raw, s.cfg.BaseDN):
+		return target{kind: dnBase}, true
+	}
+	if name, ok := s.plainUserDN(raw); ok {
+		return target{kind: dnUser, name: strings.ToLower(name)}, true
+	}
 	dn, err := ldap.ParseDN(raw)
 	if err != nil {
 		return target{}, false
@@ -307,9 +317,9 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	}
 	nodes := make([]node, 0, 3+len(accounts)+len(d.AllGroups))
 	nodes = append(nodes,
-		node{e: s.baseEntry()},
-		node{e: s.ouEntry("people"), branch: branchPeople, depth: 1},
-		node{e: s.ouEntry("groups"), branch: branchGroups, depth: 1})
+		node{e: s.fixed.base},
+		node{e: s.fixed.people, branch: branchPeople, depth: 1},
+		node{e: s.fixed.groups, branch: branchGroups, depth: 1})
 	for _, i := range accounts {
 		a := &d.Accounts[i]
 		if !c.readsEveryone() && a.Name != c.principal.Name {

@@ -20,6 +20,8 @@ type request struct {
 	// bind is the bind request, when the reader decoded it without a
 	// packet tree (fastpath.go); otherwise parseBind reads op.
 	bind *bindRequest
+	// search is the search request once parsed (quick parses it first).
+	search *searchRequest
 	// answered is set as the final response goes out: from then on the
 	// client may send StartTLS.
 	answered atomic.Bool

@@ -27,6 +27,18 @@ const (
 	scopeSub  = 2
 )
 
+// searchRequest parses the request's search once.
+func (r *request) searchRequest() (*searchRequest, result, bool) {
+	if r.search != nil {
+		return r.search, result{}, true
+	}
+	s, res, ok := parseSearch(r.op)
+	if ok {
+		r.search = s
+	}
+	return s, res, ok
+}
+
 func parseSearch(op *ber.Packet) (*searchRequest, result, bool) {
 	bad := func(msg string) (*searchRequest, result, bool) {
 		return nil, fail(ldap.LDAPResultProtocolError, "malformed search request: %s", msg), false
@@ -73,7 +85,7 @@ func parseSearch(op *ber.Packet) (*searchRequest, result, bool) {
 }
 
 func (c *conn) search(o *op) {
-	s, r, ok := parseSearch(o.req.op)
+	s, r, ok := o.req.searchRequest()
 	var controls []*ber.Packet
 	if ok {
 		r, controls = c.searchResult(o, s)
@@ -98,8 +110,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	if !ok {
 		return fail(ldap.LDAPResultInvalidDNSyntax, "base %q is not a DN", s.base), nil
 	}
-	dn, _ := ldap.ParseDN(s.base)
-	if !c.srv.baseDN.AncestorOfFold(dn) && !c.srv.baseDN.EqualFold(dn) {
+	if t.kind == dnOther && !c.srv.underBase(s.base) {
 		return fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", s.base, c.srv.cfg.BaseDN), nil
 	}
 	if c.srv.accounts == nil {
@@ -258,4 +269,10 @@ func entryOp(e *entry, attrs []attribute, typesOnly bool) *ber.Packet {
 	}
 	p.AppendChild(list)
 	return p
+}
+
+// underBase reports whether dn is the base or below it.
+func (s *Server) underBase(raw string) bool {
+	dn, err := ldap.ParseDN(raw)
+	return err == nil && (s.baseDN.AncestorOfFold(dn) || s.baseDN.EqualFold(dn))
 }

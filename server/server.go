@@ -98,6 +98,9 @@ type Server struct {
 	failedBinds *addressLimiter
 	// dirIndex indexes the last directory snapshot searched.
 	dirIndex atomic.Pointer[dirIndex]
+	// fixed are the entries that never change, built once; searches only
+	// read them.
+	fixed struct{ base, people, groups *entry }
 }
 
 var setBERLimits sync.Once
@@ -166,6 +169,7 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		conns:      make(map[*conn]struct{}),
 		slots:      make(chan struct{}, cfg.MaxConnections),
 	}
+	s.fixed.base, s.fixed.people, s.fixed.groups = s.baseEntry(), s.ouEntry("people"), s.ouEntry("groups")
 	s.setupLimits()
 	if err := s.setupTLS(); err != nil {
 		return nil, err

@@ -239,7 +239,7 @@ func (c *conn) checkConfidential(req *request) (result, bool) {
 	}
 	switch req.op.Tag {
 	case ldap.ApplicationSearchRequest:
-		if s, _, ok := parseSearch(req.op); ok && s.base == "" && s.scope == scopeBase {
+		if s, _, ok := req.searchRequest(); ok && s.base == "" && s.scope == scopeBase {
 			return result{}, true
 		}
 	case ldap.ApplicationExtendedRequest:
