@@ -566,6 +566,20 @@ func (c *conn) writeResult(id int64, tag ber.Tag, r result) {
 	}
 }
 
+// replyEntry gathers a search entry, encoded directly, for the final
+// response (reply).
+func (c *conn) replyEntry(o *op, e *entry, attrs []attribute, typesOnly bool) {
+	if o.ctx.Err() != nil {
+		o.out = nil
+		return
+	}
+	o.out = appendEntryMessage(o.out, o.req.id, e, attrs, typesOnly)
+	if len(o.out) >= replyBatch {
+		c.sendLocked(o.out)
+		o.out = o.out[:0]
+	}
+}
+
 // reply sends a response op unless the operation was abandoned meanwhile.
 // Search entries are gathered and written with the final response, or
 // whenever replyBatch of them are waiting.

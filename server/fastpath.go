@@ -189,3 +189,58 @@ func appendResultMessage(b []byte, id int64, tag ber.Tag, r result) []byte {
 	b = appendLength(b, len(r.diag))
 	return append(b, r.diag...)
 }
+
+func tlvLen(n int) int { return 1 + lengthLen(n) + n }
+
+// appendEntryMessage appends an LDAPMessage carrying a SearchResultEntry,
+// byte for byte what envelope(id, entryOp(e, attrs, typesOnly)).Bytes()
+// gives, without a packet tree.
+func appendEntryMessage(b []byte, id int64, e *entry, attrs []attribute, typesOnly bool) []byte {
+	list := 0
+	for _, a := range attrs {
+		list += tlvLen(attrBodyLen(a, typesOnly))
+	}
+	op := tlvLen(len(e.dn)) + tlvLen(list)
+	b = append(b, 0x30)
+	b = appendLength(b, 2+intLen(id)+tlvLen(op))
+	b = append(b, 0x02, byte(intLen(id)))
+	b = appendInt(b, id)
+	b = append(b, 0x60|byte(ldap.ApplicationSearchResultEntry))
+	b = appendLength(b, op)
+	b = appendOctets(b, e.dn)
+	b = append(b, 0x30)
+	b = appendLength(b, list)
+	for _, a := range attrs {
+		b = append(b, 0x30)
+		b = appendLength(b, attrBodyLen(a, typesOnly))
+		b = appendOctets(b, a.name)
+		b = append(b, 0x31)
+		b = appendLength(b, valsLen(a, typesOnly))
+		if !typesOnly {
+			for _, v := range a.values {
+				b = appendOctets(b, v)
+			}
+		}
+	}
+	return b
+}
+
+func valsLen(a attribute, typesOnly bool) int {
+	n := 0
+	if !typesOnly {
+		for _, v := range a.values {
+			n += tlvLen(len(v))
+		}
+	}
+	return n
+}
+
+func attrBodyLen(a attribute, typesOnly bool) int {
+	return tlvLen(len(a.name)) + tlvLen(valsLen(a, typesOnly))
+}
+
+func appendOctets(b []byte, s string) []byte {
+	b = append(b, 0x04)
+	b = appendLength(b, len(s))
+	return append(b, s...)
+}

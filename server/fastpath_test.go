@@ -92,3 +92,25 @@ func TestAppendResultMessage_SameBytesAsTheEncoder(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendEntryMessage_SameBytesAsTheEncoder(t *testing.T) {
+	long := strings.Repeat("v", 300)
+	entries := []*entry{
+		{dn: "uid=alice,ou=people,dc=example,dc=org", attrs: []attribute{
+			{"objectClass", []string{"top", "person", "inetOrgPerson"}}, {"uid", []string{"alice"}},
+			{"mail", []string{"alice@example.org"}}, {"mailAlternateAddress", []string{"a@example.org", long}}}},
+		{dn: "", attrs: nil},
+		{dn: strings.Repeat("d", 70000), attrs: []attribute{{"description", []string{strings.Repeat("x", 70000)}}}},
+		{dn: "cn=empty,dc=example,dc=org", attrs: []attribute{{"member", nil}}},
+	}
+	for _, e := range entries {
+		for _, typesOnly := range []bool{false, true} {
+			for _, id := range []int64{1, 200, maxMessageID} {
+				want := envelope(id, entryOp(e, e.attrs, typesOnly)).Bytes()
+				if got := appendEntryMessage(nil, id, e, e.attrs, typesOnly); !bytes.Equal(got, want) {
+					t.Fatalf("entry %.20q typesOnly %v id %d: got\n% x\nwant\n% x", e.dn, typesOnly, id, got[:min(len(got), 64)], want[:min(len(want), 64)])
+				}
+			}
+		}
+	}
+}

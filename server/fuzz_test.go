@@ -86,7 +86,11 @@ func fuzzOperation(t *testing.T, srv *Server, req *request) {
 		if ok {
 			e := srv.rootDSE()
 			match(s.filter, e)
-			entryOp(e, selectAttrs(e, s.attrs, rootDSEOperational), s.typesOnly).Bytes()
+			attrs := selectAttrs(e, s.attrs, rootDSEOperational)
+			want := envelope(req.id, entryOp(e, attrs, s.typesOnly)).Bytes()
+			if got := appendEntryMessage(nil, req.id, e, attrs, s.typesOnly); !bytes.Equal(got, want) {
+				t.Fatalf("the direct encoding of an entry differs:\n% x\nwant\n% x", got, want)
+			}
 			srv.classify(s.base)
 			if dn, err := ldap.ParseDN(s.base); err == nil {
 				srv.baseDN.AncestorOfFold(dn)

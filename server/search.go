@@ -158,7 +158,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 		if s.timeLimit > 0 && time.Since(o.start) > time.Duration(s.timeLimit)*time.Second {
 			return fail(ldap.LDAPResultTimeLimitExceeded, "the search took longer than %d s", s.timeLimit), nil
 		}
-		c.reply(o, entryOp(matches[i], selectAttrs(matches[i], s.attrs, isOperational), s.typesOnly))
+		c.replyEntry(o, matches[i], selectAttrs(matches[i], s.attrs, isOperational), s.typesOnly)
 	}
 	return success(), c.pageDone(page, to, len(matches))
 }
@@ -172,7 +172,7 @@ func (c *conn) searchFixed(o *op, s *searchRequest, e *entry, isOp func(string) 
 		return success()
 	}
 	if match(s.filter, e) == fTrue {
-		c.reply(o, entryOp(e, selectAttrs(e, s.attrs, isOp), s.typesOnly))
+		c.replyEntry(o, e, selectAttrs(e, s.attrs, isOp), s.typesOnly)
 	}
 	return success()
 }
