@@ -275,11 +275,11 @@ func recordedID(id string) string {
 func KV(pairs ...any) string {
 	var b strings.Builder
 	for i := 0; i+1 < len(pairs); i += 2 {
-		v := fmt.Sprint(pairs[i+1])
+		v := kvString(pairs[i+1])
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
-		b.WriteString(fmt.Sprint(pairs[i]))
+		b.WriteString(kvString(pairs[i]))
 		b.WriteByte('=')
 		if v == "" || strings.ContainsAny(v, " \"=\\") {
 			v = strconv.Quote(v)
@@ -287,6 +287,20 @@ func KV(pairs ...any) string {
 		b.WriteString(v)
 	}
 	return b.String()
+}
+
+// kvString is fmt.Sprint without its allocations for what a bind's record
+// carries: strings and integers.
+func kvString(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case int:
+		return strconv.Itoa(v)
+	case int64:
+		return strconv.FormatInt(v, 10)
+	}
+	return fmt.Sprint(v)
 }
 
 // Field limits: bind names and authorization identities come from clients,

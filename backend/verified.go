@@ -29,8 +29,13 @@ type verified struct {
 	mu  sync.RWMutex
 	gen uint64
 	m   map[[sha256.Size]byte]verifiedEntry
-	// macs are keyed HMAC states, reset and reused.
+	// macs are keyed HMAC states with a buffer for their input, reused.
 	macs sync.Pool
+}
+
+type verifiedMAC struct {
+	h   hash.Hash
+	buf []byte
 }
 
 type verifiedEntry struct {
@@ -48,17 +53,19 @@ func newVerified() *verified {
 		panic("crypto/rand failed: " + err.Error())
 	}
 	v := &verified{}
-	v.macs.New = func() any { return hmac.New(sha256.New, key[:]) }
+	v.macs.New = func() any { return &verifiedMAC{h: hmac.New(sha256.New, key[:])} }
 	return v
 }
 
 func (v *verified) key(login, norm string) (k [sha256.Size]byte) {
-	m := v.macs.Get().(hash.Hash)
-	m.Reset()
-	m.Write([]byte(login))
-	m.Write([]byte{0})
-	m.Write([]byte(norm))
-	m.Sum(k[:0])
+	m := v.macs.Get().(*verifiedMAC)
+	m.buf = append(append(append(m.buf[:0], login...), 0), norm...)
+	m.h.Reset()
+	m.h.Write(m.buf)
+	m.h.Sum(k[:0])
+	if cap(m.buf) > 1024 {
+		m.buf = nil // a long bind name once must not stay
+	}
 	v.macs.Put(m)
 	return k
 }

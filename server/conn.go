@@ -40,8 +40,11 @@ type conn struct {
 	// given back while the connection waits (plain TCP only).
 	pooled bool
 	rawc   syscall.RawConn
-	remote string
-	log    *slog.Logger
+	// readable and waited: the wait for the next message (awaitMessage).
+	readable func(fd uintptr) bool
+	waited   bool
+	remote   string
+	log      *slog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -106,7 +109,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	if r == nil && rawc == nil {
 		r = bufio.NewReaderSize(nc, 4096)
 	}
-	return &conn{
+	c := &conn{
 		r:        r,
 		rawc:     rawc,
 		srv:      s,
@@ -118,6 +121,8 @@ func newConn(s *Server, nc net.Conn) *conn {
 		cancel:   cancel,
 		inflight: make(map[int64]*op),
 	}
+	c.readable = c.peekReadable
+	return c
 }
 
 // drain makes the reader stop taking new requests; queued ones still run.
@@ -146,20 +151,8 @@ func (c *conn) awaitMessage() error {
 	}
 	if c.rawc != nil {
 		c.releaseReader()
-		waited := false
-		err := c.rawc.Read(func(fd uintptr) bool {
-			// The poller forgets readiness it saw before this call, so
-			// the socket is asked first (without taking anything); only
-			// when it has nothing does the poller wait, and its wake-up
-			// means there is something to read.
-			if waited {
-				return true
-			}
-			waited = true
-			var b [1]byte
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			return err != syscall.EAGAIN
-		})
+		c.waited = false
+		err := c.rawc.Read(c.readable)
 		if err != nil {
 			return err
 		}
@@ -169,6 +162,21 @@ func (c *conn) awaitMessage() error {
 	}
 	_, err := c.r.Peek(1)
 	return err
+}
+
+// peekReadable is the callback of awaitMessage's wait, bound once per
+// connection (readable). The poller forgets readiness it saw before the wait, so the
+// socket is asked first (without taking anything); only when it has
+// nothing does the poller wait, and its wake-up means there is something to
+// read.
+func (c *conn) peekReadable(fd uintptr) bool {
+	if c.waited {
+		return true
+	}
+	c.waited = true
+	var b [1]byte
+	_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+	return err != syscall.EAGAIN
 }
 
 func (c *conn) releaseReader() {

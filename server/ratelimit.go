@@ -159,6 +159,9 @@ func (s *Server) reserveBind(ctx context.Context, a netip.Addr) (refund func(), 
 // delayFailure holds a failed bind's answer for the delay the backend asked,
 // after Authenticate has returned and so released every slot and lock.
 func (s *Server) delayFailure(ctx context.Context, a netip.Addr, err error) {
+	if err == nil {
+		return
+	}
 	var af *backend.AuthFailure
 	if errors.As(err, &af) && af.Delay > 0 && !s.trusted(a) {
 		sleep(ctx, af.Delay)
