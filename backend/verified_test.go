@@ -109,21 +109,21 @@ func mustID(t *testing.T, f *fixture, name string) int64 {
 // makes it.
 func TestVerified_ForgottenByEveryWriteThatChangesTheAnswer(t *testing.T) {
 	ctx := context.Background()
-	cases := map[string]func(f *fixture, ap *backend.NewAppPassword) error{
-		"revoked here": func(f *fixture, ap *backend.NewAppPassword) error {
+	cases := map[string]func(t *testing.T, f *fixture, ap *backend.NewAppPassword) error{
+		"revoked here": func(_ *testing.T, f *fixture, ap *backend.NewAppPassword) error {
 			return f.svc.RevokeAppPassword(ctx, "alice", ap.ID)
 		},
-		"revoked by another process": func(f *fixture, ap *backend.NewAppPassword) error {
-			return f.store.RevokeAppPassword(ctx, mustIDCtx(f, "alice"), ap.ID, f.clock.now())
+		"revoked by another process": func(t *testing.T, f *fixture, ap *backend.NewAppPassword) error {
+			return f.store.RevokeAppPassword(ctx, mustID(t, f, "alice"), ap.ID, f.clock.now())
 		},
-		"account disabled by another process": func(f *fixture, ap *backend.NewAppPassword) error {
-			return f.store.SetDisabled(ctx, mustIDCtx(f, "alice"), true)
+		"account disabled by another process": func(t *testing.T, f *fixture, ap *backend.NewAppPassword) error {
+			return f.store.SetDisabled(ctx, mustID(t, f, "alice"), true)
 		},
-		"password changed": func(f *fixture, ap *backend.NewAppPassword) error {
+		"password changed": func(_ *testing.T, f *fixture, ap *backend.NewAppPassword) error {
 			_, err := f.svc.SetPassword(ctx, "alice", "another good password")
 			return err
 		},
-		"account deleted": func(f *fixture, ap *backend.NewAppPassword) error {
+		"account deleted": func(_ *testing.T, f *fixture, ap *backend.NewAppPassword) error {
 			return f.svc.DeleteUser(ctx, "alice")
 		},
 	}
@@ -137,7 +137,7 @@ func TestVerified_ForgottenByEveryWriteThatChangesTheAnswer(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if err := change(f, ap); err != nil {
+			if err := change(t, f, ap); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.auth("alice", ap.Password); !errors.Is(err, backend.ErrInvalidCredentials) {
@@ -145,14 +145,6 @@ func TestVerified_ForgottenByEveryWriteThatChangesTheAnswer(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mustIDCtx(f *fixture, name string) int64 {
-	a, err := f.store.AccountByName(context.Background(), name)
-	if err != nil {
-		return -1
-	}
-	return a.ID
 }
 
 // A lock set by guesses holds against the right app password too, even

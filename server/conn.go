@@ -36,10 +36,9 @@ type conn struct {
 	raw net.Conn
 	nc  net.Conn
 	r   *bufio.Reader
-	// pooled: r is lent by readers while a message is being read, and
-	// given back while the connection waits (plain TCP only).
-	pooled bool
-	rawc   syscall.RawConn
+	// On plain TCP (rawc set), r is lent by readers while a message is
+	// being read, and given back while the connection waits.
+	rawc syscall.RawConn
 	// readable and waited: the wait for the next message (awaitMessage).
 	readable func(fd uintptr) bool
 	waited   bool
@@ -56,15 +55,15 @@ type conn struct {
 	tlsState atomic.Pointer[tls.ConnectionState]
 
 	// authed selects the message size limit; principal is the bound
-	// identity, touched only by the worker (binds run there in order).
+	// identity, touched by whichever goroutine runs the operation: the
+	// reader runs one only when nothing is queued or running (inline).
 	authed    atomic.Bool
 	principal *backend.Principal
 
 	mu       sync.Mutex
 	inflight map[int64]*op
-	pending  []*op // queued for the worker, oldest first
-	worker   bool  // the worker goroutine has started
-	wake     chan struct{}
+	pending  []*op         // queued for the worker, oldest first
+	wake     chan struct{} // set when the worker starts; wakes it
 	// readerDone: nothing more will be queued; the worker ends once the
 	// queue is empty.
 	readerDone bool
@@ -158,7 +157,6 @@ func (c *conn) awaitMessage() error {
 		}
 		c.r = readers.Get().(*bufio.Reader)
 		c.r.Reset(c.nc)
-		c.pooled = true
 	}
 	_, err := c.r.Peek(1)
 	return err
@@ -180,10 +178,10 @@ func (c *conn) peekReadable(fd uintptr) bool {
 }
 
 func (c *conn) releaseReader() {
-	if c.pooled {
+	if c.rawc != nil && c.r != nil {
 		c.r.Reset(nil)
 		readers.Put(c.r)
-		c.r, c.pooled = nil, false
+		c.r = nil
 	}
 }
 
@@ -203,8 +201,8 @@ func (c *conn) serve() {
 	}
 	c.mu.Lock()
 	c.readerDone = true
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.signal()
 	c.workers.Wait()
 	if notice != nil {
 		c.write(notice)
@@ -375,24 +373,21 @@ func (c *conn) enqueue(req *request) {
 	}
 	c.inflight[req.id] = o
 	c.pending = append(c.pending, o)
-	if !c.worker {
-		c.worker = true
+	if c.wake == nil {
 		c.wake = make(chan struct{}, 1)
 		c.workers.Add(1)
 		go c.work()
 	}
+	c.wakeLocked()
 	c.mu.Unlock()
-	c.signal()
 }
 
-// signal wakes the worker, if there is one, to look at the queue again.
-func (c *conn) signal() {
-	c.mu.Lock()
-	wake := c.wake
-	c.mu.Unlock()
-	if wake != nil {
+// wakeLocked wakes the worker, if there is one, to look at the queue
+// again; mu is held.
+func (c *conn) wakeLocked() {
+	if c.wake != nil {
 		select {
-		case wake <- struct{}{}:
+		case c.wake <- struct{}{}:
 		default: // a wake-up is already pending
 		}
 	}
@@ -588,23 +583,15 @@ func (c *conn) replyEntry(o *op, e *entry, attrs []attribute, typesOnly bool) {
 	}
 }
 
-// reply sends a response op unless the operation was abandoned meanwhile.
-// Search entries are gathered and written with the final response, or
-// whenever replyBatch of them are waiting.
+// reply sends an operation's final response unless the operation was
+// abandoned meanwhile, with the search entries gathered before it
+// (replyEntry).
 func (c *conn) reply(o *op, resp *ber.Packet, controls ...*ber.Packet) {
 	if o.ctx.Err() != nil {
 		o.out = nil
 		return
 	}
 	msg := envelope(o.req.id, resp, controls...).Bytes()
-	if resp.Tag == ldap.ApplicationSearchResultEntry || resp.Tag == ldap.ApplicationSearchResultReference {
-		o.out = append(o.out, msg...)
-		if len(o.out) >= replyBatch {
-			c.sendLocked(o.out)
-			o.out = o.out[:0]
-		}
-		return
-	}
 	// Before the write: once the client has read this, it may send
 	// StartTLS, which must not find the operation outstanding.
 	o.req.answered.Store(true)

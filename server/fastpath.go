@@ -132,11 +132,7 @@ func appendLength(b []byte, n int) []byte {
 // appendInt appends a non-negative INTEGER's content in the fewest bytes
 // of two's complement, as asn1-ber does.
 func appendInt(b []byte, v int64) []byte {
-	n := 1
-	for x := v; x > 127; x >>= 8 {
-		n++
-	}
-	for i := n - 1; i >= 0; i-- {
+	for i := intLen(v) - 1; i >= 0; i-- {
 		b = append(b, byte(v>>(8*i)))
 	}
 	return b
@@ -193,8 +189,8 @@ func appendResultMessage(b []byte, id int64, tag ber.Tag, r result) []byte {
 func tlvLen(n int) int { return 1 + lengthLen(n) + n }
 
 // appendEntryMessage appends an LDAPMessage carrying a SearchResultEntry,
-// byte for byte what envelope(id, entryOp(e, attrs, typesOnly)).Bytes()
-// gives, without a packet tree.
+// byte for byte what asn1-ber gives (entryOp in the tests), without a
+// packet tree.
 func appendEntryMessage(b []byte, id int64, e *entry, attrs []attribute, typesOnly bool) []byte {
 	list := 0
 	for _, a := range attrs {

@@ -114,3 +114,25 @@ func TestAppendEntryMessage_SameBytesAsTheEncoder(t *testing.T) {
 		}
 	}
 }
+
+// entryOp encodes a SearchResultEntry through asn1-ber: the reference
+// appendEntryMessage must match byte for byte.
+func entryOp(e *entry, attrs []attribute, typesOnly bool) *ber.Packet {
+	p := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
+	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, e.dn, "objectName"))
+	list := ber.NewSequence("attributes")
+	for _, a := range attrs {
+		pa := ber.NewSequence("")
+		pa.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a.name, "type"))
+		vals := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSet, nil, "vals")
+		if !typesOnly {
+			for _, v := range a.values {
+				vals.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, v, ""))
+			}
+		}
+		pa.AppendChild(vals)
+		list.AppendChild(pa)
+	}
+	p.AppendChild(list)
+	return p
+}

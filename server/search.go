@@ -250,27 +250,6 @@ func selectAttrs(e *entry, want []string, isOp func(string) bool) []attribute {
 	return out
 }
 
-// entryOp encodes a SearchResultEntry.
-func entryOp(e *entry, attrs []attribute, typesOnly bool) *ber.Packet {
-	p := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
-	p.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, e.dn, "objectName"))
-	list := ber.NewSequence("attributes")
-	for _, a := range attrs {
-		pa := ber.NewSequence("")
-		pa.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a.name, "type"))
-		vals := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSet, nil, "vals")
-		if !typesOnly {
-			for _, v := range a.values {
-				vals.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, v, ""))
-			}
-		}
-		pa.AppendChild(vals)
-		list.AppendChild(pa)
-	}
-	p.AppendChild(list)
-	return p
-}
-
 // underBase reports whether dn is the base or below it.
 func (s *Server) underBase(raw string) bool {
 	dn, err := ldap.ParseDN(raw)
