@@ -171,7 +171,7 @@ func (s *Service) Authenticate(ctx context.Context, login, secret, from string) 
 	}
 	norm, appShaped := NormalizeAppPassword(secret)
 	var (
-		gen   uint64
+		gen   Generation
 		genOK bool
 		vkey  [32]byte
 	)
@@ -971,6 +971,6 @@ func (s *Service) Directory(ctx context.Context) (*Directory, error) {
 }
 
 type directorySnapshot struct {
-	gen uint64
+	gen Generation
 	dir *Directory
 }

@@ -5,16 +5,35 @@ import (
 	"time"
 )
 
+// Generation identifies one state of everything that decides a bind or the
+// directory. Two generations are the same state only when they are equal:
+// they have no order a cache may rely on.
+type Generation struct {
+	// N counts the writes that moved the generation.
+	N uint64
+	// Stamp is drawn at random by every write that moves N. A database
+	// restored from an older backup counts from the backup's N again, and
+	// may climb back to a number a cache has seen; it never draws the same
+	// stamp with it.
+	Stamp uint64
+}
+
 // Store is the persistence the account domain needs. Implementations must
 // make each method atomic: a method either applies fully or not at all.
 type Store interface {
-	// Generation increases whenever a write commits that could change how a
+	// Generation changes whenever a write commits that could change how a
 	// bind is answered or what Directory returns (accounts, their app
 	// passwords, aliases, groups), whether this process or another made
-	// it. It may change on other writes too, and never goes back. The
-	// account domain trusts an app password it verified, and a directory
-	// snapshot, only while the generation they were read in lasts.
-	Generation(ctx context.Context) (uint64, error)
+	// it. It must not change for bookkeeping that decides nothing a cache
+	// holds: failure records (RecordAuthFailure, ResetAuthFailures,
+	// UnlockAccount), the TOTP step, last-use records and the audit trail;
+	// otherwise anyone could flush every cache with a wrong password, and
+	// tell real accounts from unknown names by it. A generation once left is
+	// never returned again, even after the database is restored from a
+	// backup or replaced (Generation.Stamp). The account domain trusts an app
+	// password it verified, and a directory snapshot, only while the
+	// generation they were read in lasts.
+	Generation(ctx context.Context) (Generation, error)
 	// AccountByName and AccountByMail return ErrNotFound when absent.
 	// Names and mail addresses compare case-insensitively; AccountByMail
 	// matches the primary address or an alias.

@@ -39,6 +39,10 @@ type Account struct {
 	// bind costs no extra query. CreateAccount ignores them.
 	PasswordFailures    Failures
 	AppPasswordFailures Failures
+	// Unlocks counts UnlockAccount calls. A server keeps locks per client
+	// source in memory; a different count read with the account means an
+	// administrator lifted them, from whichever process.
+	Unlocks int64
 }
 
 // TOTPEnrolled reports whether the account has a second factor.

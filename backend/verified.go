@@ -27,7 +27,7 @@ import (
 // revoked app password is always seen by it.
 type verified struct {
 	mu  sync.RWMutex
-	gen uint64
+	gen Generation
 	m   map[[sha256.Size]byte]verifiedEntry
 	// macs are keyed HMAC states with a buffer for their input, reused.
 	macs sync.Pool
@@ -71,7 +71,7 @@ func (v *verified) key(login, norm string) (k [sha256.Size]byte) {
 }
 
 // get returns the principal of an app password verified in generation gen.
-func (v *verified) get(gen uint64, k [sha256.Size]byte) (*Principal, bool) {
+func (v *verified) get(gen Generation, k [sha256.Size]byte) (*Principal, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.gen != gen {
@@ -86,12 +86,14 @@ func (v *verified) get(gen uint64, k [sha256.Size]byte) (*Principal, bool) {
 
 // put remembers a principal the full check accepted; gen is the generation
 // read before that check began, so a write during it voids the entry.
-func (v *verified) put(gen uint64, k [sha256.Size]byte, p *Principal) {
+//
+// Generations have no order to trust (a restored database counts again
+// from an older number), so any other generation starts the map over. A
+// bind that read the generation just before a write and puts after it
+// costs the few devices verified since the write one more full check each.
+func (v *verified) put(gen Generation, k [sha256.Size]byte, p *Principal) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if gen < v.gen {
-		return
-	}
 	if gen != v.gen || v.m == nil || len(v.m) >= maxVerified {
 		v.gen = gen
 		v.m = make(map[[sha256.Size]byte]verifiedEntry)

@@ -8,11 +8,13 @@ import (
 	"github.com/wicketldap/wicket/backend"
 )
 
+// Failure records are bookkeeping: they move no generation (Store.Generation).
+
 func (s *Store) RecordAuthFailure(ctx context.Context, id int64, path backend.AuthPath, at time.Time, policy backend.LockoutPolicy) (backend.Failures, error) {
 	if !path.Valid() {
 		return backend.Failures{}, fmt.Errorf("memstore: record failure: path %d: %w", path, backend.ErrInvalidInput)
 	}
-	if err := s.write(); err != nil {
+	if err := s.lock(); err != nil {
 		return backend.Failures{}, err
 	}
 	defer s.mu.Unlock()
@@ -30,7 +32,7 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 	if !path.Valid() {
 		return fmt.Errorf("memstore: reset failures: path %d: %w", path, backend.ErrInvalidInput)
 	}
-	if err := s.write(); err != nil {
+	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -43,7 +45,7 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 }
 
 func (s *Store) UnlockAccount(ctx context.Context, id int64) error {
-	if err := s.write(); err != nil {
+	if err := s.lock(); err != nil {
 		return err
 	}
 	defer s.mu.Unlock()
@@ -52,5 +54,6 @@ func (s *Store) UnlockAccount(ctx context.Context, id int64) error {
 		return notFound("unlock", id)
 	}
 	a.PasswordFailures, a.AppPasswordFailures = backend.Failures{}, backend.Failures{}
+	a.Unlocks++
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -34,7 +35,7 @@ type appPassword struct {
 type Store struct {
 	mu       sync.Mutex
 	closed   bool
-	gen      uint64 // moved by every write that can change a bind's answer
+	gen      backend.Generation // moved by every write that can change a bind's answer
 	nextID   int64
 	nextSeq  uint64
 	accounts map[int64]*backend.Account
@@ -126,13 +127,13 @@ func (s *Store) write() error {
 	if err := s.lock(); err != nil {
 		return err
 	}
-	s.gen++
+	s.gen = backend.Generation{N: s.gen.N + 1, Stamp: rand.Uint64()}
 	return nil
 }
 
-func (s *Store) Generation(ctx context.Context) (uint64, error) {
+func (s *Store) Generation(ctx context.Context) (backend.Generation, error) {
 	if err := s.lock(); err != nil {
-		return 0, err
+		return backend.Generation{}, err
 	}
 	defer s.mu.Unlock()
 	return s.gen, nil
@@ -315,7 +316,8 @@ func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.
 }
 
 func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
-	if err := s.write(); err != nil {
+	// Bookkeeping: the step decides no cached answer (Store.Generation).
+	if err := s.lock(); err != nil {
 		return false, err
 	}
 	defer s.mu.Unlock()

@@ -12,7 +12,7 @@ import (
 
 const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
 	given_name, surname, display_name, apppw_salt, created_at, password_changed_at,
-	` + failureColumns + ` FROM accounts`
+	` + failureColumns + `, unlocks FROM accounts`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -27,7 +27,7 @@ func scanAccount(row scanner) (*backend.Account, error) {
 	)
 	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
 		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt,
-		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until)
+		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until, &a.Unlocks)
 	if err != nil {
 		return nil, err
 	}

@@ -79,5 +79,5 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 func (s *Store) UnlockAccount(ctx context.Context, id int64) error {
 	return s.updateAccount(ctx, "unlock", id, `UPDATE accounts SET
 		password_failures = 0, password_failed_at = 0, password_locked_until = 0,
-		apppw_failures = 0, apppw_failed_at = 0, apppw_locked_until = 0 WHERE id = ?`, id)
+		apppw_failures = 0, apppw_failed_at = 0, apppw_locked_until = 0, unlocks = unlocks + 1 WHERE id = ?`, id)
 }

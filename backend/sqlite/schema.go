@@ -149,6 +149,34 @@ CREATE TRIGGER generation_group_members_delete AFTER DELETE ON group_members
 	`
 ALTER TABLE audit ADD COLUMN count INTEGER NOT NULL DEFAULT 1;
 `,
+	// 7: the generation moves only for what decides a bind or the
+	// directory, and carries a random stamp.
+	//
+	// Step 5 moved it on every update of an account, so a failed bind on a
+	// real account (its failure count) or a password+code bind (its TOTP
+	// step) flushed every cache, and, since a failed bind on an unknown
+	// name writes nothing, told the two apart. Now the columns of failure
+	// records, the TOTP step and the unlock count move nothing.
+	//
+	// A restored backup counts from its older n again; a cache that saw n
+	// before the restore must not take the same n after it for the same
+	// state. Every write that moves n draws a new stamp, which a restore
+	// cannot reproduce. The stamp trigger fires on n alone and writes only
+	// stamp, so it never fires itself.
+	`
+ALTER TABLE generation ADD COLUMN stamp INTEGER NOT NULL DEFAULT 0;
+UPDATE generation SET stamp = random();
+CREATE TRIGGER generation_stamp AFTER UPDATE OF n ON generation
+	BEGIN UPDATE generation SET stamp = random(); END;
+DROP TRIGGER generation_accounts_update;
+CREATE TRIGGER generation_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, password_hash, totp_seed, apppw_salt, created_at,
+		password_changed_at, given_name, surname, display_name ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+-- Counts administrative unlocks, so that a server sees an unlock made by
+-- another process and drops the locks it keeps in memory per client.
+ALTER TABLE accounts ADD COLUMN unlocks INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

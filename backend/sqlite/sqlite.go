@@ -183,7 +183,7 @@ const (
 		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
 	qAdvanceTOTPStep       = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
-	qGeneration            = `SELECT n FROM generation`
+	qGeneration            = `SELECT n, stamp FROM generation`
 )
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -262,7 +262,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
-func (s *Store) Generation(ctx context.Context) (uint64, error) {
+func (s *Store) Generation(ctx context.Context) (backend.Generation, error) {
 	var h [walHeaderSize]byte
 	watched := false
 	if s.wal != nil {
@@ -272,12 +272,13 @@ func (s *Store) Generation(ctx context.Context) (uint64, error) {
 			}
 		}
 	}
-	var n int64
-	if err := s.generation.QueryRowContext(pointRead(ctx)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqlite: generation: %w", err)
+	var n, stamp int64
+	if err := s.generation.QueryRowContext(pointRead(ctx)).Scan(&n, &stamp); err != nil {
+		return backend.Generation{}, fmt.Errorf("sqlite: generation: %w", err)
 	}
+	g := backend.Generation{N: uint64(n), Stamp: uint64(stamp)}
 	if watched {
-		s.wal.remember(h, uint64(n))
+		s.wal.remember(h, g)
 	}
-	return uint64(n), nil
+	return g, nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"sync"
 	"syscall"
+
+	"github.com/wicketldap/wicket/backend"
 )
 
 // walWatch tells, without a query, that no transaction has committed since
@@ -31,7 +33,7 @@ type walWatch struct {
 
 	mu    sync.Mutex
 	last  [walHeaderSize]byte
-	gen   uint64
+	gen   backend.Generation
 	valid bool
 }
 
@@ -65,7 +67,7 @@ func (w *walWatch) header() (h [walHeaderSize]byte, ok bool) {
 }
 
 // cached returns the generation read while the header was h, if it is.
-func (w *walWatch) cached(h [walHeaderSize]byte) (uint64, bool) {
+func (w *walWatch) cached(h [walHeaderSize]byte) (backend.Generation, bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.gen, w.valid && w.last == h
@@ -73,7 +75,7 @@ func (w *walWatch) cached(h [walHeaderSize]byte) (uint64, bool) {
 
 // remember records gen, read from the database after header h was seen:
 // it is at least as new as h, so it is right for as long as h stays.
-func (w *walWatch) remember(h [walHeaderSize]byte, gen uint64) {
+func (w *walWatch) remember(h [walHeaderSize]byte, gen backend.Generation) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.last, w.gen, w.valid = h, gen, true

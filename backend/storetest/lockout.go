@@ -157,6 +157,11 @@ func unlockClearsBoth(t *testing.T, s backend.Store) {
 	got := mustByName(t, s, "alice")
 	sameFailures(t, "password path", got.PasswordFailures, backend.Failures{})
 	sameFailures(t, "app-password path", got.AppPasswordFailures, backend.Failures{})
+	// A server holding locks per client in memory learns of the unlock
+	// from the count read with the account.
+	if got.Unlocks != a.Unlocks+1 {
+		t.Errorf("Unlocks %d after one unlock, was %d", got.Unlocks, a.Unlocks)
+	}
 	// The count starts from nothing, not from where the lock was.
 	if f := mustFail(t, s, a.ID, backend.PathPassword, t0.Add(time.Minute)); f.Count != 1 || !f.LockedUntil.IsZero() {
 		t.Errorf("first failure after unlock: %+v", f)

@@ -1125,14 +1125,15 @@ func closeStops(t *testing.T, s backend.Store) {
 }
 
 // A bind's answer may be remembered only while the generation stays: every
-// write that can change it must move the generation forward.
+// write that can change it must move the generation; bookkeeping must not.
 func generationMoves(t *testing.T, s backend.Store) {
 	ctx := t.Context()
 	last, err := s.Generation(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := func(what string, err error) {
+	seen := map[backend.Generation]string{last: "the start"}
+	check := func(what string, err error, wantMove bool) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
@@ -1141,21 +1142,38 @@ func generationMoves(t *testing.T, s backend.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g <= last {
-			t.Errorf("%s left the generation at %d (was %d)", what, g, last)
+		switch {
+		case wantMove && g == last:
+			t.Errorf("%s left the generation at %+v", what, g)
+		case wantMove && seen[g] != "":
+			t.Errorf("%s moved the generation back to %+v, seen after %s", what, g, seen[g])
+		case !wantMove && g != last:
+			t.Errorf("%s moved the generation from %+v to %+v: bookkeeping must not flush caches", what, last, g)
 		}
+		seen[g] = what
 		last = g
 	}
+	moved := func(what string, err error) { t.Helper(); check(what, err, true) }
+	stayed := func(what string, err error) { t.Helper(); check(what, err, false) }
+
 	a := mustEnrolled(t, s, "alice")
 	moved("creating and enrolling an account", nil)
 	mustApp(t, s, a.ID, "ap-1", t0)
 	moved("creating an app password", nil)
-	moved("recording a failed bind", func() error {
-		_, err := s.RecordAuthFailure(ctx, a.ID, backend.PathAppPassword, t0, backend.LockoutPolicy{})
+	for _, path := range []backend.AuthPath{backend.PathPassword, backend.PathAppPassword} {
+		stayed("recording a failed bind on the "+path.String()+" path", func() error {
+			_, err := s.RecordAuthFailure(ctx, a.ID, path, t0, backend.LockoutPolicy{MaxFailures: 1, Window: time.Hour, Duration: time.Hour})
+			return err
+		}())
+		stayed("clearing failed binds", s.ResetAuthFailures(ctx, a.ID, path))
+	}
+	stayed("unlocking", s.UnlockAccount(ctx, a.ID))
+	stayed("advancing the TOTP step", func() error {
+		_, err := s.AdvanceTOTPStep(ctx, a.ID, 1000)
 		return err
 	}())
-	moved("clearing failed binds", s.ResetAuthFailures(ctx, a.ID, backend.PathAppPassword))
-	moved("unlocking", s.UnlockAccount(ctx, a.ID))
+	stayed("recording an app password's use", s.RecordAppPasswordUses(ctx, []backend.AppPasswordUse{{ID: "ap-1", At: t0, From: "192.0.2.1"}}))
+	stayed("writing an audit record", s.InsertAudit(ctx, []backend.AuditRecord{{At: t0, Action: backend.ActionBind, Result: backend.FailWrongPassword, Subject: "alice"}}))
 	moved("revoking an app password", s.RevokeAppPassword(ctx, a.ID, "ap-1", t0))
 	moved("disabling", s.SetDisabled(ctx, a.ID, true))
 	moved("changing the role", s.SetRole(ctx, a.ID, backend.RoleAdmin))
@@ -1167,6 +1185,10 @@ func generationMoves(t *testing.T, s backend.Store) {
 	moved("changing the profile", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice"}))
 	moved("changing the password", func() error {
 		_, err := s.SetPasswordHash(ctx, a.ID, "hash", true, t0)
+		return err
+	}())
+	moved("removing the second factor", func() error {
+		_, err := s.SetTOTPSeed(ctx, a.ID, nil, t0)
 		return err
 	}())
 	moved("deleting the account", s.DeleteAccount(ctx, a.ID))
