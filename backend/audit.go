@@ -103,8 +103,9 @@ const (
 	FailInvalidInput      = "invalid-input"
 	FailExists            = "exists"
 
-	FailBusy  = "busy"
-	FailError = "error"
+	FailBusy        = "busy"
+	FailUnavailable = "unavailable"
+	FailError       = "error"
 )
 
 // FailureCategory is the audit result of an error returned by the account
@@ -134,6 +135,8 @@ func FailureCategory(err error) string {
 		return FailExists
 	case errors.Is(err, ErrBusy), errors.Is(err, context.DeadlineExceeded):
 		return FailBusy
+	case errors.Is(err, ErrUnavailable):
+		return FailUnavailable
 	}
 	return FailError
 }
@@ -389,6 +392,8 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 		msg = "bind refused"
 	case r.Result == FailBusy:
 		level = slog.LevelWarn
+	case r.Result == FailUnavailable:
+		level = slog.LevelError
 	case r.Result == FailError:
 		level = slog.LevelError
 	}

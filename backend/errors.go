@@ -25,6 +25,9 @@ var (
 	// ErrBusy: every password-hashing slot stayed taken until the request's
 	// deadline; the client may retry.
 	ErrBusy = errors.New("server busy, try again")
+	// ErrUnavailable: a failed bind of the account could not be recorded,
+	// so its password sign-in is refused until it can be (fail closed).
+	ErrUnavailable = errors.New("failed binds cannot be recorded; sign-in unavailable")
 	// ErrInvalidInput wraps validation failures of names, labels, passwords.
 	ErrInvalidInput = errors.New("invalid input")
 )
@@ -57,10 +60,23 @@ type AuthFailure struct {
 	// skips it where the client is a trusted mail server that delays its
 	// own users' answers.
 	Delay time.Duration
-	// uncounted: a failure that is no guess (a recently revoked app
-	// password), left out of the lockout count.
-	uncounted bool
+	// uncounted: a failure that is no guess, left out of the counts.
+	uncounted uncounted
 }
+
+type uncounted int
+
+const (
+	counted uncounted = iota
+	// uncountedByLock: a replay of a code just accepted, with the right
+	// password (a client re-sending what worked). It slows like any
+	// failure, so its answer tells nothing, but it is no guess and never
+	// locks.
+	uncountedByLock
+	// uncountedEntirely: a recently revoked app password, an old phone
+	// retrying; no guesser holds one.
+	uncountedEntirely
+)
 
 func (e *AuthFailure) Error() string { return "invalid credentials: " + e.Reason }
 

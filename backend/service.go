@@ -62,14 +62,19 @@ type Service struct {
 	usage *usageRecorder
 	audit *auditRecorder
 
-	guard     *guard
-	strangers *strangers
-	// recording writes failure records after their answer.
-	recording lateWrites
+	guard   *guard
+	delays  *delays
+	sources *sources
+	// recording writes failure records after their answer; unrecorded
+	// keeps those whose write failed.
+	recording  lateWrites
+	unrecorded unrecorded
 
 	dummyOnce sync.Once
 	dummyHash string
 	dummySalt []byte
+	// dummySealed is a sealed TOTP seed of no account.
+	dummySealed []byte
 	// verified answers repeated app-password binds (verified.go).
 	verified  *verified
 	closeOnce sync.Once
@@ -117,8 +122,9 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		slots:    make(chan struct{}, opts.HashSlots),
 		verified: newVerified(),
 
-		guard:     newGuard(),
-		strangers: newStrangers(),
+		guard:   newGuard(),
+		delays:  newDelays(),
+		sources: newSources(),
 	}
 	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
 	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditQueue)
@@ -143,8 +149,15 @@ func (s *Service) dummies() (string, []byte) {
 		rand.Read(b[:])
 		s.dummyHash, _ = HashPassword(string(b[:]), s.opts.Argon2)
 		s.dummySalt = b[:16]
+		s.dummySealed = s.keys.sealSeed(0, newTOTPSeed())
 	})
 	return s.dummyHash, s.dummySalt
+}
+
+// dummySeed is a sealed seed for the code of a name that has none.
+func (s *Service) dummySeed() []byte {
+	s.dummies()
+	return s.dummySealed
 }
 
 // lookup resolves a bind name (a username or a mail address) to an account.
@@ -207,13 +220,13 @@ func (s *Service) authenticate(ctx context.Context, login, secret, from, norm st
 	var p *Principal
 	tried := MethodAppPassword
 	if appShaped {
-		p, err = s.checkAppPassword(ctx, a.acct, norm, from, a.locked && a.path == PathAppPassword)
+		p, err = s.checkAppPassword(ctx, a.acct, norm, from)
 	}
 	// Sixteen letters cannot end in a 6-digit code, so only an account
 	// allowed to bind with its bare password (counted on the password
 	// path) can still match below.
 	var af *AuthFailure
-	if !appShaped || (a.path == PathPassword && a.acct != nil && errors.As(err, &af) && !af.uncounted) {
+	if !appShaped || (a.path == PathPassword && a.acct != nil && errors.As(err, &af) && af.uncounted == counted) {
 		tried = MethodPasswordTOTP
 		if a.acct != nil && !a.acct.TOTPEnrolled() {
 			tried = MethodPassword
@@ -229,7 +242,9 @@ func (s *Service) authenticate(ctx context.Context, login, secret, from, norm st
 	return s.settle(ctx, a, p, err)
 }
 
-func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, from string, locked bool) (*Principal, error) {
+// checkAppPassword checks an app password. The path is never locked: a
+// correct app password always works, whatever anyone else sent.
+func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, from string) (*Principal, error) {
 	_, salt := s.dummies()
 	var id int64
 	if acct != nil {
@@ -242,15 +257,13 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 		return nil, authFail(FailUnknownAccount, "unknown account")
 	case err != nil && !errors.Is(err, ErrNoSuchAppPassword):
 		return nil, err
-	case locked:
-		return nil, authFail(FailLocked, "app passwords locked after repeated failures")
 	case err != nil:
 		return nil, authFail(FailWrongAppPassword, "wrong app password")
 	case !p.Active() && s.now().Sub(p.RevokedAt) < s.opts.Lockout.RevokedGrace:
 		// A device still using a password its owner revoked is no
 		// guesser: a 75-bit secret is not hit by chance.
 		return nil, &AuthFailure{Reason: "recently revoked app password " + p.ID, Category: FailRevokedAppPassword,
-			AppPasswordID: p.ID, uncounted: true}
+			AppPasswordID: p.ID, uncounted: uncountedEntirely}
 	case acct.Disabled:
 		return nil, authFail(FailAccountDisabled, "account disabled")
 	case !p.Active():
@@ -283,30 +296,39 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 	}
 	pwOK, stale := verifyPassword(hash, password, s.opts.Argon2)
 	s.release()
+
+	// The code is matched against a seed whatever the account, a dummy's
+	// for an unknown name or a locked source, so the answer's timing
+	// says nothing about which it was.
+	enrolled := acct != nil && acct.TOTPEnrolled()
+	step := int64(-1)
+	if code != "" {
+		id, sealed := int64(0), s.dummySeed()
+		if enrolled {
+			id, sealed = acct.ID, acct.TOTPSeed
+		}
+		seed, err := s.keys.openSeed(id, sealed)
+		if err != nil {
+			return nil, fmt.Errorf("account %d: %w", id, err)
+		}
+		step = matchTOTP(seed, code, s.now())
+	}
 	if locked {
 		return nil, authFail(FailLocked, "password sign-in locked after repeated failures")
 	}
 
-	// The code is checked and burned even after a wrong password: a code
-	// seen once must never pass again (DESIGN.md, TOTP).
-	codeOK := false
-	if acct != nil && acct.TOTPEnrolled() && code != "" {
-		seed, err := s.keys.openSeed(acct.ID, acct.TOTPSeed)
-		if err != nil {
-			return nil, fmt.Errorf("account %s: %w", acct.Name, err)
-		}
-		if step := matchTOTP(seed, code, s.now()); step >= 0 {
-			if step <= acct.TOTPLastStep {
-				return nil, authFail(FailReplayedCode, "replayed TOTP code")
-			}
+	// The code is burned even after a wrong password: a code seen once
+	// must never pass again (DESIGN.md, TOTP).
+	codeOK, replayed := false, false
+	if enrolled && step >= 0 {
+		if step <= acct.TOTPLastStep {
+			replayed = true
+		} else {
 			advanced, err := s.store.AdvanceTOTPStep(ctx, acct.ID, step)
 			if err != nil {
 				return nil, err
 			}
-			if !advanced {
-				return nil, authFail(FailReplayedCode, "replayed TOTP code")
-			}
-			codeOK = true
+			replayed, codeOK = !advanced, advanced
 		}
 	}
 
@@ -315,6 +337,11 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 		return nil, authFail(FailUnknownAccount, "unknown account")
 	case acct.PasswordHash == "" || !pwOK:
 		return nil, authFail(FailWrongPassword, "wrong password")
+	case replayed:
+		// The right password with a code just accepted: a client sending
+		// again what worked, or someone who saw both. Refused, and not a
+		// guess: it never locks the user's own sign-in.
+		return nil, &AuthFailure{Reason: "replayed TOTP code", Category: FailReplayedCode, uncounted: uncountedByLock}
 	case acct.TOTPEnrolled() && code == "":
 		return nil, authFail(FailCodeMissing, "TOTP code missing")
 	case acct.TOTPEnrolled() && !codeOK:

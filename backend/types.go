@@ -137,8 +137,8 @@ type UserInfo struct {
 	ActiveAppPasswords int       `json:"active_app_passwords"`
 	CreatedAt          time.Time `json:"created_at"`
 	PasswordChangedAt  time.Time `json:"password_changed_at"`
-	// PasswordLockout and AppPasswordLockout are the failures in force on
-	// each path, and the lock if any.
-	PasswordLockout    LockState `json:"password_lockout"`
-	AppPasswordLockout LockState `json:"app_password_lockout"`
+	// PasswordLockout is the account's failed password binds in force,
+	// from all client sources, and its lock if any. App passwords are
+	// never locked; locks of single client sources live in the server.
+	PasswordLockout LockState `json:"password_lockout"`
 }

@@ -147,26 +147,39 @@ func TestVerified_ForgottenByEveryWriteThatChangesTheAnswer(t *testing.T) {
 	}
 }
 
-// A lock set by guesses holds against the right app password too, even
-// one the server had just verified.
-func TestVerified_LockHoldsAgainstARememberedPassword(t *testing.T) {
-	f := newLockFixture(t, backend.Options{})
-	f.user(t, "alice")
+// Guesses at a remembered app password, or a wrong password, flush
+// nothing: the device's next bind is still answered from memory, so a
+// guesser can neither slow everyone down nor learn from the timing of its
+// own binds which names exist (the store's generation does not move).
+func TestVerified_FailedBindsOnARealAccountKeepWhatIsRemembered(t *testing.T) {
+	f, rc := newReadFixture(t)
+	secret := f.user(t, "alice")
 	ap := f.appPassword(t, "alice")
-	if err := f.auth("alice", ap.Password); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < testLockout.MaxFailures; i++ {
-		if err := f.auth("alice", "zzzz-zzzz-zzzz-zzzz"); !errors.Is(err, backend.ErrInvalidCredentials) {
-			t.Fatalf("guess %d: %v", i, err)
+	ctx := context.Background()
+	for range 2 {
+		if _, err := f.svc.Authenticate(ctx, "alice", ap.Password, "192.0.2.1"); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := f.auth("alice", ap.Password); !errors.Is(err, backend.ErrInvalidCredentials) {
-		t.Fatalf("the right app password on a locked path: %v, want invalid credentials", err)
+	for i := range 3 * testLockout.MaxFailures {
+		if _, err := f.svc.Authenticate(ctx, "alice", "zzzz-zzzz-zzzz-zzzz", "198.51.100.9"); !errors.Is(err, backend.ErrInvalidCredentials) {
+			t.Fatalf("app-password guess %d: %v", i, err)
+		}
+		if _, err := f.svc.Authenticate(ctx, "alice", password+"000000", "198.51.100.9"); !errors.Is(err, backend.ErrInvalidCredentials) {
+			t.Fatalf("password guess %d: %v", i, err)
+		}
 	}
-	f.clock.add(testLockout.Duration + time.Second)
-	if err := f.auth("alice", ap.Password); err != nil {
-		t.Fatalf("after the lock ran out: %v", err)
+	f.clock.add(30 * time.Second)
+	if _, err := f.svc.Authenticate(ctx, "alice", password+code(t, secret, f.clock.now()), "192.0.2.1"); err != nil {
+		t.Fatalf("password and code (advancing the TOTP step): %v", err)
+	}
+	backend.WaitRecorded(f.svc)
+	names, verifiers := rc.byName.Load(), rc.byVerifier.Load()
+	if _, err := f.svc.Authenticate(ctx, "alice", ap.Password, "192.0.2.1"); err != nil {
+		t.Fatalf("the right app password after the guesses: %v", err)
+	}
+	if n, v := rc.byName.Load()-names, rc.byVerifier.Load()-verifiers; n != 0 || v != 0 {
+		t.Errorf("the bind after failed binds and a TOTP step made %d account and %d app-password lookups; want it answered from memory", n, v)
 	}
 }
 

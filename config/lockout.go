@@ -11,10 +11,14 @@ import (
 // first"), after OpenLDAP ppolicy's pwdMaxFailure, pwdFailureCountInterval
 // and pwdLockoutDuration, and the limits of failed binds per client address.
 type Lockout struct {
-	// MaxFailures in a row lock one path into an account: the password
-	// (with or without a code), or its app passwords. Each path counts on
-	// its own, so guessing the password never cuts the user's mail.
+	// MaxFailures failed password binds in a row from one client address
+	// (an IPv6 /64; all trusted clients together count as one) lock
+	// password sign-in from that address only. App passwords are never
+	// locked: guessing cannot find one, and a lock would cut a user's mail.
 	MaxFailures int `toml:"max_failures"`
+	// AccountMaxFailures in a row from all addresses together lock
+	// password sign-in from everywhere (NIST SP 800-63B-4 3.2.2: at most 100).
+	AccountMaxFailures int `toml:"account_max_failures"`
 	// FailureWindow forgets a count after this long without a failure.
 	FailureWindow Duration `toml:"failure_window"`
 	// LockoutDuration is how long a lock lasts; `wicket user unlock`
@@ -38,6 +42,7 @@ type Lockout struct {
 func defaultLockout() Lockout {
 	return Lockout{
 		MaxFailures:              10,
+		AccountMaxFailures:       100,
 		FailureWindow:            Duration{10 * time.Minute},
 		LockoutDuration:          Duration{10 * time.Minute},
 		FailureDelay:             Duration{250 * time.Millisecond},
@@ -72,6 +77,9 @@ func (l *Lockout) validate(bad func(string, ...any)) {
 	if l.MaxFailures < 1 || l.MaxFailures > 100 {
 		// NIST SP 800-63B-4 3.2.2: no more than 100 failures in a row.
 		bad("lockout.max_failures: %d is not between 1 and 100", l.MaxFailures)
+	}
+	if l.AccountMaxFailures < l.MaxFailures || l.AccountMaxFailures > 100 {
+		bad("lockout.account_max_failures: %d is not between lockout.max_failures (%d) and 100", l.AccountMaxFailures, l.MaxFailures)
 	}
 	if l.FailureWindow.Duration <= 0 {
 		bad("lockout.failure_window: must be a positive duration")

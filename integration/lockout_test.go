@@ -37,15 +37,16 @@ func whoamiWants(t *testing.T, w *wicket, what string, u user, password string, 
 	}
 }
 
-// The issue's must-show, with real clients against the real binary: after
-// max_failures wrong codes, alice's password sign-in is refused even with
-// the right code, for the lock's duration; bob, alice's app passwords, and
-// alice after `wicket user unlock` from another process keep working.
+// With real clients against the real binary: after account_max_failures
+// wrong codes, alice's password sign-in is refused even with the right code,
+// for the lock's duration; bob, alice's app passwords, and alice after
+// `wicket user unlock` from another process keep working.
 func TestLockout_WrongCodesLockOneAccountsPasswordSignIn(t *testing.T) {
 	w := startWicket(t, `
 [lockout]
-max_failures     = 3
-lockout_duration = "3s"
+max_failures         = 3
+account_max_failures = 3
+lockout_duration     = "3s"
 `)
 	alice := w.newUser("alice", true)
 	bob := w.newUser("bob", true)

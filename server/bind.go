@@ -260,8 +260,13 @@ func (c *conn) bindFailure(ctx context.Context, name string, err error, detail .
 func (c *conn) bindError(ctx context.Context, name, account, method string, err error, detail ...string) result {
 	res := backend.FailureCategory(err)
 	c.auditBind(ctx, name, account, method, res, append(detail, backend.KV("err", err.Error()))...)
-	if res == backend.FailBusy {
+	switch res {
+	case backend.FailBusy:
 		return fail(ldap.LDAPResultBusy, "server busy; try again")
+	case backend.FailUnavailable:
+		// Fail closed: a failed bind that cannot be counted must not
+		// become an uncounted guess.
+		return fail(ldap.LDAPResultUnavailable, "sign-in temporarily unavailable; try again later")
 	}
 	return fail(ldap.LDAPResultOther, "internal error")
 }

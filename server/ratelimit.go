@@ -14,9 +14,10 @@ package server
 //   - what is counted here belongs to one address (an IPv6 /64), so a client
 //     hammering from one address is slowed and then refused while a
 //     well-behaved client from any other address never notices;
-//   - the backend's counters belong to one path of one account, so someone
-//     else's guessing can lock only the account guessed at, and only the way
-//     in being guessed: never another account, never its app passwords.
+//   - the backend never locks app passwords, and locks password sign-in
+//     per client source (all trusted clients being one source) and, at a
+//     higher count, per account; so someone else's guessing never stops a
+//     user's devices, nor their own sign-in from another address.
 
 import (
 	"container/list"

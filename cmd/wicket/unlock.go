@@ -12,12 +12,16 @@ import (
 
 func lockoutPolicy(cfg *config.Config) backend.LockoutPolicy {
 	l := cfg.Lockout
+	// Validated with the configuration: an error here cannot happen.
+	trusted, _ := l.TrustedPrefixes()
 	return backend.LockoutPolicy{
-		MaxFailures: l.MaxFailures,
-		Window:      l.FailureWindow.Duration,
-		Duration:    l.LockoutDuration.Duration,
-		Delay:       l.FailureDelay.Duration,
-		MaxDelay:    l.MaxFailureDelay.Duration,
+		MaxFailures:        l.MaxFailures,
+		AccountMaxFailures: l.AccountMaxFailures,
+		TrustedClients:     trusted,
+		Window:             l.FailureWindow.Duration,
+		Duration:           l.LockoutDuration.Duration,
+		Delay:              l.FailureDelay.Duration,
+		MaxDelay:           l.MaxFailureDelay.Duration,
 	}
 }
 
@@ -25,10 +29,10 @@ func newUserUnlockCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "unlock NAME",
 		Short: "Clear an account's failed binds, lifting a lock now",
-		Long: `Clear the failed binds counted on both ways into an account, the password
-(with or without a code) and the app passwords, and lift any lock at once.
-It takes effect on the next bind of a running server: the counts live in
-the database.`,
+		Long: `Clear the failed password binds counted on an account and lift its locks at
+once: the account's own and those a running server keeps for single client
+addresses. It takes effect on the next bind of a running server: the counts
+and the unlock live in the database. App passwords are never locked.`,
 		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
@@ -40,16 +44,14 @@ the database.`,
 					return printJSON(out, struct {
 						Name string `json:"name"`
 						// What was cleared.
-						Password    backend.LockState `json:"password_lockout"`
-						AppPassword backend.LockState `json:"app_password_lockout"`
-					}{u.Name, u.PasswordLockout, u.AppPasswordLockout})
+						Password backend.LockState `json:"password_lockout"`
+					}{u.Name, u.PasswordLockout})
 				}
-				if u.PasswordLockout.Failures == 0 && u.AppPasswordLockout.Failures == 0 {
-					fmt.Fprintf(out, "%s had no failed binds to clear\n", u.Name)
+				if u.PasswordLockout.Failures == 0 {
+					fmt.Fprintf(out, "unlocked %s: no failed binds on the account; locks of single client addresses lifted\n", u.Name)
 					return nil
 				}
-				fmt.Fprintf(out, "unlocked %s: cleared password sign-in (%s) and app passwords (%s)\n", u.Name,
-					lockSummary(u.PasswordLockout), lockSummary(u.AppPasswordLockout))
+				fmt.Fprintf(out, "unlocked %s: cleared password sign-in (%s)\n", u.Name, lockSummary(u.PasswordLockout))
 				return nil
 			})
 		},

@@ -306,12 +306,8 @@ func status(u backend.UserInfo) string {
 		return "disabled"
 	case !u.HasPassword:
 		return "no password"
-	case u.PasswordLockout.Locked() && u.AppPasswordLockout.Locked():
-		return "locked"
 	case u.PasswordLockout.Locked():
 		return "password locked"
-	case u.AppPasswordLockout.Locked():
-		return "app passwords locked"
 	}
 	return "enabled"
 }
@@ -353,9 +349,9 @@ func newUserShowCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "status:\t%s\n", status(*u))
 			fmt.Fprintf(tw, "two-factor:\t%s\n", yesNo(u.TOTPEnrolled, "TOTP enrolled", "not enrolled"))
 			fmt.Fprintf(tw, "app passwords:\t%d active\n", u.ActiveAppPasswords)
-			// Failed binds, counted apart on the two ways in.
+			// Failed password binds from all sources; app passwords are
+			// never locked.
 			fmt.Fprintf(tw, "password sign-in:\t%s\n", lockSummary(u.PasswordLockout))
-			fmt.Fprintf(tw, "app-password sign-in:\t%s\n", lockSummary(u.AppPasswordLockout))
 			fmt.Fprintf(tw, "created:\t%s\n", formatTime(u.CreatedAt))
 			if u.HasPassword {
 				fmt.Fprintf(tw, "password changed:\t%s\n", formatTime(u.PasswordChangedAt))
