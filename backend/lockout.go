@@ -436,39 +436,78 @@ func (s *Service) record(ctx context.Context, a *attempt, key guardKey, now time
 // later write takes them.
 type unrecorded struct {
 	mu sync.Mutex
-	m  map[int64][]time.Time
+	m  map[int64]*pendingFailures
+}
+
+type pendingFailures struct {
+	at []time.Time
+	// flushing: a bind is writing them now; others are refused meanwhile
+	// rather than wait on a failing disk.
+	flushing bool
 }
 
 func (u *unrecorded) add(id int64, at time.Time) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.m == nil {
-		u.m = make(map[int64][]time.Time)
+		u.m = make(map[int64]*pendingFailures)
+	}
+	p := u.m[id]
+	if p == nil {
+		p = &pendingFailures{}
+		u.m[id] = p
 	}
 	// A failing disk can keep failing: what is kept per account stays
-	// bounded, and the oldest go first (the lock only needs the latest).
-	if l := u.m[id]; len(l) >= 128 {
-		u.m[id] = l[1:]
+	// bounded, the oldest going first (the lock needs the latest).
+	if len(p.at) >= 128 {
+		p.at = p.at[1:]
 	}
-	u.m[id] = append(u.m[id], at)
+	p.at = append(p.at, at)
 }
 
 // flush writes the account's unwritten failures, or says why the bind must
-// be refused as unavailable.
+// be refused as unavailable. Only this account's binds wait for it.
 func (u *unrecorded) flush(ctx context.Context, s *Service, acct *Account) error {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	pending := u.m[acct.ID]
+	p := u.m[acct.ID]
+	switch {
+	case p == nil:
+		u.mu.Unlock()
+		return nil
+	case p.flushing:
+		u.mu.Unlock()
+		return ErrUnavailable
+	}
+	p.flushing = true
+	pending := p.at
+	p.at = nil
+	u.mu.Unlock()
+
+	var err error
 	for len(pending) > 0 {
-		if _, err := s.store.RecordAuthFailure(context.WithoutCancel(ctx), acct.ID, PathPassword, pending[0], s.accountPolicy()); err != nil {
-			u.m[acct.ID] = pending
-			s.log.Error("failed binds still cannot be recorded; password sign-in refused as unavailable", "account", acct.Name, "err", err)
-			return ErrUnavailable
+		if _, err = s.store.RecordAuthFailure(context.WithoutCancel(ctx), acct.ID, PathPassword, pending[0], s.accountPolicy()); err != nil {
+			break
 		}
 		pending = pending[1:]
 	}
-	delete(u.m, acct.ID)
-	return nil
+
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p.flushing = false
+	// Failures added while this one wrote follow the ones still pending.
+	p.at = append(pending, p.at...)
+	if len(p.at) > 128 {
+		p.at = p.at[len(p.at)-128:]
+	}
+	if err != nil {
+		s.log.Error("failed binds still cannot be recorded; password sign-in refused as unavailable", "account", acct.Name, "err", err)
+		return ErrUnavailable
+	}
+	if len(p.at) == 0 {
+		delete(u.m, acct.ID)
+		return nil
+	}
+	return ErrUnavailable
 }
 
 // lateWrites runs writes after the answer has gone, and lets Close wait
