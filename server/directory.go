@@ -288,12 +288,22 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		return nil, err
 	}
 	s := c.srv
-	accounts := make([]int, 0, len(d.Accounts))
-	narrowed := false
-	if t.kind == dnBase || t.kind == dnPeople {
+	ix := s.indexFor(d)
+	// The accounts the search can reach, found without touching the
+	// others: a lookup costs the same in a directory of a hundred accounts
+	// and of a hundred thousand.
+	var accounts []int
+	all, byFilter := false, false
+	switch t.kind {
+	case dnBase, dnPeople:
 		// Below the base only: a search based at an account needs that
 		// account's entry to exist whatever the filter says.
-		accounts, narrowed = s.indexFor(d).candidates(sr.filter)
+		accounts, byFilter = ix.candidates(sr.filter)
+		all = !byFilter
+	case dnUser, dnAppPassword:
+		if i, ok := ix.byName[foldKey(t.name)]; ok {
+			accounts = []int{i}
+		}
 	}
 	// Entries the scope cannot reach are not built, but for the base
 	// itself, whose existence the search reports. A filter the index
@@ -301,19 +311,20 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	// lack: none of them can match. Their ids are read for the accounts'
 	// entries only if the filter or the answer names appPasswordId.
 	_, depth := t.place()
-	children := (reaches(depth, sr.scope, 3) || depth == 3) && !narrowed
+	children := (reaches(depth, sr.scope, 3) || depth == 3) && !byFilter
 	appPasswords := children || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID)
 	if !reaches(depth, sr.scope, 2) && !children && depth < 2 {
-		accounts, narrowed = nil, true
+		accounts, all = nil, false
 	}
-	if narrowed {
+	switch {
+	case all:
+		accounts = make([]int, len(d.Accounts))
+		for i := range accounts {
+			accounts[i] = i
+		}
+	case byFilter:
 		// In directory order, each once, as without the index.
 		accounts = slices.Compact(slices.Sorted(slices.Values(accounts)))
-	} else {
-		accounts = accounts[:0]
-		for i := range d.Accounts {
-			accounts = append(accounts, i)
-		}
 	}
 	nodes := make([]node, 0, 3+len(accounts)+len(d.AllGroups))
 	nodes = append(nodes,
@@ -323,9 +334,6 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	for _, i := range accounts {
 		a := &d.Accounts[i]
 		if !c.readsEveryone() && a.Name != c.principal.Name {
-			continue
-		}
-		if (t.kind == dnUser || t.kind == dnAppPassword) && a.Name != t.name {
 			continue
 		}
 		var ids []string
