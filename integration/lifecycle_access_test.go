@@ -405,13 +405,18 @@ func TestExop_MalformedValuesAreProtocolErrorsAndChangeNothing(t *testing.T) {
 	// Well-formed values that break the rules of a label are a
 	// constraintViolation instead: the request was understood.
 	for name, label := range map[string]string{
-		"101 characters":      strings.Repeat("x", 101),
-		"a control character": "phone\tlaptop",
-		"empty":               "",
+		"101 characters":           strings.Repeat("x", 101),
+		"a control character":      "phone\tlaptop",
+		"empty":                    "",
+		"only spaces":              "   ",
+		"a right-to-left override": "phone\u202etxt.exe",
+		"a zero-width space":       "pho\u200bne",
+		"a space at the end":       "phone ",
+		"a line separator":         "phone\u2028laptop",
 	} {
 		_, err := extendedOp(c, exop.OIDAppPasswordCreate, exop.CreateRequest{Label: label}.Encode())
-		if rc := resultCode(t, err); rc != int(ldap.LDAPResultConstraintViolation) {
-			t.Errorf("create with a label of %s: %v, want constraintViolation", name, err)
+		if rc := resultCode(t, err); rc != int(ldap.LDAPResultConstraintViolation) || !strings.Contains(err.Error(), "the label must") {
+			t.Errorf("create with a label of %s: %v, want constraintViolation saying what the label must be", name, err)
 		}
 	}
 
