@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -24,6 +25,7 @@ type benchFlags struct {
 	passwordFile                       string
 	mode, base, filter                 string
 	concurrency, count                 int
+	rate                               float64
 	duration, warmup, timeout          time.Duration
 	insecure, quiet                    bool
 }
@@ -58,6 +60,11 @@ line of FILE, or of standard input with -y -; a file written for ldap-utils'
 command line instead, where any user of this host can read it in the
 process list while the run lasts.
 
+--rate N caps the operations started a second by all the workers together
+(0, the default, is as fast as the server answers): a steady background
+load, such as 100 failed binds a second, beside a measured run. A run that
+falls behind the rate does not catch up in a burst.
+
 The report, on stdout (--json for scripts), gives the operations a second,
 the latency percentiles and the failures by result code. The exit status is
 0 when any operation succeeded.
@@ -84,6 +91,7 @@ code works once only.`,
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
 	fl.IntVar(&f.count, "count", 0, "measure this many operations in all instead of a duration")
 	fl.DurationVar(&f.warmup, "warmup", 0, "run the load this long first, unmeasured")
+	fl.Float64Var(&f.rate, "rate", 0, "at most this many operations a second, all workers together (0: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "time limit of one operation, connect included")
 	fl.StringVar(&f.base, "base", "", "bind-search: the search base (default: the bind name's parent DN)")
 	fl.StringVar(&f.filter, "filter", loadgen.DefaultFilter, "bind-search: the filter; %u is the value of the bind name's first RDN")
@@ -119,6 +127,8 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 		return loadgen.Config{}, fmt.Errorf("--warmup %v: cannot be negative", f.warmup)
 	case f.timeout <= 0:
 		return loadgen.Config{}, fmt.Errorf("--timeout %v: must be positive", f.timeout)
+	case !(f.rate >= 0) || math.IsInf(f.rate, 0):
+		return loadgen.Config{}, fmt.Errorf("--rate %v: give operations a second, or 0 for no limit", f.rate)
 	case mode != loadgen.ModeBindSearch && (fl.Changed("base") || fl.Changed("filter")):
 		return loadgen.Config{}, fmt.Errorf("--base and --filter shape the search of --mode bind-search; --mode %s does not search", mode)
 	}
@@ -139,6 +149,7 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	cfg := loadgen.Config{
 		Addr: a.hostPort, URL: f.uri, Mode: mode, Users: users,
 		Concurrency: f.concurrency, Count: f.count, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
+		Rate: f.rate,
 		Base: f.base, Filter: f.filter,
 	}
 	if a.tls {

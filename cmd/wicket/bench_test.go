@@ -101,6 +101,9 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 		{"duration 0", append(one, "--duration", "0s"), "--duration 0s: must be positive"},
 		{"negative warmup", append(one, "--warmup", "-1s"), "--warmup -1s: cannot be negative"},
 		{"timeout 0", append(one, "--timeout", "0s"), "--timeout 0s: must be positive"},
+		{"negative rate", append(one, "--rate", "-5"), "--rate -5: give operations a second, or 0 for no limit"},
+		{"rate not a number", append(one, "--rate", "NaN"), "--rate NaN: give operations a second"},
+		{"rate of words", append(one, "--rate", "fast"), `invalid argument "fast" for "--rate"`},
 		{"--base without a search", append(one, "--base", "dc=example,dc=org"), "--mode bind does not search"},
 		{"--filter without a search", append(one, "--mode", "connect-bind", "--filter", "(cn=%u)"), "--mode connect-bind does not search"},
 		{"no base for a bare name", append(one, "--mode", "bind-search"), `"alice" is not a DN with a parent to search under: give the search base (--base)`},
@@ -217,4 +220,23 @@ func TestBench_HelpSaysWhichFlagExposesThePassword(t *testing.T) {
 	t.Parallel()
 	o := remoteExec(nil, "bench", "--help")
 	contains(t, "bench --help", o.stdout, "-y, --password-file", "exposes it in the process list; prefer -y")
+}
+
+// --rate caps the operations a second of all the workers together: 40
+// operations at 50 a second span at least 39 fiftieths of a second, where
+// the server alone would answer them in milliseconds.
+func TestBench_RateCapsTheLoad(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	o := remoteExec(nil, "bench", "-H", uri, "-D", "alice", "-y", remoteSecretFile(t, "pw"),
+		"--count", "40", "--concurrency", "4", "--rate", "50", "--json", "--quiet")
+	var rep struct {
+		Operations      int     `json:"operations"`
+		DurationSeconds float64 `json:"duration_seconds"`
+		RateLimit       float64 `json:"rate_limit"`
+	}
+	decode(t, o.stdout, &rep)
+	if o.code != 0 || rep.Operations != 40 || rep.RateLimit != 50 || rep.DurationSeconds < 0.78 {
+		t.Errorf("exit %d, report %+v (stderr %q); want 40 operations over at least 0.78 s, rate_limit 50", o.code, rep, o.stderr)
+	}
 }
