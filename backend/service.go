@@ -426,14 +426,34 @@ func ValidatePassword(pw string) error {
 	return nil
 }
 
+// validateLabel checks an app-password label: 1-100 characters of UTF-8
+// that a person can read back as typed. A label is shown in lists, audit
+// records and logs, so it may not hide or reorder text: control characters
+// (Cc: tab, newline), format characters (Cf: the bidirectional overrides,
+// embeddings, isolates and marks, zero-width spaces and joiners) and line
+// or paragraph separators are refused. So are blank labels (nothing but
+// spaces and invisible fillers) and spaces at either end, which are
+// refused rather than trimmed: what is stored is exactly what was sent.
 func validateLabel(label string) error {
-	if label == "" || utf8.RuneCountInString(label) > 100 || !utf8.ValidString(label) {
+	if !utf8.ValidString(label) || utf8.RuneCountInString(label) > 100 {
 		return fmt.Errorf("%w: the label must be 1-100 characters of UTF-8", ErrInvalidInput)
 	}
+	blank := true
 	for _, r := range label {
-		if unicode.IsControl(r) {
-			return fmt.Errorf("%w: the label must not contain control characters", ErrInvalidInput)
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return fmt.Errorf("%w: the label must not contain control, format or bidirectional characters", ErrInvalidInput)
 		}
+		if !unicode.IsSpace(r) && !unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) {
+			blank = false
+		}
+	}
+	if blank {
+		return fmt.Errorf("%w: the label must not be blank", ErrInvalidInput)
+	}
+	first, _ := utf8.DecodeRuneInString(label)
+	last, _ := utf8.DecodeLastRuneInString(label)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return fmt.Errorf("%w: the label must not begin or end with a space", ErrInvalidInput)
 	}
 	return nil
 }

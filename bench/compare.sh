@@ -207,10 +207,13 @@ free_port() {
 }
 
 # Waits until DN can bind with PASSWORD, or the server's process is gone.
-# The time allowed is generous: on a busy machine a start can be slow.
+# The time allowed is generous: on a busy machine a start can be slow. The
+# password goes to ldapwhoami in a file (-y, its whole content, so no
+# newline), not on its command line, where ps would show it.
 wait_for_bind() { # NAME PID URL DN PASSWORD LOG
   local name=$1 pid=$2 url=$3 dn=$4 pw=$5 log=$6 deadline=$((SECONDS + 120))
-  until ldapwhoami -x -H "$url" -D "$dn" -w "$pw" >"$work/whoami.out" 2>&1; do
+  (umask 077 && printf '%s' "$pw" >"$work/whoami.pw")
+  until ldapwhoami -x -H "$url" -D "$dn" -y "$work/whoami.pw" >"$work/whoami.out" 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
       echo "compare.sh: $name exited during start-up; its log:" >&2
       cat "$log" >&2

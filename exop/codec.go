@@ -29,7 +29,7 @@ const (
 // CreateRequest asks for a new app password.
 //
 //	AppPasswordCreateRequest ::= SEQUENCE {
-//	    label   OCTET STRING,           -- UTF-8, 1-100 characters
+//	    label   OCTET STRING,           -- UTF-8, 1-100 characters (rules: docs/PROTOCOL.md)
 //	    target  [0] OCTET STRING OPTIONAL } -- user name or DN; administrators only
 //
 // A value that is not such a SEQUENCE is taken whole as the UTF-8 label, so

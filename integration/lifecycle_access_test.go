@@ -237,6 +237,41 @@ func TestOtherUsers_AppPasswordsInvisibleAndUntouchable(t *testing.T) {
 	requireBind(t, w, b, b.password+newStepCodes(t, b).next(), 0)
 }
 
+// A service account (what Dovecot and Postfix bind as) reads every user,
+// but no one's app passwords: the list operation naming a user is refused
+// as the search hides them, whether or not the user exists.
+func TestServiceAccount_ListOfAnotherUsersAppPasswordsIsRefused(t *testing.T) {
+	w := startWicket(t, "")
+	u := w.newUser("sam", true)
+	id, _ := w.appPassword(u.name, "phone")
+	root := newAdministrator(w, "root")
+	svc := user{name: "dovecot", dn: "uid=dovecot,ou=people,dc=example,dc=org", password: "Dovecot-Service-Secret-3"}
+	w.admin(svc.password+"\n", "user", "add", svc.name, "--role", "service", "--password-stdin")
+	denied := int(ldap.LDAPResultInsufficientAccessRights)
+
+	c := dialBound(t, w, svc.dn, svc.password)
+	for _, target := range []string{u.name, u.dn, u.mail, root.name, "nobody"} {
+		v, err := extendedOp(c, exop.OIDAppPasswordList, exop.ListRequest{Target: target}.Encode())
+		if rc := resultCode(t, err); rc != denied || len(v) != 0 {
+			t.Errorf("a service lists %s: %d bytes, %v; want nothing and 50", target, len(v), err)
+		} else if !strings.Contains(err.Error(), "service accounts read the directory but not other users' app passwords") {
+			t.Errorf("a service lists %s: the refusal %q does not say why", target, err)
+		}
+	}
+	if got := exopList(t, c, ""); len(got) != 0 {
+		t.Errorf("the service's own list: %+v, want none", got)
+	}
+	// The service still reads the user, without the app passwords.
+	entries, err := searchEntries(c, u.dn, ldap.ScopeWholeSubtree)
+	if err != nil || len(entries) != 1 || len(entries[0].GetAttributeValues("appPasswordId")) != 0 {
+		t.Errorf("a service's search of %s: %d entries, %v; want the user entry alone", u.dn, len(entries), err)
+	}
+	ac := dialBound(t, w, root.dn, newStepCodes(t, root).withCode(root))
+	if got := listedIDs(exopList(t, ac, u.name)); !slices.Equal(got, []string{id}) {
+		t.Errorf("an administrator lists %v, want [%s]", got, id)
+	}
+}
+
 func TestCreate_RefusedPastTheLimitWithAdminLimitExceeded(t *testing.T) {
 	w := startWicket(t, "")
 	u := w.newUser("lina", true)
@@ -370,13 +405,18 @@ func TestExop_MalformedValuesAreProtocolErrorsAndChangeNothing(t *testing.T) {
 	// Well-formed values that break the rules of a label are a
 	// constraintViolation instead: the request was understood.
 	for name, label := range map[string]string{
-		"101 characters":      strings.Repeat("x", 101),
-		"a control character": "phone\tlaptop",
-		"empty":               "",
+		"101 characters":           strings.Repeat("x", 101),
+		"a control character":      "phone\tlaptop",
+		"empty":                    "",
+		"only spaces":              "   ",
+		"a right-to-left override": "phone\u202etxt.exe",
+		"a zero-width space":       "pho\u200bne",
+		"a space at the end":       "phone ",
+		"a line separator":         "phone\u2028laptop",
 	} {
 		_, err := extendedOp(c, exop.OIDAppPasswordCreate, exop.CreateRequest{Label: label}.Encode())
-		if rc := resultCode(t, err); rc != int(ldap.LDAPResultConstraintViolation) {
-			t.Errorf("create with a label of %s: %v, want constraintViolation", name, err)
+		if rc := resultCode(t, err); rc != int(ldap.LDAPResultConstraintViolation) || !strings.Contains(err.Error(), "the label must") {
+			t.Errorf("create with a label of %s: %v, want constraintViolation saying what the label must be", name, err)
 		}
 	}
 

@@ -166,6 +166,21 @@ func TestLoadTool_AgainstWicket(t *testing.T) {
 		}
 	})
 
+	// One user, whose password is read from a file (-y, kept out of the
+	// process list), at a capped rate: 40 binds at 100 a second take at
+	// least 0.39 s.
+	t.Run("one user with -y at --rate", func(t *testing.T) {
+		pw := filepath.Join(t.TempDir(), "password")
+		if err := os.WriteFile(pw, []byte(users[0].Password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		rep := loadRunJSON(t, "-H", w.url(), "-D", users[0].Name, "-y", pw, "--count", "40", "--concurrency", "2", "--rate", "100")
+		checkLoadReport(t, rep, 40, 0)
+		if rep.DurationSeconds < 0.39 {
+			t.Errorf("40 binds at 100/s in %.3f s", rep.DurationSeconds)
+		}
+	})
+
 	t.Run("nothing listening", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {

@@ -30,8 +30,10 @@ var _ Accounts = (*backend.Service)(nil)
 type access int
 
 const (
-	// accessRead: see an account's entries (owner, administrators, services).
-	accessRead access = iota
+	// accessListAppPasswords: see an account's app passwords (the owner and
+	// administrators). Services read the directory but no app password,
+	// in a list as in a search (directory.go, readsAppPasswordsOf).
+	accessListAppPasswords access = iota
 	// accessManage: change them. An app-password session never may: that
 	// needs the primary password and a one-time code (DESIGN.md).
 	accessManage
@@ -56,24 +58,25 @@ func (c *conn) authorize(ctx context.Context, target string, want access) (strin
 	if !ok {
 		if p.Role != backend.RoleAdmin {
 			// Whether the target exists is not for a non-administrator to learn.
-			return "", othersRefused(want), false
+			return "", othersRefused(p, want), false
 		}
 		return "", r, false
 	}
-	if name == p.Name {
+	if name == p.Name || p.Role == backend.RoleAdmin {
 		return name, result{}, true
 	}
-	if p.Role == backend.RoleAdmin || (want == accessRead && p.Role == backend.RoleService) {
-		return name, result{}, true
-	}
-	return "", othersRefused(want), false
+	return "", othersRefused(p, want), false
 }
 
-func othersRefused(want access) result {
-	if want == accessRead {
-		return fail(ldap.LDAPResultInsufficientAccessRights, "you may read only your own entries")
+func othersRefused(p *backend.Principal, want access) result {
+	switch {
+	case want == accessManage:
+		return fail(ldap.LDAPResultInsufficientAccessRights, "only administrators may manage another user's app passwords or password")
+	case p.Role == backend.RoleService:
+		return fail(ldap.LDAPResultInsufficientAccessRights,
+			"service accounts read the directory but not other users' app passwords; list them as the user or as an administrator")
 	}
-	return fail(ldap.LDAPResultInsufficientAccessRights, "only administrators may manage another user's app passwords or password")
+	return fail(ldap.LDAPResultInsufficientAccessRights, "you may list only your own app passwords")
 }
 
 // resolveTarget turns a user DN, a username or a mail address into an

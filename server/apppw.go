@@ -52,7 +52,7 @@ func (c *conn) appPasswordList(o *op, x *extendedRequest) (result, []byte) {
 	if err != nil {
 		return malformedValue(err), nil
 	}
-	name, r, ok := c.authorize(o.ctx, req.Target, accessRead)
+	name, r, ok := c.authorize(o.ctx, req.Target, accessListAppPasswords)
 	if !ok {
 		return r, nil
 	}

@@ -15,7 +15,7 @@ func TestAuditCommand_ListsChangesFromTheCommandLine(t *testing.T) {
 	c := newCLI(t, "")
 	const seed = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 	c.addUser("alice")
-	c.ok("", "totp", "enroll", "alice", "--secret", seed)
+	c.ok(seed+"\n", "totp", "enroll", "alice", "--secret-file", "-")
 	var ap struct{ ID, Password string }
 	decode(t, c.ok("", "apppw", "create", "alice", "--label", "Thunderbird on laptop", "--json"), &ap)
 	c.ok("", "apppw", "revoke", "alice", ap.ID)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,8 +22,10 @@ import (
 // their names.
 type benchFlags struct {
 	uri, usersFile, bindName, password string
+	passwordFile                       string
 	mode, base, filter                 string
 	concurrency, count                 int
+	rate                               float64
 	duration, warmup, timeout          time.Duration
 	insecure, quiet                    bool
 }
@@ -30,14 +33,14 @@ type benchFlags struct {
 func newBenchCmd(g *globals) *cobra.Command {
 	f := &benchFlags{}
 	cmd := &cobra.Command{
-		Use:   "bench (--users FILE | -D NAME -w PASSWORD)",
+		Use:   "bench (--users FILE | -D NAME -y FILE)",
 		Short: "Measure how fast an LDAP server answers binds: wicket, slapd or any other",
 		Long: `Measure how many binds a second an LDAP server answers, and how fast: wicket
 or any other server, on this host or another.
 
 Workers (--concurrency), each with its own connection, bind as the users of
---users (or the one of -D and -w) one after another, as fast as the server
-answers, for --duration or for --count operations in all:
+--users (or the one of -D, with the password of -y) one after another, as
+fast as the server answers, for --duration or for --count operations in all:
 
   bind          bind again and again on one connection, as Dovecot does on
                 its pooled connections; an operation is one bind
@@ -50,6 +53,17 @@ A users file has one user per line: the bind name, a tab (or spaces), then
 the password, which may contain spaces. Lines starting with # are skipped.
 
   uid=alice,ou=people,dc=example,dc=org	abcd-efgh-ijkl-mnop
+
+-y FILE (or --password-file FILE) reads the password of -D from the first
+line of FILE, or of standard input with -y -; a file written for ldap-utils'
+-y, without a newline, works as it is. -w PASSWORD puts the password on the
+command line instead, where any user of this host can read it in the
+process list while the run lasts.
+
+--rate N caps the operations started a second by all the workers together
+(0, the default, is as fast as the server answers): a steady background
+load, such as 100 failed binds a second, beside a measured run. A run that
+falls behind the rate does not catch up in a burst.
 
 The report, on stdout (--json for scripts), gives the operations a second,
 the latency percentiles and the failures by result code. The exit status is
@@ -69,13 +83,15 @@ code works once only.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.uri, "uri", "H", defaultRemoteURI, "the server, ldap://host:port or ldaps://host:port")
 	fl.StringVar(&f.usersFile, "users", "", "who binds: a file of one user a line, the bind name, a tab, then the password")
-	fl.StringVarP(&f.bindName, "bind-name", "D", "", "bind as this one user instead, with -w")
-	fl.StringVarP(&f.password, "password", "w", "", "the password of -D")
+	fl.StringVarP(&f.bindName, "bind-name", "D", "", "bind as this one user instead, with -y")
+	fl.StringVarP(&f.passwordFile, "password-file", "y", "", `read the password of -D from the first line of FILE ("-": standard input)`)
+	fl.StringVarP(&f.password, "password", "w", "", "the password of -D (exposes it in the process list; prefer -y)")
 	fl.StringVar(&f.mode, "mode", string(loadgen.ModeBind), "bind, connect-bind or bind-search")
 	fl.IntVar(&f.concurrency, "concurrency", 16, "workers, each with its own connection")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
 	fl.IntVar(&f.count, "count", 0, "measure this many operations in all instead of a duration")
 	fl.DurationVar(&f.warmup, "warmup", 0, "run the load this long first, unmeasured")
+	fl.Float64Var(&f.rate, "rate", 0, "at most this many operations a second, all workers together (0: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "time limit of one operation, connect included")
 	fl.StringVar(&f.base, "base", "", "bind-search: the search base (default: the bind name's parent DN)")
 	fl.StringVar(&f.filter, "filter", loadgen.DefaultFilter, "bind-search: the filter; %u is the value of the bind name's first RDN")
@@ -87,10 +103,12 @@ code works once only.`,
 // config checks the flags, cheapest first, and reads the users.
 func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	fl := cmd.Flags()
-	one := fl.Changed("bind-name") || fl.Changed("password")
+	one := fl.Changed("bind-name") || fl.Changed("password") || fl.Changed("password-file")
 	switch {
 	case f.usersFile != "" && one:
-		return loadgen.Config{}, errors.New("--users and -D/-w are exclusive: bind as the users of a file or as one user")
+		return loadgen.Config{}, errors.New("--users and -D/-y/-w are exclusive: bind as the users of a file or as one user")
+	case fl.Changed("password") && fl.Changed("password-file"):
+		return loadgen.Config{}, errors.New("-w and -y are exclusive: give the password of -D once (-y FILE keeps it out of the process list)")
 	case fl.Changed("duration") && fl.Changed("count"):
 		return loadgen.Config{}, errors.New("--duration and --count are exclusive: measure for a time or for a number of operations")
 	}
@@ -109,6 +127,8 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 		return loadgen.Config{}, fmt.Errorf("--warmup %v: cannot be negative", f.warmup)
 	case f.timeout <= 0:
 		return loadgen.Config{}, fmt.Errorf("--timeout %v: must be positive", f.timeout)
+	case !(f.rate >= 0) || math.IsInf(f.rate, 0):
+		return loadgen.Config{}, fmt.Errorf("--rate %v: give operations a second, or 0 for no limit", f.rate)
 	case mode != loadgen.ModeBindSearch && (fl.Changed("base") || fl.Changed("filter")):
 		return loadgen.Config{}, fmt.Errorf("--base and --filter shape the search of --mode bind-search; --mode %s does not search", mode)
 	}
@@ -119,7 +139,7 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	if f.insecure && !a.tls {
 		return loadgen.Config{}, errors.New("--insecure is for ldaps://, which checks a certificate; ldap:// has none")
 	}
-	users, err := f.users()
+	users, err := f.users(cmd)
 	if err != nil {
 		return loadgen.Config{}, err
 	}
@@ -129,6 +149,7 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	cfg := loadgen.Config{
 		Addr: a.hostPort, URL: f.uri, Mode: mode, Users: users,
 		Concurrency: f.concurrency, Count: f.count, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
+		Rate: f.rate,
 		Base: f.base, Filter: f.filter,
 	}
 	if a.tls {
@@ -137,18 +158,24 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	return cfg, nil
 }
 
-func (f *benchFlags) users() ([]loadgen.User, error) {
+func (f *benchFlags) users(cmd *cobra.Command) ([]loadgen.User, error) {
 	switch {
 	case f.usersFile != "":
 		return loadgen.ReadUsers(f.usersFile)
+	case f.bindName != "" && f.passwordFile != "":
+		pw, err := readSecretArg(cmd, f.passwordFile, "password of -D")
+		if err != nil {
+			return nil, err
+		}
+		return []loadgen.User{{Name: f.bindName, Password: pw}}, nil
 	case f.bindName != "" && f.password != "":
 		return []loadgen.User{{Name: f.bindName, Password: f.password}}, nil
 	case f.bindName != "":
-		return nil, errors.New("-D needs -w PASSWORD: without a password a bind is unauthenticated, which measures nothing")
-	case f.password != "":
-		return nil, errors.New("-w needs -D NAME: whose password is it?")
+		return nil, errors.New("-D needs -y FILE, the password's file: without a password a bind is unauthenticated, which measures nothing")
+	case f.password != "" || f.passwordFile != "":
+		return nil, errors.New("-y and -w need -D NAME: whose password is it?")
 	}
-	return nil, errors.New("who binds? give --users FILE, or -D NAME -w PASSWORD")
+	return nil, errors.New("who binds? give --users FILE, or -D NAME -y FILE")
 }
 
 func runBench(cmd *cobra.Command, cfg loadgen.Config, asJSON, quiet bool) error {

@@ -75,17 +75,24 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 	uri := remoteClosedURI(t)
 	users := benchUsersFile(t, "uid=alice,ou=people,dc=example,dc=org\tpw\n")
 	bad := benchUsersFile(t, "# users\nalice\tpw\nbob\n")
-	one := []string{"bench", "-H", uri, "-D", "alice", "-w", "pw"}
+	pw := remoteSecretFile(t, "pw\n")
+	one := []string{"bench", "-H", uri, "-D", "alice", "-y", pw}
 	for _, tc := range []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"--users and -D", []string{"bench", "-H", uri, "--users", users, "-D", "alice", "-w", "pw"}, "--users and -D/-w are exclusive"},
-		{"--users and -w", []string{"bench", "-H", uri, "--users", users, "-w", "pw"}, "--users and -D/-w are exclusive"},
-		{"nobody", []string{"bench", "-H", uri}, "who binds? give --users FILE, or -D NAME -w PASSWORD"},
-		{"-D without -w", []string{"bench", "-H", uri, "-D", "alice"}, "-D needs -w PASSWORD"},
-		{"-w without -D", []string{"bench", "-H", uri, "-w", "pw"}, "-w needs -D NAME"},
+		{"--users and -D", []string{"bench", "-H", uri, "--users", users, "-D", "alice", "-y", pw}, "--users and -D/-y/-w are exclusive"},
+		{"--users and -y", []string{"bench", "-H", uri, "--users", users, "-y", pw}, "--users and -D/-y/-w are exclusive"},
+		{"--users and -w", []string{"bench", "-H", uri, "--users", users, "-w", "pw"}, "--users and -D/-y/-w are exclusive"},
+		{"-y and -w", append(one, "-w", "pw"), "-w and -y are exclusive"},
+		{"nobody", []string{"bench", "-H", uri}, "who binds? give --users FILE, or -D NAME -y FILE"},
+		{"-D without a password", []string{"bench", "-H", uri, "-D", "alice"}, "-D needs -y FILE"},
+		{"-y without -D", []string{"bench", "-H", uri, "-y", pw}, "-y and -w need -D NAME"},
+		{"-w without -D", []string{"bench", "-H", uri, "-w", "pw"}, "-y and -w need -D NAME"},
+		{"-y of a missing file", []string{"bench", "-H", uri, "-D", "alice", "-y", pw + ".missing"}, "reading the password of -D"},
+		{"-y of an empty file", []string{"bench", "-H", uri, "-D", "alice", "-y", remoteSecretFile(t, "\n")}, "the first line is empty"},
+		{"-y - with nothing on standard input", []string{"bench", "-H", uri, "-D", "alice", "-y", "-"}, "standard input: the first line is empty"},
 		{"--duration and --count", append(one, "--duration", "5s", "--count", "100"), "--duration and --count are exclusive"},
 		{"unknown mode", append(one, "--mode", "search"), `--mode "search": the modes are bind, connect-bind and bind-search`},
 		{"concurrency 0", append(one, "--concurrency", "0"), "--concurrency 0: at least 1 worker"},
@@ -94,12 +101,15 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 		{"duration 0", append(one, "--duration", "0s"), "--duration 0s: must be positive"},
 		{"negative warmup", append(one, "--warmup", "-1s"), "--warmup -1s: cannot be negative"},
 		{"timeout 0", append(one, "--timeout", "0s"), "--timeout 0s: must be positive"},
+		{"negative rate", append(one, "--rate", "-5"), "--rate -5: give operations a second, or 0 for no limit"},
+		{"rate not a number", append(one, "--rate", "NaN"), "--rate NaN: give operations a second"},
+		{"rate of words", append(one, "--rate", "fast"), `invalid argument "fast" for "--rate"`},
 		{"--base without a search", append(one, "--base", "dc=example,dc=org"), "--mode bind does not search"},
 		{"--filter without a search", append(one, "--mode", "connect-bind", "--filter", "(cn=%u)"), "--mode connect-bind does not search"},
 		{"no base for a bare name", append(one, "--mode", "bind-search"), `"alice" is not a DN with a parent to search under: give the search base (--base)`},
 		{"a filter that does not compile", append(one, "--mode", "bind-search", "--base", "dc=x", "--filter", "(uid=%u"), "filter (uid=alice (for alice)"},
 		{"--insecure in the clear", append(one, "--insecure"), "--insecure is for ldaps://"},
-		{"not ldap", []string{"bench", "-H", "http://127.0.0.1:1389", "-D", "alice", "-w", "pw"}, "ldap:// or ldaps://"},
+		{"not ldap", []string{"bench", "-H", "http://127.0.0.1:1389", "-D", "alice", "-y", pw}, "ldap:// or ldaps://"},
 		{"a bad users line", []string{"bench", "-H", uri, "--users", bad}, bad + ":3: no password"},
 		{"no users file", []string{"bench", "-H", uri, "--users", bad + ".missing"}, "no such file"},
 		{"an argument", append(one, "extra"), "usage: wicket bench"},
@@ -161,14 +171,72 @@ func TestBench_TextReportAndProgressLines(t *testing.T) {
 func TestBench_NothingSucceededFails(t *testing.T) {
 	t.Parallel()
 	uri := benchServer(t)
-	o := remoteExec(nil, "bench", "-H", uri, "-D", "alice", "-w", "wrong", "--count", "20", "--concurrency", "2", "--json")
+	o := remoteExec(nil, "bench", "-H", uri, "-D", "alice", "-y", remoteSecretFile(t, "wrong\n"), "--count", "20", "--concurrency", "2", "--json")
 	if o.code == 0 || o.stdout != "" || !strings.Contains(o.stderr, "not one of 20 operations succeeded: invalidCredentials (49): 20") {
 		t.Errorf("exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
 	}
 
 	closed := remoteClosedURI(t)
-	o = remoteExec(nil, "bench", "-H", closed, "-D", "alice", "-w", "pw", "--count", "20")
+	o = remoteExec(nil, "bench", "-H", closed, "-D", "alice", "-y", remoteSecretFile(t, "pw"), "--count", "20")
 	if o.code == 0 || o.stdout != "" || !strings.Contains(o.stderr, "cannot connect to "+closed) {
 		t.Errorf("exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
+	}
+}
+
+// The password of -D comes from -y FILE or -y - (standard input), as
+// ldap-utils' -y, or from -w, which shows it in the process list. The
+// server answers 49 to "wrong" only: each source is seen to reach the bind.
+func TestBench_PasswordOfDFromEachSource(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+		ok    bool
+	}{
+		{"-y FILE", "", []string{"-y", remoteSecretFile(t, "pw\n")}, true},
+		{"-y FILE of ldap-utils, no newline", "", []string{"-y", remoteSecretFile(t, "pw")}, true},
+		{"--password-file FILE", "", []string{"--password-file", remoteSecretFile(t, "pw\r\n")}, true},
+		{"-y FILE with the wrong password", "", []string{"-y", remoteSecretFile(t, "wrong\n")}, false},
+		{"-y - reads standard input", "pw\n", []string{"-y", "-"}, true},
+		{"-y - with the wrong password", "wrong\nsecond line\n", []string{"-y", "-"}, false},
+		{"-w, still accepted", "", []string{"-w", "pw"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"bench", "-H", uri, "-D", "alice", "--count", "4", "--concurrency", "1", "--quiet", "--json"}, tc.args...)
+			o := remoteExec(strings.NewReader(tc.stdin), args...)
+			switch {
+			case tc.ok && o.code != 0:
+				t.Errorf("exit %d: %s", o.code, o.stderr)
+			case !tc.ok && (o.code == 0 || !strings.Contains(o.stderr, "invalidCredentials (49): 4")):
+				t.Errorf("exit %d, stderr %q; want the 4 binds refused", o.code, o.stderr)
+			}
+		})
+	}
+}
+
+func TestBench_HelpSaysWhichFlagExposesThePassword(t *testing.T) {
+	t.Parallel()
+	o := remoteExec(nil, "bench", "--help")
+	contains(t, "bench --help", o.stdout, "-y, --password-file", "exposes it in the process list; prefer -y")
+}
+
+// --rate caps the operations a second of all the workers together: 40
+// operations at 50 a second span at least 39 fiftieths of a second, where
+// the server alone would answer them in milliseconds.
+func TestBench_RateCapsTheLoad(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	o := remoteExec(nil, "bench", "-H", uri, "-D", "alice", "-y", remoteSecretFile(t, "pw"),
+		"--count", "40", "--concurrency", "4", "--rate", "50", "--json", "--quiet")
+	var rep struct {
+		Operations      int     `json:"operations"`
+		DurationSeconds float64 `json:"duration_seconds"`
+		RateLimit       float64 `json:"rate_limit"`
+	}
+	decode(t, o.stdout, &rep)
+	if o.code != 0 || rep.Operations != 40 || rep.RateLimit != 50 || rep.DurationSeconds < 0.78 {
+		t.Errorf("exit %d, report %+v (stderr %q); want 40 operations over at least 0.78 s, rate_limit 50", o.code, rep, o.stderr)
 	}
 }

@@ -460,6 +460,48 @@ func TestAppPasswordRevoke(t *testing.T) {
 	contains(t, "apppw list after revoke --all", c.ok("", "apppw", "list", "alice"), "no active app passwords")
 }
 
+// An existing seed is given by where it is, never on the command line
+// (which any user of the host can read in the process list): a file, or
+// standard input with "-". --secret still works, and says what it exposes.
+func TestTOTPEnroll_SecretFromAFileOrStandardInput(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "")
+	c.addUser("alice")
+	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+	for _, tc := range []struct {
+		name  string
+		stdin string
+		args  []string
+	}{
+		{"a file", "", []string{"--secret-file", remoteSecretFile(t, secret+"\n")}},
+		{"a file without a newline", "", []string{"--secret-file", remoteSecretFile(t, secret)}},
+		{"a file with CRLF, lower case and spaces", "", []string{"--secret-file", remoteSecretFile(t, "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp\r\nignored\n")}},
+		{"standard input", secret + "\n", []string{"--secret-file", "-"}},
+		{"standard input without a newline", secret, []string{"--secret-file", "-"}},
+		{"--secret, still accepted", "", []string{"--secret", secret}},
+	} {
+		var enr struct{ Secret string }
+		decode(t, c.ok(tc.stdin, append([]string{"--json", "totp", "enroll", "alice"}, tc.args...)...), &enr)
+		if enr.Secret != secret {
+			t.Errorf("%s: enrolled secret %q, want %q", tc.name, enr.Secret, secret)
+		}
+	}
+	for _, tc := range []struct {
+		name, stdin string
+		args        []string
+		want        string
+	}{
+		{"an empty file", "", []string{"--secret-file", remoteSecretFile(t, "\n"+secret)}, "the first line is empty; it should hold the TOTP secret"},
+		{"a missing file", "", []string{"--secret-file", filepath.Join(t.TempDir(), "missing")}, "reading the TOTP secret"},
+		{"nothing on standard input", "", []string{"--secret-file", "-"}, "standard input: the first line is empty"},
+		{"both forms", "", []string{"--secret", secret, "--secret-file", "-"}, "[secret secret-file] were all set"},
+	} {
+		contains(t, tc.name, c.fail(tc.stdin, append([]string{"totp", "enroll", "alice"}, tc.args...)...), tc.want)
+	}
+	contains(t, "totp enroll --help", c.ok("", "totp", "enroll", "--help"),
+		"--secret-file", "exposes it in the process list; prefer --secret-file")
+}
+
 func TestTOTP(t *testing.T) {
 	t.Parallel()
 	c := newCLI(t, "")
@@ -472,7 +514,7 @@ func TestTOTP(t *testing.T) {
 	}
 
 	const secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
-	out = c.ok("", "totp", "enroll", "alice", "--secret", "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp")
+	out = c.ok("", "totp", "enroll", "alice", "--secret-file", remoteSecretFile(t, "jbsw y3dp ehpk 3pxp jbsw y3dp ehpk 3pxp\n"))
 	contains(t, "totp re-enroll", out, "replaces the previous seed", "secret:  "+secret, "secret="+secret)
 
 	var enr struct{ Name, Secret, URI string }
@@ -486,8 +528,8 @@ func TestTOTP(t *testing.T) {
 		t.Errorf("totp enroll --json prints a QR code")
 	}
 
-	contains(t, "short secret", c.fail("", "totp", "enroll", "alice", "--secret", "JBSWY3DPEHPK3PXP"), "128 bits")
-	contains(t, "not base32", c.fail("", "totp", "enroll", "alice", "--secret", "not base32 at all 0189!"), "base32")
+	contains(t, "short secret", c.fail("JBSWY3DPEHPK3PXP\n", "totp", "enroll", "alice", "--secret-file", "-"), "128 bits")
+	contains(t, "not base32", c.fail("", "totp", "enroll", "alice", "--secret-file", remoteSecretFile(t, "not base32 at all 0189!")), "base32")
 	contains(t, "unknown account", c.fail("", "totp", "enroll", "ghost"), "no such account: ghost")
 
 	c.ok("", "apppw", "create", "alice", "--label", "a")

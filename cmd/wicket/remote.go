@@ -65,13 +65,43 @@ func readSecretFile(path, what string) (string, error) {
 		return "", fmt.Errorf("reading the %s: %w", what, err)
 	}
 	defer f.Close()
-	line, err := bufio.NewReader(io.LimitReader(f, maxPasswordLine)).ReadString('\n')
+	return readSecretLine(f, path, what)
+}
+
+// readSecretLine reads a secret from the first line of r, which from names.
+func readSecretLine(r io.Reader, from, what string) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", fmt.Errorf("reading the %s from %s: %w", what, path, err)
+		return "", fmt.Errorf("reading the %s from %s: %w", what, from, err)
 	}
 	pw := strings.TrimRight(line, "\r\n")
 	if pw == "" {
-		return "", fmt.Errorf("%s: the first line is empty; it should hold the %s", path, what)
+		return "", fmt.Errorf("%s: the first line is empty; it should hold the %s", from, what)
+	}
+	return pw, nil
+}
+
+// readSecretArg reads a secret that a flag names by where it is, so that
+// it never appears in the process's arguments (which any user of the host
+// can list): the first line of the file path, or of standard input when
+// path is "-". A terminal on standard input is asked without echo.
+func readSecretArg(cmd *cobra.Command, path, what string) (string, error) {
+	if path != "-" {
+		return readSecretFile(path, what)
+	}
+	in := cmd.InOrStdin()
+	read := terminalFor(in)
+	if read == nil {
+		return readSecretLine(in, "standard input", what)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "%s: ", strings.ToUpper(what[:1])+what[1:])
+	pw, err := read()
+	fmt.Fprintln(cmd.ErrOrStderr())
+	if err != nil {
+		return "", fmt.Errorf("reading the %s: %w", what, err)
+	}
+	if pw == "" {
+		return "", fmt.Errorf("no %s typed", what)
 	}
 	return pw, nil
 }

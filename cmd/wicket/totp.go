@@ -20,16 +20,27 @@ func newTOTPCmd(g *globals) *cobra.Command {
 }
 
 func newTOTPEnrollCmd(g *globals) *cobra.Command {
-	var secret string
+	var secret, secretFile string
 	cmd := &cobra.Command{
-		Use:   "enroll NAME",
+		Use:   "enroll NAME [--secret-file FILE]",
 		Short: "Give an account a TOTP seed, replacing any earlier one",
 		Long: `Give an account a new TOTP seed and print it for the user's authenticator
 app: as a QR code, an otpauth:// URI and the base32 secret. Any earlier seed
-stops working at once. --secret takes an existing seed instead of a random one,
-for moving a user's authenticator entry over from another system.`,
+stops working at once.
+
+--secret-file takes an existing seed instead of a random one, for moving a
+user's authenticator entry over from another system: the base32 secret on
+the first line of FILE, or of standard input with --secret-file -.
+(--secret BASE32 does the same from the command line, where any user of
+this host can read it in the process list while the command runs.)`,
 		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if secretFile != "" {
+				var err error
+				if secret, err = readSecretArg(cmd, secretFile, "TOTP secret"); err != nil {
+					return err
+				}
+			}
 			var seed []byte
 			if secret != "" {
 				var err error
@@ -74,7 +85,10 @@ for moving a user's authenticator entry over from another system.`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&secret, "secret", "", "use this base32 seed instead of a random one")
+	fl := cmd.Flags()
+	fl.StringVar(&secretFile, "secret-file", "", `use the base32 seed on the first line of FILE ("-": standard input) instead of a random one`)
+	fl.StringVar(&secret, "secret", "", "use this base32 seed instead of a random one (exposes it in the process list; prefer --secret-file)")
+	cmd.MarkFlagsMutuallyExclusive("secret", "secret-file")
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"strings"
@@ -75,6 +76,10 @@ type Config struct {
 	Warmup time.Duration
 	// Timeout bounds each operation, connect included.
 	Timeout time.Duration
+	// Rate, when above 0, caps the operations started a second by all the
+	// workers together, warmup included; 0 is as fast as the server
+	// answers. A run that falls behind the rate does not catch up later.
+	Rate float64
 	// Base and Filter shape bind-search's search. An empty Base is each
 	// bind name's parent DN; in Filter (DefaultFilter if empty) %u is the
 	// value of the bind name's first RDN, or the whole name if it is not a
@@ -131,6 +136,8 @@ func (cfg *Config) check() error {
 		return errors.New("the warmup cannot be negative")
 	case cfg.Timeout <= 0:
 		return errors.New("the timeout must be positive")
+	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 0):
+		return errors.New("the rate must be a number of operations a second, 0 for no limit")
 	}
 	_, err := ParseMode(string(cfg.Mode))
 	return err
@@ -178,6 +185,8 @@ type worker struct {
 	c       client
 	// dialFailed: the last operation could not connect.
 	dialFailed bool
+	// timer waits for the pacer's slot; made at the first wait.
+	timer *time.Timer
 
 	hist   Histogram
 	errors map[int]*ErrorCount
@@ -255,12 +264,19 @@ func connect(cfg *Config, ws []*worker) error {
 // runPhase runs the workers until each has done its quota (nil: until d
 // has passed) or ctx is done, with a progress line once a second.
 func runPhase(ctx context.Context, cfg *Config, ws []*worker, d time.Duration, quota []int, warmup bool) {
+	// stop is read before every operation; halt ends a wait for the pacer.
 	var stop atomic.Bool
+	halt := make(chan struct{})
+	end := sync.OnceFunc(func() {
+		stop.Store(true)
+		close(halt)
+	})
 	if quota == nil {
-		t := time.AfterFunc(d, func() { stop.Store(true) })
+		t := time.AfterFunc(d, end)
 		defer t.Stop()
 	}
-	defer context.AfterFunc(ctx, func() { stop.Store(true) })()
+	defer context.AfterFunc(ctx, end)()
+	pace := newPacer(cfg.Rate, time.Now)
 	done := make(chan struct{})
 	var progress sync.WaitGroup
 	if cfg.Progress != nil {
@@ -272,7 +288,7 @@ func runPhase(ctx context.Context, cfg *Config, ws []*worker, d time.Duration, q
 		if quota != nil {
 			n = quota[i]
 		}
-		wg.Go(func() { w.run(&stop, n) })
+		wg.Go(func() { w.run(&stop, halt, pace, n) })
 	}
 	wg.Wait()
 	close(done)
@@ -301,9 +317,13 @@ func reportProgress(ws []*worker, warmup bool, done <-chan struct{}, report func
 	}
 }
 
-// run does n operations (n < 0: until stopped), one after another.
-func (w *worker) run(stop *atomic.Bool, n int) {
+// run does n operations (n < 0: until stopped), one after another, each
+// in its slot of pace when there is one.
+func (w *worker) run(stop *atomic.Bool, halt <-chan struct{}, pace *pacer, n int) {
 	for ; n != 0 && !stop.Load(); n-- {
+		if pace != nil && !w.wait(pace.reserve(), halt) {
+			return
+		}
 		t := &w.targets[w.next]
 		w.next = (w.next + w.cfg.Concurrency) % len(w.targets)
 		start := time.Now()
@@ -312,6 +332,25 @@ func (w *worker) run(stop *atomic.Bool, n int) {
 		if w.dialFailed {
 			time.Sleep(dialRetryPause)
 		}
+	}
+}
+
+// wait waits d, or less if halt closes first: then it returns false.
+func (w *worker) wait(d time.Duration, halt <-chan struct{}) bool {
+	if d <= 0 {
+		return true
+	}
+	if w.timer == nil {
+		w.timer = time.NewTimer(d)
+	} else {
+		w.timer.Reset(d)
+	}
+	select {
+	case <-w.timer.C:
+		return true
+	case <-halt:
+		w.timer.Stop()
+		return false
 	}
 }
 
@@ -414,6 +453,7 @@ func report(cfg *Config, ws []*worker, d time.Duration, interrupted bool) *Repor
 		Mode:        cfg.Mode,
 		URL:         cfg.URL,
 		Concurrency: cfg.Concurrency,
+		Rate:        cfg.Rate,
 		Users:       len(cfg.Users),
 		Duration:    d,
 		Interrupted: interrupted,

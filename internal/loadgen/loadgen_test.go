@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -311,6 +312,9 @@ func TestRun_ConfigChecked(t *testing.T) {
 		{func(c *Config) { c.Timeout = 0 }, "timeout"},
 		{func(c *Config) { c.Warmup = -time.Second }, "warmup"},
 		{func(c *Config) { c.Mode = "search" }, `unknown mode "search"`},
+		{func(c *Config) { c.Rate = -1 }, "the rate must be a number of operations a second"},
+		{func(c *Config) { c.Rate = math.NaN() }, "the rate must be"},
+		{func(c *Config) { c.Rate = math.Inf(1) }, "the rate must be"},
 	} {
 		cfg := good
 		tc.change(&cfg)

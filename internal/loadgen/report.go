@@ -67,7 +67,9 @@ type Report struct {
 	Mode        Mode
 	URL         string
 	Concurrency int
-	Users       int
+	// Rate is the cap on operations a second the run had; 0 for none.
+	Rate  float64
+	Users int
 	// Duration is the measured time, from the first operation started to
 	// the last one finished, warmup excluded.
 	Duration    time.Duration
@@ -122,6 +124,9 @@ func (r *Report) WriteText(w io.Writer) error {
 	line("mode", "%s", r.Mode)
 	line("url", "%s", r.URL)
 	line("concurrency", "%d", r.Concurrency)
+	if r.Rate > 0 {
+		line("rate limit", "%g ops/s", r.Rate)
+	}
 	line("users", "%d", r.Users)
 	dur := fmt.Sprintf("%.3f s", r.Duration.Seconds())
 	if r.Interrupted {
@@ -156,6 +161,7 @@ type jsonReport struct {
 	Mode            string      `json:"mode"`
 	URL             string      `json:"url"`
 	Concurrency     int         `json:"concurrency"`
+	RateLimit       float64     `json:"rate_limit,omitempty"`
 	Users           int         `json:"users"`
 	DurationSeconds float64     `json:"duration_seconds"`
 	Operations      uint64      `json:"operations"`
@@ -186,6 +192,7 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Mode:            string(r.Mode),
 		URL:             r.URL,
 		Concurrency:     r.Concurrency,
+		RateLimit:       r.Rate,
 		Users:           r.Users,
 		DurationSeconds: math.Round(r.Duration.Seconds()*1e3) / 1e3,
 		Operations:      r.Operations,

@@ -97,6 +97,30 @@ errors        invalidCredentials (49): 6
 	}
 }
 
+// A run with a rate says so, in the text and the JSON; one without has
+// neither the line nor the field.
+func TestReport_RateLimitShownWhenSet(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	r.Rate = 100
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "concurrency   16\nrate limit    100 ops/s\nusers") {
+		t.Errorf("text without the rate limit:\n%s", b.String())
+	}
+	j, _ := json.Marshal(r)
+	if !strings.Contains(string(j), `"rate_limit":100`) {
+		t.Errorf("JSON without the rate limit: %s", j)
+	}
+	r.Rate = 0
+	j, _ = json.Marshal(r)
+	if strings.Contains(string(j), "rate_limit") {
+		t.Errorf("JSON of a run without a rate: %s", j)
+	}
+}
+
 func TestSortErrors_MostFrequentFirst(t *testing.T) {
 	t.Parallel()
 	es := []ErrorCount{{Code: 51, Count: 2}, {Code: CodeTimeout, Count: 5}, {Code: 49, Count: 2}}
