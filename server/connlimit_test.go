@@ -2,13 +2,16 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/internal/testutil"
@@ -33,6 +36,29 @@ func (c *rawConn) refusedWith(diag string) {
 	if !strings.Contains(n.diag, diag) {
 		c.t.Fatalf("refused with %q, want %q", n.diag, diag)
 	}
+}
+
+// closedWithin waits up to wait for the server to close the connection
+// and wants a Notice of Disconnection with code first.
+func (c *rawConn) closedWithin(wait time.Duration, code uint16) {
+	c.t.Helper()
+	c.nc.SetReadDeadline(time.Now().Add(wait))
+	n, err := nextMessage(c)
+	if err != nil {
+		c.t.Fatalf("no notice before the close: %v", err)
+	}
+	n.assertNotice(c.t, code)
+	if _, err := nextMessage(c); !errors.Is(err, io.EOF) {
+		c.t.Fatalf("after the notice: %v, want the close", err)
+	}
+}
+
+func nextMessage(c *rawConn) (*response, error) {
+	p, err := ber.ReadPacket(c.r)
+	if err != nil {
+		return nil, err
+	}
+	return parseResponse(p)
 }
 
 func TestNetworkKey_IPv4BySlash24IPv6BySlash56(t *testing.T) {
@@ -122,6 +148,62 @@ func TestServer_ConnectionsPerNetworkAreCapped(t *testing.T) {
 	held[0].nc.Close()
 	waitServed(t, addr, "127.0.0.200")
 	dialRawFrom(t, addr, "127.0.0.68").refusedWith("too many connections from your network")
+}
+
+// Until a bind with credentials succeeds, an untrusted client's idle
+// connection is closed after the short timeout; a bound one, and a trusted
+// client's, keep the long one.
+func TestUnauthenticatedIdleTimeout_ClosesOnlyUnauthenticatedConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withConfig(func(c *Config) {
+		c.IdleTimeout = time.Hour
+		c.UnauthenticatedIdleTimeout = time.Second
+		c.TrustedClients = []netip.Prefix{netip.MustParsePrefix("127.0.0.4/32")}
+	}))
+	bound := dialRawFrom(t, e.addr, "127.0.0.2")
+	bound.call(message(1, simpleBind(3, "alice", e.appPassword))).
+		assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+	trusted := dialRawFrom(t, e.addr, "127.0.0.4")
+
+	// Opened after the two above: idle for less time than they are.
+	silent := dialRawFrom(t, e.addr, "127.0.0.2")
+	anonymous := dialRawFrom(t, e.addr, "127.0.0.2").served(1)
+	failed := dialRawFrom(t, e.addr, "127.0.0.2")
+	failed.call(message(1, simpleBind(3, "alice", "wrong"))).
+		assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultInvalidCredentials)
+	rebound := dialRawFrom(t, e.addr, "127.0.0.2")
+	rebound.call(message(1, simpleBind(3, "alice", e.appPassword))).
+		assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+	rebound.call(message(2, simpleBind(3, "", ""))).
+		assert(t, 2, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+
+	for name, c := range map[string]*rawConn{"silent": silent, "anonymous": anonymous, "failed bind": failed,
+		"anonymous after a bind": rebound} {
+		t.Run(name, func(t *testing.T) { c.in(t).closedWithin(30*time.Second, ldap.LDAPResultUnavailable) })
+	}
+	bound.call(message(2, whoAmIReq())).assert(t, 2, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+	trusted.call(message(1, whoAmIReq())).assert(t, 1, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
+}
+
+// A client waiting for its bind is not idle, however short the timeout;
+// once the bind has succeeded, the long timeout applies.
+func TestUnauthenticatedIdleTimeout_SparesAClientWaitingForItsBind(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, withGate(), withQueuedBinds(), withConfig(func(c *Config) {
+		c.IdleTimeout = time.Hour
+		c.UnauthenticatedIdleTimeout = time.Second
+	}))
+	c := dialRawFrom(t, e.addr, "127.0.0.2")
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
+	e.auth.waitEntered(t)
+	// A connection opened after the bind was sent is closed while the bind
+	// is still held.
+	dialRawFrom(t, e.addr, "127.0.0.2").closedWithin(30*time.Second, ldap.LDAPResultUnavailable)
+	e.auth.open()
+	c.next().assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultSuccess)
+
+	dialRawFrom(t, e.addr, "127.0.0.2").closedWithin(30*time.Second, ldap.LDAPResultUnavailable)
+	c.call(message(2, whoAmIReq())).assert(t, 2, ldap.ApplicationExtendedResponse, ldap.LDAPResultSuccess)
 }
 
 // A flood of refusals is one log line, then one per reason per interval

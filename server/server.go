@@ -62,9 +62,13 @@ type Config struct {
 	// beyond it a request is answered "busy".
 	MaxOutstanding int
 	IdleTimeout    time.Duration
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
-	Logger         *slog.Logger
+	// UnauthenticatedIdleTimeout replaces IdleTimeout for a connection
+	// of a client other than TrustedClients until a bind with credentials
+	// succeeds on it; 0 means IdleTimeout.
+	UnauthenticatedIdleTimeout time.Duration
+	ReadTimeout                time.Duration
+	WriteTimeout               time.Duration
+	Logger                     *slog.Logger
 	// Version is shown as vendorVersion in the root DSE.
 	Version string
 	TLS     TLSConfig
@@ -147,6 +151,9 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 5 * time.Minute
+	}
+	if cfg.UnauthenticatedIdleTimeout <= 0 || cfg.UnauthenticatedIdleTimeout > cfg.IdleTimeout {
+		cfg.UnauthenticatedIdleTimeout = cfg.IdleTimeout
 	}
 	if cfg.ReservedConnections < 0 || cfg.ReservedConnections >= cfg.MaxConnections {
 		return nil, fmt.Errorf("reserved connections: %d is not between 0 and the %d connections allowed minus one",
@@ -240,7 +247,7 @@ func (s *Server) Serve(l net.Listener) error {
 			go refuse(nc, s.cfg.WriteTimeout, refusalText[why].notice)
 			continue
 		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, p.trusted)
 		if !s.track(c) {
 			nc.Close()
 			s.release(p)
