@@ -80,9 +80,24 @@ type Limits struct {
 	ReadTimeout     Duration `toml:"read_timeout"`
 	WriteTimeout    Duration `toml:"write_timeout"`
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// ReservedConnections of MaxConnections are kept for
+	// lockout.trusted_clients (the mail servers): other clients are refused
+	// once MaxConnections minus these are open. Unset, a tenth of
+	// MaxConnections.
+	ReservedConnections int `toml:"reserved_connections"`
 	// MaxConnectionsPerAddress caps the connections of one client address
 	// (an IPv6 /64); lockout.trusted_clients are exempt. 0 means no cap.
 	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// MaxConnectionsPerNetwork caps the connections of one client network
+	// (an IPv4 /24, an IPv6 /56), so that one network can hold only its
+	// share; lockout.trusted_clients are exempt and not counted. Unset, a
+	// quarter of MaxConnections; 0 means no cap.
+	MaxConnectionsPerNetwork int `toml:"max_connections_per_network"`
+	// UnauthenticatedIdleTimeout closes a connection of a client other
+	// than lockout.trusted_clients that has sent nothing for this long
+	// while not authenticated (no bind yet, an anonymous one, or a failed
+	// one). IdleTimeout applies once a bind with credentials succeeds.
+	UnauthenticatedIdleTimeout Duration `toml:"unauthenticated_idle_timeout"`
 	// BindTimeout is how long a bind waits for a password-hashing slot
 	// before it is answered busy.
 	BindTimeout Duration `toml:"bind_timeout"`
@@ -153,6 +168,9 @@ func ParseDuration(s string) (time.Duration, error) {
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
+// defaultMaxConnections is limits.max_connections unless set.
+const defaultMaxConnections = 4096
+
 // Default returns the configuration used when no file says otherwise.
 func Default() *Config {
 	return &Config{
@@ -170,7 +188,7 @@ func Default() *Config {
 		Limits: Limits{
 			MaxMessageBytesAnonymous: 256 << 10,
 			MaxMessageBytes:          4 << 20,
-			MaxConnections:           4096,
+			MaxConnections:           defaultMaxConnections,
 			MaxOutstanding:           32,
 			IdleTimeout:              Duration{5 * time.Minute},
 			ReadTimeout:              Duration{30 * time.Second},
@@ -178,6 +196,10 @@ func Default() *Config {
 			ShutdownTimeout:          Duration{30 * time.Second},
 			MaxConnectionsPerAddress: 256,
 			BindTimeout:              Duration{10 * time.Second},
+
+			ReservedConnections:        reservedConnections(defaultMaxConnections),
+			MaxConnectionsPerNetwork:   connectionsPerNetwork(defaultMaxConnections),
+			UnauthenticatedIdleTimeout: Duration{10 * time.Second},
 		},
 		Lockout: defaultLockout(),
 		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
@@ -207,8 +229,24 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
 	}
+	// Shares of max_connections follow it unless set themselves.
+	if !md.IsDefined("limits", "reserved_connections") {
+		c.Limits.ReservedConnections = reservedConnections(c.Limits.MaxConnections)
+	}
+	if !md.IsDefined("limits", "max_connections_per_network") {
+		c.Limits.MaxConnectionsPerNetwork = connectionsPerNetwork(c.Limits.MaxConnections)
+	}
 	return c, nil
 }
+
+// reservedConnections is the default of limits.reserved_connections: a
+// tenth of max_connections, for the mail servers alone.
+func reservedConnections(maxConnections int) int { return maxConnections / 10 }
+
+// connectionsPerNetwork is the default of
+// limits.max_connections_per_network: a quarter of max_connections, so
+// that it takes four networks to fill what untrusted clients may hold.
+func connectionsPerNetwork(maxConnections int) int { return max(1, maxConnections/4) }
 
 // KeyPath is the key file in use.
 func (c *Config) KeyPath() string {
@@ -284,14 +322,26 @@ func (c *Config) Validate() error {
 		bad("limits.max_outstanding: must be at least 1")
 	}
 	for name, d := range map[string]Duration{"idle_timeout": l.IdleTimeout, "read_timeout": l.ReadTimeout,
-		"write_timeout": l.WriteTimeout, "shutdown_timeout": l.ShutdownTimeout, "bind_timeout": l.BindTimeout} {
+		"write_timeout": l.WriteTimeout, "shutdown_timeout": l.ShutdownTimeout, "bind_timeout": l.BindTimeout,
+		"unauthenticated_idle_timeout": l.UnauthenticatedIdleTimeout} {
 		if d.Duration <= 0 {
 			bad("limits.%s: must be a positive duration", name)
 		}
 	}
+	if l.UnauthenticatedIdleTimeout.Duration > l.IdleTimeout.Duration {
+		bad("limits.unauthenticated_idle_timeout: %v is longer than limits.idle_timeout (%v)",
+			l.UnauthenticatedIdleTimeout.Duration, l.IdleTimeout.Duration)
+	}
 	c.TLS.validate(bad)
+	if l.ReservedConnections < 0 || (l.MaxConnections >= 1 && l.ReservedConnections >= l.MaxConnections) {
+		bad("limits.reserved_connections: %d is not between 0 and limits.max_connections (%d) minus one; "+
+			"unset, it is a tenth of limits.max_connections", l.ReservedConnections, l.MaxConnections)
+	}
 	if l.MaxConnectionsPerAddress < 0 {
 		bad("limits.max_connections_per_address: must be 0 (no cap) or more")
+	}
+	if l.MaxConnectionsPerNetwork < 0 {
+		bad("limits.max_connections_per_network: must be 0 (no cap) or more")
 	}
 	c.Lockout.validate(bad)
 	if c.Audit.Retention.Duration < 0 {

@@ -114,3 +114,53 @@ func TestExampleFile_IsTheDefaults(t *testing.T) {
 		t.Errorf("wicket.example.toml differs from the defaults:\n file:    %s\n default: %s", got, want)
 	}
 }
+
+func TestLoad_ConnectionSharesFollowMaxConnections(t *testing.T) {
+	c := Default()
+	if c.Limits.ReservedConnections != 409 || c.Limits.MaxConnectionsPerNetwork != 1024 ||
+		c.Limits.UnauthenticatedIdleTimeout.Duration != 10*time.Second {
+		t.Errorf("defaults: reserved %d, per network %d, unauthenticated idle %v", c.Limits.ReservedConnections,
+			c.Limits.MaxConnectionsPerNetwork, c.Limits.UnauthenticatedIdleTimeout)
+	}
+	c, err := Load(write(t, "[limits]\nmax_connections = 100\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.ReservedConnections != 10 || c.Limits.MaxConnectionsPerNetwork != 25 {
+		t.Errorf("max_connections = 100: reserved %d, per network %d; want 10 and 25",
+			c.Limits.ReservedConnections, c.Limits.MaxConnectionsPerNetwork)
+	}
+	if err := c.Validate(); err != nil {
+		t.Error(err)
+	}
+	// Set, they are kept, 0 included.
+	c, err = Load(write(t, "[limits]\nmax_connections = 100\nreserved_connections = 0\nmax_connections_per_network = 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits.ReservedConnections != 0 || c.Limits.MaxConnectionsPerNetwork != 0 {
+		t.Errorf("set to 0: reserved %d, per network %d", c.Limits.ReservedConnections, c.Limits.MaxConnectionsPerNetwork)
+	}
+}
+
+func TestValidate_ConnectionLimitsNameTheSetting(t *testing.T) {
+	cases := []struct {
+		want    string
+		breakIt func(l *Limits)
+	}{
+		{"limits.reserved_connections", func(l *Limits) { l.ReservedConnections = l.MaxConnections }},
+		{"limits.reserved_connections", func(l *Limits) { l.ReservedConnections = -1 }},
+		{"limits.max_connections_per_network", func(l *Limits) { l.MaxConnectionsPerNetwork = -1 }},
+		{"limits.unauthenticated_idle_timeout: must be a positive", func(l *Limits) { l.UnauthenticatedIdleTimeout.Duration = 0 }},
+		{"limits.unauthenticated_idle_timeout: 10m0s is longer than limits.idle_timeout", func(l *Limits) {
+			l.UnauthenticatedIdleTimeout.Duration = 10 * time.Minute
+		}},
+	}
+	for _, tc := range cases {
+		c := Default()
+		tc.breakIt(&c.Limits)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v", tc.want, err)
+		}
+	}
+}

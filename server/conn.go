@@ -44,6 +44,8 @@ type conn struct {
 	waited   bool
 	remote   string
 	log      *slog.Logger
+	// trusted: the client is one of the server's TrustedClients.
+	trusted bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -54,9 +56,10 @@ type conn struct {
 	// tlsState is set once TLS is established (ldaps:// or StartTLS).
 	tlsState atomic.Pointer[tls.ConnectionState]
 
-	// authed selects the message size limit; principal is the bound
-	// identity, touched by whichever goroutine runs the operation: the
-	// reader runs one only when nothing is queued or running (inline).
+	// authed selects the message size limit and the idle timeout;
+	// principal is the bound identity, touched by whichever goroutine runs
+	// the operation: the reader runs one only when nothing is queued or
+	// running (inline).
 	authed    atomic.Bool
 	principal *backend.Principal
 
@@ -70,6 +73,9 @@ type conn struct {
 	workers    sync.WaitGroup
 	idle       chan struct{} // closed when inflight empties; see waitIdle
 	draining   atomic.Bool
+	// lastDone is when the worker last finished an operation: the client
+	// has been idle since then at most.
+	lastDone time.Time
 
 	// paged holds the state of paged searches (RFC 2696) by cookie; only
 	// the worker touches it.
@@ -90,7 +96,7 @@ type op struct {
 // a lookup's one entry goes out with its SearchResultDone, in one write.
 const replyBatch = 32 << 10
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, trusted bool) *conn {
 	ctx, cancel := context.WithCancel(context.Background())
 	remote := nc.RemoteAddr().String()
 	if host, _, err := net.SplitHostPort(remote); err == nil {
@@ -116,6 +122,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		nc:       nc,
 		remote:   remote,
 		log:      s.log.With("remote", remote),
+		trusted:  trusted,
 		ctx:      ctx,
 		cancel:   cancel,
 		inflight: make(map[int64]*op),
@@ -221,7 +228,7 @@ func (c *conn) read() (notice *ber.Packet) {
 	}()
 	cfg := &c.srv.cfg
 	for {
-		c.nc.SetReadDeadline(time.Now().Add(cfg.IdleTimeout))
+		c.nc.SetReadDeadline(time.Now().Add(c.idleTimeout()))
 		if c.draining.Load() {
 			return noticeOfDisconnection(ldap.LDAPResultUnavailable, "server is shutting down")
 		}
@@ -229,8 +236,10 @@ func (c *conn) read() (notice *ber.Packet) {
 		// answered meanwhile raises it.
 		if err := c.awaitMessage(); err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && !c.draining.Load() && c.outstanding() > 0 {
-				// Not idle: the client is waiting for an answer.
+			if errors.As(err, &ne) && ne.Timeout() && !c.draining.Load() && c.busyWithin(c.idleTimeout()) {
+				// Not idle: the client is waiting for an answer, or had
+				// one lately (a bind that succeeded meanwhile lengthens
+				// the timeout too).
 				continue
 			}
 			return c.readError(err)
@@ -274,6 +283,25 @@ func (c *conn) read() (notice *ber.Packet) {
 		}
 		c.enqueue(req)
 	}
+}
+
+// idleTimeout is how long the reader waits for a client's next message:
+// IdleTimeout once a bind with credentials has succeeded, or for a trusted
+// client; until then, UnauthenticatedIdleTimeout, so that a client outside
+// cannot hold connections it never authenticates for minutes.
+func (c *conn) idleTimeout() time.Duration {
+	if c.trusted || c.authed.Load() {
+		return c.srv.cfg.IdleTimeout
+	}
+	return c.srv.cfg.UnauthenticatedIdleTimeout
+}
+
+// busyWithin reports whether an operation is outstanding or the worker
+// finished one less than d ago.
+func (c *conn) busyWithin(d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.inflight) > 0 || time.Since(c.lastDone) < d
 }
 
 func (c *conn) readError(err error) *ber.Packet {
@@ -394,7 +422,9 @@ func (c *conn) wakeLocked() {
 }
 
 func (c *conn) done(o *op) {
+	now := time.Now()
 	c.mu.Lock()
+	c.lastDone = now
 	delete(c.inflight, o.req.id)
 	if len(c.inflight) == 0 && c.idle != nil {
 		close(c.idle)
@@ -618,10 +648,4 @@ func (c *conn) send(b []byte) {
 		c.log.Debug("write failed; connection closed", "err", err)
 		c.abort()
 	}
-}
-
-func (c *conn) outstanding() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.inflight)
 }

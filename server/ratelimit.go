@@ -50,7 +50,6 @@ func (s *Server) setupLimits() {
 	if s.cfg.BindTimeout <= 0 {
 		s.cfg.BindTimeout = defaultBindTimeout
 	}
-	s.perAddress = make(map[netip.Addr]int)
 	if s.cfg.AddressFailuresPerMinute > 0 {
 		s.failedBinds = newAddressLimiter(s.cfg.AddressFailuresPerMinute/60, max(1, s.cfg.AddressFailureBurst), time.Now)
 	}
@@ -97,35 +96,6 @@ func (s *Server) trusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// admitAddress counts a new connection against its address's cap. It
-// returns the key to release when the connection ends (invalid when the
-// connection is not counted) and false when the cap is reached.
-func (s *Server) admitAddress(nc net.Conn) (netip.Addr, bool) {
-	a := remoteAddr(nc)
-	if s.cfg.MaxConnectionsPerAddress <= 0 || !a.IsValid() || s.trusted(a) {
-		return netip.Addr{}, true
-	}
-	k := limitKey(a)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perAddress[k] >= s.cfg.MaxConnectionsPerAddress {
-		return netip.Addr{}, false
-	}
-	s.perAddress[k]++
-	return k, true
-}
-
-func (s *Server) releaseAddress(k netip.Addr) {
-	if !k.IsValid() {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.perAddress[k]--; s.perAddress[k] <= 0 {
-		delete(s.perAddress, k)
-	}
 }
 
 // addressLimitError refuses a bind from an address that failed too often.

@@ -35,11 +35,18 @@ type Config struct {
 	// MaxMessageBytes after one.
 	MaxMessageBytesAnonymous int
 	MaxMessageBytes          int
-	MaxConnections           int
+	// MaxConnections caps the connections open at once; beyond it a new
+	// connection is told "busy" and closed.
+	MaxConnections int
+	// ReservedConnections of MaxConnections are for TrustedClients alone:
+	// other clients are refused once MaxConnections minus these are open.
+	ReservedConnections int
 	// MaxConnectionsPerAddress caps the connections of one client address
-	// (an IPv6 /64); beyond it a new connection is told "busy" and closed.
-	// 0 means no cap.
+	// (an IPv6 /64), and MaxConnectionsPerNetwork those of one network (an
+	// IPv4 /24, an IPv6 /56). TrustedClients are neither capped nor
+	// counted. 0 means no cap.
 	MaxConnectionsPerAddress int
+	MaxConnectionsPerNetwork int
 	// BindTimeout bounds how long a bind waits for a password-hashing slot
 	// before it is answered "busy"; 0 means 10 s.
 	BindTimeout time.Duration
@@ -55,9 +62,13 @@ type Config struct {
 	// beyond it a request is answered "busy".
 	MaxOutstanding int
 	IdleTimeout    time.Duration
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
-	Logger         *slog.Logger
+	// UnauthenticatedIdleTimeout replaces IdleTimeout for a connection
+	// of a client other than TrustedClients until a bind with credentials
+	// succeeds on it; 0 means IdleTimeout.
+	UnauthenticatedIdleTimeout time.Duration
+	ReadTimeout                time.Duration
+	WriteTimeout               time.Duration
+	Logger                     *slog.Logger
 	// Version is shown as vendorVersion in the root DSE.
 	Version string
 	TLS     TLSConfig
@@ -90,10 +101,14 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
 	closing   bool
-	slots     chan struct{}
 	wg        sync.WaitGroup
-	// perAddress counts open connections by limitKey, under mu.
+	// open counts the connections admitted and not yet ended; perAddress
+	// and perNetwork count those of untrusted clients by limitKey and
+	// networkKey (connlimit.go). Under mu.
+	open       int
 	perAddress map[netip.Addr]int
+	perNetwork map[netip.Prefix]int
+	refusals   *refusalLog
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
 	// dirIndex indexes the last directory snapshot searched.
@@ -137,6 +152,13 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 5 * time.Minute
 	}
+	if cfg.UnauthenticatedIdleTimeout <= 0 || cfg.UnauthenticatedIdleTimeout > cfg.IdleTimeout {
+		cfg.UnauthenticatedIdleTimeout = cfg.IdleTimeout
+	}
+	if cfg.ReservedConnections < 0 || cfg.ReservedConnections >= cfg.MaxConnections {
+		return nil, fmt.Errorf("reserved connections: %d is not between 0 and the %d connections allowed minus one",
+			cfg.ReservedConnections, cfg.MaxConnections)
+	}
 	if cfg.ReadTimeout <= 0 {
 		cfg.ReadTimeout = 30 * time.Second
 	}
@@ -167,8 +189,10 @@ func New(cfg Config, auth Authenticator) (*Server, error) {
 		groupsDN:   groups,
 		listeners:  make(map[net.Listener]struct{}),
 		conns:      make(map[*conn]struct{}),
-		slots:      make(chan struct{}, cfg.MaxConnections),
+		perAddress: make(map[netip.Addr]int),
+		perNetwork: make(map[netip.Prefix]int),
 	}
+	s.refusals = newRefusalLog(cfg.Logger, refusalLogInterval, s.refusalLimit)
 	s.fixed.base, s.fixed.people, s.fixed.groups = s.baseEntry(), s.ouEntry("people"), s.ouEntry("groups")
 	s.setupLimits()
 	if err := s.setupTLS(); err != nil {
@@ -216,35 +240,21 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
-		// The address's cap comes first, so one address cannot take the
-		// slots every other client shares.
-		addr, ok := s.admitAddress(nc)
-		if !ok {
-			s.log.Warn("connection refused: too many connections from one address", "remote", nc.RemoteAddr().String(),
-				"max", s.cfg.MaxConnectionsPerAddress)
-			go refuse(nc, s.cfg.WriteTimeout, "too many connections from your address; try again later")
+		p, why := s.admit(remoteAddr(nc))
+		if why != admitted {
+			// Say why, then close; the log sums refusals up.
+			s.refusals.refused(why, nc.RemoteAddr().String())
+			go refuse(nc, s.cfg.WriteTimeout, refusalText[why].notice)
 			continue
 		}
-		select {
-		case s.slots <- struct{}{}:
-		default:
-			// Over the connection cap: say why, then close.
-			s.releaseAddress(addr)
-			s.log.Warn("connection refused: too many connections", "remote", nc.RemoteAddr().String(),
-				"max", s.cfg.MaxConnections)
-			go refuse(nc, s.cfg.WriteTimeout, "too many connections; try again later")
-			continue
-		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, p.trusted)
 		if !s.track(c) {
 			nc.Close()
-			<-s.slots
-			s.releaseAddress(addr)
+			s.release(p)
 			return ErrServerClosed
 		}
 		go func() {
-			defer func() { <-s.slots }()
-			defer s.releaseAddress(addr)
+			defer s.release(p)
 			defer s.untrack(c)
 			c.serve()
 		}()
@@ -294,6 +304,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.drain()
 	}
 	s.mu.Unlock()
+	s.refusals.stop()
 
 	done := make(chan struct{})
 	go func() {

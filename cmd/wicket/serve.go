@@ -149,6 +149,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Logger:                   log,
 		Version:                  buildVersion(),
 		TLS:                      tlsCfg,
+
+		// What clients other than the trusted ones may hold.
+		ReservedConnections:        cfg.Limits.ReservedConnections,
+		MaxConnectionsPerNetwork:   cfg.Limits.MaxConnectionsPerNetwork,
+		UnauthenticatedIdleTimeout: cfg.Limits.UnauthenticatedIdleTimeout.Duration,
 	}, e.svc)
 	if err != nil {
 		return err
