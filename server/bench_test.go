@@ -7,6 +7,8 @@ import (
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/exop"
 )
 
 // BenchmarkDecodeBind is what the reader does with a simple bind before the
@@ -46,5 +48,37 @@ func BenchmarkEncodeBindResponse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = appendResultMessage(buf[:0], 7, ldap.ApplicationBindResponse, success())
+	}
+}
+
+// BenchmarkDecodeExtended is an app-password list request as the server
+// reads it: the frame, the packet, and every look the reader and the
+// worker take at it (inline or queued, StartTLS or not, the operation).
+func BenchmarkDecodeExtended(b *testing.B) {
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationExtendedRequest, nil, "")
+	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, exop.OIDAppPasswordList, ""))
+	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 1, "", ""))
+	msg := envelope(9, op).Bytes()
+	rd := bytes.NewReader(msg)
+	r := bufio.NewReaderSize(rd, 4096)
+	b.SetBytes(int64(len(msg)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rd.Reset(msg)
+		r.Reset(rd)
+		frame, err := readFrame(r, 1<<18, func() {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		req, err := decodeRequest(frame, maxElementsAnonymous)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if quick(req) || isStartTLS(req) {
+			b.Fatal("a list request taken for another operation")
+		}
+		if x, _, ok := req.extendedRequest(); !ok || x.name != exop.OIDAppPasswordList {
+			b.Fatal("extended request not parsed")
+		}
 	}
 }

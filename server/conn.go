@@ -356,7 +356,7 @@ func quick(req *request) bool {
 		s, _, ok := req.searchRequest()
 		return ok && (s.scope == scopeBase || indexable(s.filter))
 	case ldap.ApplicationExtendedRequest:
-		x, _, ok := parseExtended(req.op)
+		x, _, ok := req.extendedRequest()
 		return ok && x.name == exop.OIDWhoAmI
 	}
 	return false

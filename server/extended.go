@@ -35,8 +35,22 @@ func parseExtended(op *ber.Packet) (*extendedRequest, result, bool) {
 	return x, result{}, true
 }
 
+// extendedRequest is the request's extended request, parsed on first use
+// only.
+func (r *request) extendedRequest() (*extendedRequest, result, bool) {
+	if !r.extDone {
+		var ok bool
+		r.ext, r.extBad, ok = parseExtended(r.op)
+		if !ok {
+			r.ext = nil
+		}
+		r.extDone = true
+	}
+	return r.ext, r.extBad, r.ext != nil
+}
+
 func (c *conn) extended(o *op) {
-	x, r, ok := parseExtended(o.req.op)
+	x, r, ok := o.req.extendedRequest()
 	if !ok {
 		c.reply(o, extendedOp(r, "", nil))
 		return

@@ -22,6 +22,12 @@ type request struct {
 	bind *bindRequest
 	// search is the search request once parsed (quick parses it first).
 	search *searchRequest
+	// ext is the extended request once parsed, or why it is malformed
+	// (extDone set either way): the reader looks at its name for StartTLS,
+	// for Who am I? and under tls.require before the worker answers it.
+	ext     *extendedRequest
+	extBad  result
+	extDone bool
 	// answered is set as the final response goes out: from then on the
 	// client may send StartTLS.
 	answered atomic.Bool

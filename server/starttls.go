@@ -16,7 +16,7 @@ func isStartTLS(req *request) bool {
 	if req.op.Tag != ldap.ApplicationExtendedRequest {
 		return false
 	}
-	x, _, ok := parseExtended(req.op)
+	x, _, ok := req.extendedRequest()
 	return ok && x.name == oidStartTLS
 }
 
@@ -64,7 +64,7 @@ func (c *conn) startTLS(req *request) bool {
 // request pipelined behind StartTLS is refused the same way: its bytes are
 // already read in the clear, where the handshake cannot find them.
 func (c *conn) startTLSAllowed(req *request) (result, bool) {
-	x, r, ok := parseExtended(req.op)
+	x, r, ok := req.extendedRequest()
 	switch {
 	case !ok:
 		return r, false

@@ -243,7 +243,7 @@ func (c *conn) checkConfidential(req *request) (result, bool) {
 			return result{}, true
 		}
 	case ldap.ApplicationExtendedRequest:
-		if x, _, ok := parseExtended(req.op); ok && x.name == exop.OIDWhoAmI && c.principal == nil {
+		if x, _, ok := req.extendedRequest(); ok && x.name == exop.OIDWhoAmI && c.principal == nil {
 			return result{}, true
 		}
 	case ldap.ApplicationBindRequest:
