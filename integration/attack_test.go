@@ -27,9 +27,9 @@ import (
 //   - a replay of a code that was just accepted is refused but is no guess.
 
 const (
-	attacker  = "127.0.0.66" // an untrusted client
-	elsewhere = "127.0.0.77" // another untrusted client: the user's own
-	trusted   = "127.0.0.1"  // the mail server: lockout.trusted_clients by default
+	attackerAddr = "127.0.0.66" // an untrusted client
+	otherAddr    = "127.0.0.77" // another untrusted client: the user's own
+	trustedAddr  = "127.0.0.1"  // the mail server: lockout.trusted_clients by default
 )
 
 // fastLockout keeps the failure delay small, so that a hundred guesses take
@@ -174,15 +174,15 @@ func TestAttack_GuessesNeverCutAUsersAppPasswordsNorHerSignInElsewhere(t *testin
 		lockedFrom string
 	}{
 		{
-			name: "from an untrusted address", config: fastLockout, from: attacker,
-			signInFrom: []string{elsewhere, trusted}, lockedFrom: attacker,
+			name: "from an untrusted address", config: fastLockout, from: attackerAddr,
+			signInFrom: []string{otherAddr, trustedAddr}, lockedFrom: attackerAddr,
 		},
 		{
 			// Every trusted client counts as one source, the mail servers:
 			// their lock stops password sign-in through them, never from
 			// another address.
-			name: "through the trusted mail server", config: fastLockout, from: trusted,
-			signInFrom: []string{elsewhere}, lockedFrom: trusted,
+			name: "through the trusted mail server", config: fastLockout, from: trustedAddr,
+			signInFrom: []string{otherAddr}, lockedFrom: trustedAddr,
 		},
 		{
 			name: "from an untrusted address with the default address limits",
@@ -191,19 +191,19 @@ func TestAttack_GuessesNeverCutAUsersAppPasswordsNorHerSignInElsewhere(t *testin
 failure_delay     = "5ms"
 max_failure_delay = "20ms"
 `,
-			from: attacker, parallel: true,
-			signInFrom: []string{elsewhere, trusted},
+			from: attackerAddr, parallel: true,
+			signInFrom: []string{otherAddr, trustedAddr},
 		},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			w := startWicket(t, tc.config)
-			requireLoopbackSources(t, w, attacker, elsewhere)
+			requireLoopbackSources(t, w, attackerAddr, otherAddr)
 			alice := w.newUser("alice", true)
 			_, phone := w.appPassword("alice", "phone")
 			codes := newStepCodes(t, alice)
 			// Her phone is in use before the attack starts.
-			requireBindFrom(t, w, "alice's app password before the attack", trusted, alice, phone, 0)
+			requireBindFrom(t, w, "alice's app password before the attack", trustedAddr, alice, phone, 0)
 
 			allowed := []int{49}
 			if tc.parallel {
@@ -230,7 +230,7 @@ max_failure_delay = "20ms"
 			// 1. A hundred random app passwords: not one of her devices
 			// notices, wherever it binds from, the attacker's address too.
 			attack("app-password-shaped guesses", 100, func(i int) string { return randomAppPassword(i%2 == 0) })
-			appFrom := []string{trusted, elsewhere}
+			appFrom := []string{trustedAddr, otherAddr}
 			if !tc.parallel {
 				appFrom = append(appFrom, tc.from)
 			}
@@ -260,7 +260,7 @@ max_failure_delay = "20ms"
 			for _, from := range tc.signInFrom {
 				requireBindFrom(t, w, "alice's correct password+code after 30 wrong ones", from, alice, codes.withCode(alice), 0)
 			}
-			for _, from := range []string{trusted, elsewhere} {
+			for _, from := range []string{trustedAddr, otherAddr} {
 				requireBindFrom(t, w, "alice's app password after the whole attack", from, alice, phone, 0)
 			}
 		})
@@ -273,8 +273,8 @@ max_failure_delay = "20ms"
 // 8: they used to lock her out).
 func TestAttack_ReplaysOfAnAcceptedCodeDoNotLockTheUsersSignIn(t *testing.T) {
 	w := startWicket(t, fastLockout)
-	requireLoopbackSources(t, w, attacker)
-	for i, from := range []string{trusted, attacker} {
+	requireLoopbackSources(t, w, attackerAddr)
+	for i, from := range []string{trustedAddr, attackerAddr} {
 		t.Run("from "+from, func(t *testing.T) {
 			u := w.newUser(fmt.Sprintf("bob%d", i), true)
 			codes := newStepCodes(t, u)

@@ -29,7 +29,7 @@ var guessShapes = []guessShape{
 	}},
 }
 
-func median(ds []time.Duration) time.Duration {
+func medianDuration(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	n := len(s)
@@ -75,13 +75,13 @@ max_failure_delay = "160ms"
 	for _, shape := range guessShapes {
 		t.Run(shape.name, func(t *testing.T) {
 			// One account per shape, so that each starts from no failures.
-			real := w.newUser("real"+shape.name[:3], true)
-			w.appPassword(real.name, "phone")
+			account := w.newUser("real"+shape.name[:3], true)
+			w.appPassword(account.name, "phone")
 			unknown := "uid=fake" + shape.name[:3] + ",ou=people,dc=example,dc=org"
-			if len(unknown) != len(real.dn) {
-				t.Fatalf("%q and %q differ in length", unknown, real.dn)
+			if len(unknown) != len(account.dn) {
+				t.Fatalf("%q and %q differ in length", unknown, account.dn)
 			}
-			c, err := dialFrom(t, w, trusted)
+			c, err := dialFrom(t, w, trustedAddr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +99,7 @@ max_failure_delay = "160ms"
 					for _, isReal := range order {
 						dn := unknown
 						if isReal {
-							dn = real.dn
+							dn = account.dn
 						}
 						rc, took := timedBind(t, c, dn, shape.guess())
 						if rc != 49 {
@@ -113,10 +113,10 @@ max_failure_delay = "160ms"
 					}
 					paired = append(paired, pair[0]-pair[1])
 				}
-				mk, mu := median(known), median(stranger)
-				diff := float64(median(paired)) / float64(mu)
+				mk, mu := medianDuration(known), medianDuration(stranger)
+				diff := float64(medianDuration(paired)) / float64(mu)
 				t.Logf("round %d: median answer %v for a real account, %v for an unknown name; median of the paired differences %v (%+.1f %%)",
-					round+1, mk, mu, median(paired), 100*diff)
+					round+1, mk, mu, medianDuration(paired), 100*diff)
 				// No failure delay for the trusted client: whatever the
 				// machine's load, a median of 160 ms is the delay.
 				if max(mk, mu) >= 160*time.Millisecond {
@@ -163,7 +163,7 @@ failure_delay               = "%v"
 max_failure_delay           = "%v"
 address_failures_per_minute = 0
 `, delay, maxDelay))
-	requireLoopbackSources(t, w, attacker)
+	requireLoopbackSources(t, w, attackerAddr)
 	schedule := func(k int) time.Duration {
 		if k <= 3 {
 			return 0
@@ -175,7 +175,7 @@ address_failures_per_minute = 0
 		return min(d, maxDelay)
 	}
 
-	c, err := dialFrom(t, w, attacker)
+	c, err := dialFrom(t, w, attackerAddr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ address_failures_per_minute = 0
 						}
 						took[a] = d
 					}
-					base := median(took[:3])
+					base := medianDuration(took[:3])
 					if excess[k.kind] == nil {
 						excess[k.kind] = make([][]time.Duration, attempts)
 					}
@@ -224,7 +224,7 @@ address_failures_per_minute = 0
 					want = append(want, schedule(k+1).String())
 				}
 				for a, ds := range excess[kind] {
-					m, sched := median(ds), schedule(a+1)
+					m, sched := medianDuration(ds), schedule(a+1)
 					if e := early[kind][a]; len(e) > 0 {
 						t.Errorf("%s, failure %d in a row of a %s: %d of %d names answered before the delay of %v was over, after %s",
 							shape.name, a+1, kind, len(e), names, sched, strings.Join(e, ", "))
