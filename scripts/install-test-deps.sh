@@ -13,6 +13,8 @@ need=()
 mail=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
+# The restore test backs up and restores the database as an administrator would.
+command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
 ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
