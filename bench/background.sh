@@ -85,44 +85,19 @@ people="ou=people,dc=example,dc=org"
 work=$(mktemp -d "${TMPDIR:-/tmp}/wicket-background.XXXXXX")
 wicket_pid=""
 background_pid=""
-stop() { # PID: SIGTERM, then SIGKILL after 5 s
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+stop_all() {
   stop "$background_pid"
   stop "$wicket_pid"
-  if [ "$keep" -eq 1 ]; then
-    echo "work directory kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+remove_at_exit
 
 echo "building wicket" >&2
 (cd "$root" && go build -o "$work/wicket" ./cmd/wicket)
 wicket=$work/wicket
 
-# A port nothing listens on, below Linux's ephemeral range.
-port=""
-for ((i = 0; i < 200; i++)); do
-  p=$((20000 + RANDOM % 12000))
-  if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
-done
-[ -n "$port" ] || die "no free port on 127.0.0.1"
+free_port port
 url="ldap://127.0.0.1:$port/"
 
 # argon2id is kept cheap: each password+code guess costs one hash, CPU

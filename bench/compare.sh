@@ -152,35 +152,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/wicket-compare.XXXXXX")
 slapd_pid=""
 wicket_pid=""
 
-stop() { # PID: SIGTERM, then SIGKILL after 5 s
-  local pid=$1 i
-  [ -n "$pid" ] || return 0
-  kill "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 50; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-
-cleanup() {
-  local status=$?
-  trap - EXIT INT TERM
+# shellcheck source=bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+stop_all() {
   stop "$wicket_pid"
   stop "$slapd_pid"
-  if [ "$keep" -eq 1 ]; then
-    echo "work directory kept: $work" >&2
-  else
-    rm -rf "$work"
-  fi
-  exit "$status"
 }
-trap cleanup EXIT
-# Ctrl-C ends the script through these, and cleanup stops the servers: a
-# non-interactive shell starts its background jobs with SIGINT ignored.
-trap 'exit 130' INT
-trap 'exit 143' TERM
+remove_at_exit
 
 # Both servers and the load tool get the same, highest allowed, descriptor
 # limit.
@@ -189,22 +167,6 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 now() { echo "$EPOCHREALTIME"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
-# A port nothing listens on, below Linux's ephemeral range (32768-60999)
-# so that no client connection holds it.
-taken_ports=()
-free_port() {
-  local port i
-  for ((i = 0; i < 200; i++)); do
-    port=$((20000 + RANDOM % 12000))
-    [[ " ${taken_ports[*]} " == *" $port "* ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-      taken_ports+=("$port")
-      echo "$port"
-      return 0
-    fi
-  done
-  die "no free port on 127.0.0.1"
-}
 
 # Waits until DN can bind with PASSWORD, or the server's process is gone.
 # The time allowed is generous: on a busy machine a start can be slow. The
@@ -274,7 +236,7 @@ echo "generated $users users with {SSHA} passwords in $(since "$t") s" >&2
 
 # --- 4. slapd ---------------------------------------------------------------
 
-slapd_port=$(free_port)
+free_port slapd_port
 slapd_url="ldap://127.0.0.1:$slapd_port/"
 sd=$work/slapd
 mkdir -p "$sd/config" "$sd/data"
@@ -344,7 +306,7 @@ echo "slapd set up (configuration, $users users) and started in $(since "$t") s"
 
 # --- 5. wicket --------------------------------------------------------------
 
-wicket_port=$(free_port)
+free_port wicket_port
 wicket_url="ldap://127.0.0.1:$wicket_port/"
 wd=$work/wicket-data
 mkdir -p "$wd"
