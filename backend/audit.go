@@ -196,6 +196,55 @@ func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	s.audit.add(r)
 }
 
+// Change is the audit record of one change to an account, carried by the
+// context of the change into the store (WithChange), which writes it in the
+// transaction of the change: a committed change always has its record, and
+// a kill -9 right after the answer loses neither. See Store.
+type Change struct {
+	rec AuditRecord
+	// counted, when set, gives the record's Detail from the count the
+	// transaction reports (how many app passwords it revoked).
+	counted func(n int) string
+	// taken: a store asked for the record (Record); stored: the store
+	// call that did so returned without error, so it was committed.
+	taken, stored bool
+}
+
+// NewChange returns the change whose record is rec; counted, when not nil,
+// gives the record's Detail from the count the transaction reports.
+func NewChange(rec AuditRecord, counted func(n int) string) *Change {
+	rec = cleanRecord(rec)
+	rec.Count = 1
+	return &Change{rec: rec, counted: counted}
+}
+
+type changeKey struct{}
+
+// WithChange returns ctx carrying c into the store call that makes the
+// change.
+func WithChange(ctx context.Context, c *Change) context.Context {
+	return context.WithValue(ctx, changeKey{}, c)
+}
+
+// ChangeFrom returns the change ctx carries, nil when none: a store's
+// writing methods insert its Record in their transaction.
+func ChangeFrom(ctx context.Context) *Change {
+	c, _ := ctx.Value(changeKey{}).(*Change)
+	return c
+}
+
+// Record is the record for the store to insert in the transaction of the
+// change, before its commit. n is what only the transaction knows: the
+// number of app passwords the change revoked (0 for changes that revoke
+// none).
+func (c *Change) Record(n int) AuditRecord {
+	if c.counted != nil {
+		c.rec.Detail = cleanField(c.counted(n), maxAuditDetail)
+	}
+	c.taken = true
+	return c.rec
+}
+
 // AuditRecords lists the audit trail, newest first.
 func (s *Service) AuditRecords(ctx context.Context, f AuditFilter) ([]AuditRecord, error) {
 	f.Subject = strings.ToLower(f.Subject)
