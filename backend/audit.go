@@ -176,8 +176,9 @@ func ActorFrom(ctx context.Context) Actor {
 // empty Actor, Method or Remote is taken from the Actor ctx carries.
 //
 // It never blocks a bind: records queue and are written in batches off the
-// caller's path (unless Options.AuditSync), and when the queue is full the
-// oldest successful binds give way first.
+// caller's path, and when the queue is full the oldest successful binds
+// give way first. A change's record is not queued: the store writes it
+// with the change (Change).
 func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	if r.At.IsZero() {
 		r.At = s.now()
@@ -188,11 +189,6 @@ func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	r.Remote = cmp.Or(r.Remote, a.Remote)
 	r = cleanRecord(r)
 	logAudit(s.log, r)
-	if s.opts.AuditSync {
-		// The caller may be cancelled at once; the change it made was not.
-		s.audit.write(context.WithoutCancel(ctx), []AuditRecord{r})
-		return
-	}
 	s.audit.add(r)
 }
 
@@ -243,6 +239,42 @@ func (c *Change) Record(n int) AuditRecord {
 	}
 	c.taken = true
 	return c.rec
+}
+
+// changing starts the record of a change to subject by the actor ctx
+// carries, and returns ctx carrying it (for the store call that makes the
+// change) with the record. detail is the record's Detail, refused or done;
+// set Change.counted for a Detail that needs the transaction's count.
+func (s *Service) changing(ctx context.Context, action, subject, detail string) (context.Context, *Change) {
+	a := ActorFrom(ctx)
+	c := NewChange(AuditRecord{At: s.now(), Actor: a.Name, Action: action, Subject: strings.ToLower(subject),
+		Method: a.Method, Remote: a.Remote, Result: ResultSuccess, Detail: detail}, nil)
+	return WithChange(ctx, c), c
+}
+
+// committed notes the outcome of the store call that made change c, and
+// returns its error.
+func committed(c *Change, err error) error {
+	c.stored = err == nil && c.taken
+	return err
+}
+
+// changed records the outcome of change c: done, the store wrote its
+// record with it and only the log line is left; refused (nothing was
+// committed), the refusal is queued like a bind's record.
+func (s *Service) changed(ctx context.Context, c *Change, err error) {
+	r := c.rec
+	switch {
+	case c.stored:
+		logAudit(s.log, r)
+		return
+	case err == nil:
+		// A store that did not write it (none of wicket's): queued, as
+		// every record was before.
+	default:
+		r.Result = FailureCategory(err)
+	}
+	s.Audit(ctx, r)
 }
 
 // AuditRecords lists the audit trail, newest first.
@@ -298,12 +330,6 @@ func (s *Service) KeepAudit(ctx context.Context, retention, interval time.Durati
 		case <-t.C:
 		}
 	}
-}
-
-// changed records the outcome of a change to an account, made by the
-// actor ctx carries.
-func (s *Service) changed(ctx context.Context, action, subject string, err error, detail string) {
-	s.Audit(ctx, AuditRecord{Action: action, Subject: strings.ToLower(subject), Result: FailureCategory(err), Detail: detail})
 }
 
 // recordedID is an app password's id as a revocation records it: only

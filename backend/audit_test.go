@@ -82,8 +82,9 @@ func bindRecord(result, detail string) backend.AuditRecord {
 		Method: string(backend.MethodAppPassword), Remote: "192.0.2.1", Result: result, Detail: detail}
 }
 
-// Records queue off the caller's path; Close writes every one of them, and
-// a record that comes after Close is written at once rather than lost.
+// Records of binds queue off the caller's path; Close writes every one of
+// them, and a record that comes after Close is written at once rather than
+// lost. A change's record is not queued: it is written with the change.
 func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 	store := memstore.New()
 	svc := newAuditService(t, store, backend.Options{AuditFlushInterval: time.Hour})
@@ -94,8 +95,8 @@ func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 	for i := range 100 {
 		svc.Audit(ctx, bindRecord(backend.ResultSuccess, fmt.Sprint("n=", i)))
 	}
-	if got := listAudit(t, store, backend.AuditFilter{}); len(got) != 0 {
-		t.Fatalf("%d records written before the flush interval or Close; the queue should hold them", len(got))
+	if got := listAudit(t, store, backend.AuditFilter{}); len(got) != 1 || got[0].Action != backend.ActionUserCreate {
+		t.Fatalf("before the flush interval or Close: %+v, want only the account's creation; the queue should hold the binds", got)
 	}
 	svc.Close()
 	got := listAudit(t, store, backend.AuditFilter{})
@@ -187,7 +188,7 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 // secret: the label is recorded, the app password and the seed are not.
 func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 	logs := &logBuffer{}
-	f := newFixture(t, backend.Options{AuditSync: true, MaxAppPasswords: 1, Logger: logs.logger()})
+	f := newFixture(t, backend.Options{MaxAppPasswords: 1, Logger: logs.logger(), AuditFlushInterval: time.Hour})
 	ctx := backend.WithActor(context.Background(), backend.Actor{Name: "admin", Method: "extended-operation", Remote: "192.0.2.9"})
 	must := func(err error) {
 		t.Helper()
@@ -250,11 +251,38 @@ func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 		{backend.ActionUserUnlock, backend.ResultSuccess, ""},
 		{backend.ActionUserDelete, backend.ResultSuccess, ""},
 	}
+	// Every change is in the store as soon as it returned, written with it;
+	// the refusals are queued.
+	var done []row
+	for _, w := range want {
+		if w.result == backend.ResultSuccess {
+			done = append(done, w)
+		}
+	}
+	written := listAudit(t, f.store, backend.AuditFilter{})
+	if len(written) != len(done) {
+		t.Fatalf("before any flush: %d records, want the %d changes made: %+v", len(written), len(done), written)
+	}
+	for i, w := range done {
+		if r := written[len(written)-1-i]; (row{r.Action, r.Result, r.Detail}) != w {
+			t.Errorf("change %d written as %+v, want %+v", i, r, w)
+		}
+	}
+	f.svc.Close()
 	recs := listAudit(t, f.store, backend.AuditFilter{})
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d: %+v", len(recs), len(want), recs)
 	}
-	for i, w := range want {
+	// All of the same instant (the fixture's clock), so listed in the
+	// order written: the changes, then the refusals queued meanwhile.
+	var inOrder []row
+	for _, w := range want {
+		if w.result != backend.ResultSuccess {
+			inOrder = append(inOrder, w)
+		}
+	}
+	inOrder = append(done, inOrder...)
+	for i, w := range inOrder {
 		r := recs[len(recs)-1-i] // listed newest first
 		got := row{r.Action, r.Result, r.Detail}
 		if got != w {
@@ -269,7 +297,7 @@ func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 		}
 	}
 
-	// The log line of a record has its fields.
+	// The log line of a record has its fields; each change has one.
 	created := logs.lines(t, "app password created")
 	if len(created) != 2 || created[0]["actor"] != "admin" || created[0]["subject"] != "alice" ||
 		created[0]["result"] != backend.ResultSuccess || created[0]["remote"] != "192.0.2.9" ||
@@ -350,7 +378,7 @@ func TestAuthenticate_FailureCarriesCategoryMethodAndAccount(t *testing.T) {
 // the cutoff; KeepAudit prunes once at start.
 func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 	store := memstore.New()
-	svc := newAuditService(t, store, backend.Options{AuditSync: true})
+	svc := newAuditService(t, store, backend.Options{})
 	defer svc.Close()
 	now := time.Now()
 	old := make([]backend.AuditRecord, 2500)
@@ -361,7 +389,10 @@ func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 	if err := store.InsertAudit(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	svc.Audit(context.Background(), bindRecord(backend.ResultSuccess, "new"))
+	if err := store.InsertAudit(context.Background(), []backend.AuditRecord{{At: now, Action: backend.ActionBind,
+		Result: backend.ResultSuccess, Detail: "new"}}); err != nil {
+		t.Fatal(err)
+	}
 
 	n, err := svc.PruneAudit(context.Background(), now.Add(-24*time.Hour))
 	if err != nil || n != 2500 {
@@ -398,9 +429,10 @@ func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 
 // Clients choose bind names: a record keeps them on one line and bounded.
 func TestAudit_ClientTextIsKeptToOneBoundedLine(t *testing.T) {
-	f := newFixture(t, backend.Options{AuditSync: true})
+	f := newFixture(t, backend.Options{})
 	name := "mallory\n2031-01-01 bind success alice" + strings.Repeat("x", 5000) + "\xff"
 	f.svc.Audit(context.Background(), backend.AuditRecord{Action: backend.ActionBind, Actor: name, Result: backend.FailUnknownAccount})
+	f.svc.Close()
 	r := listAudit(t, f.store, backend.AuditFilter{})[0]
 	if strings.ContainsAny(r.Actor, "\n\r") || len(r.Actor) > 256 || !strings.HasPrefix(r.Actor, "mallory") ||
 		!strings.HasSuffix(r.Actor, "…") {
