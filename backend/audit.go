@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -41,10 +39,13 @@ type AuditRecord struct {
 	// Detail is key=value pairs: an app password's id and label, counts,
 	// the reason of a failure.
 	Detail string `json:"detail"`
-	// Count is how many binds the record stands for: identical successful
-	// binds (same name, account, method, address and detail) queued
-	// within one write to the database are kept as one record from the
-	// first one's time. Every other record stands for one event.
+	// Count is how many binds the record stands for, from the first one's
+	// time: identical successful binds (same name, account, method,
+	// address and detail) queued for one write to the database are one
+	// record, and so are the binds from one address answered without
+	// looking at any account (refused by the address's limit, busy,
+	// malformed, anonymous; see summarised). Every other record stands for
+	// one event.
 	Count int `json:"count"`
 }
 
@@ -176,9 +177,9 @@ func ActorFrom(ctx context.Context) Actor {
 // empty Actor, Method or Remote is taken from the Actor ctx carries.
 //
 // It never blocks a bind: records queue and are written in batches off the
-// caller's path, and when the queue is full the oldest successful binds
-// give way first. A change's record is not queued: the store writes it
-// with the change (Change).
+// caller's path (auditRecorder). Refusals that need no account to decide
+// (summarised) are counted into one record per address and flush, logged
+// when that record is written.
 func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	if r.At.IsZero() {
 		r.At = s.now()
@@ -188,7 +189,9 @@ func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	r.Method = cmp.Or(r.Method, a.Method)
 	r.Remote = cmp.Or(r.Remote, a.Remote)
 	r = cleanRecord(r)
-	logAudit(s.log, r)
+	if !summarised(&r) {
+		logAudit(s.log, r)
+	}
 	s.audit.add(r)
 }
 
@@ -471,7 +474,7 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 	if !log.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("action", r.Action), slog.String("result", r.Result))
 	for _, f := range []struct{ k, v string }{
 		{"actor", r.Actor}, {"subject", r.Subject}, {"method", r.Method}, {"remote", r.Remote}, {"detail", r.Detail},
@@ -480,174 +483,8 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 			attrs = append(attrs, slog.String(f.k, f.v))
 		}
 	}
+	if r.Count > 1 {
+		attrs = append(attrs, slog.Int("count", r.Count))
+	}
 	log.LogAttrs(ctx, level, msg, attrs...)
-}
-
-// auditRecorder queues audit records and writes them in batches, so no
-// bind waits on the database for its record. The queue is bounded: when
-// it is full the oldest record of the least telling kind gives way (a
-// successful bind, then any other bind, then a change), and the losses are
-// counted in a warning.
-type auditRecorder struct {
-	store    Store
-	log      *slog.Logger
-	max      int
-	maxBatch int
-
-	mu     sync.Mutex
-	queues [auditTiers][]AuditRecord
-	// repeats finds a queued successful bind by what makes two alike, as
-	// a position in queues[tierBindSuccess].
-	repeats map[repeatKey]int
-	queued  int
-	// dropped counts the records given up since the last warning, by tier.
-	dropped [auditTiers]int
-	closed  bool
-
-	flusher   *flusher
-	closeOnce sync.Once
-}
-
-// The tiers of the queue, in the order they give way.
-const (
-	tierBindSuccess = iota
-	tierBind
-	tierChange
-	auditTiers
-)
-
-func tierOf(r *AuditRecord) int {
-	switch {
-	case r.Action != ActionBind:
-		return tierChange
-	case r.Result == ResultSuccess:
-		return tierBindSuccess
-	}
-	return tierBind
-}
-
-func newAuditRecorder(store Store, log *slog.Logger, interval time.Duration, limit int) *auditRecorder {
-	r := &auditRecorder{
-		store:    store,
-		log:      log,
-		max:      limit,
-		maxBatch: max(1, limit/8),
-	}
-	r.flusher = startFlusher(interval, r.flush)
-	return r
-}
-
-// repeatKey is what two successful binds share to be counted as one record.
-type repeatKey struct{ actor, subject, method, remote, detail string }
-
-func repeatOf(rec *AuditRecord) repeatKey {
-	return repeatKey{rec.Actor, rec.Subject, rec.Method, rec.Remote, rec.Detail}
-}
-
-// add queues rec without ever waiting for the database. A device that
-// binds all day (a mail client's every check, a submission's every
-// message) adds to the count of its queued record instead of a row each.
-func (r *auditRecorder) add(rec AuditRecord) {
-	if rec.Count <= 0 {
-		rec.Count = 1
-	}
-	r.mu.Lock()
-	t := tierOf(&rec)
-	if t == tierBindSuccess && !r.closed {
-		if i, ok := r.repeats[repeatOf(&rec)]; ok {
-			r.queues[t][i].Count += rec.Count
-			r.mu.Unlock()
-			return
-		}
-	}
-	if r.closed {
-		// Late records (after Close) are written at once rather than lost.
-		r.mu.Unlock()
-		r.write(context.Background(), []AuditRecord{rec})
-		return
-	}
-	if r.queued >= r.max {
-		r.dropOldest()
-	}
-	if t == tierBindSuccess {
-		if r.repeats == nil {
-			r.repeats = make(map[repeatKey]int)
-		}
-		r.repeats[repeatOf(&rec)] = len(r.queues[t])
-	}
-	r.queues[t] = append(r.queues[t], rec)
-	r.queued++
-	full := r.queued >= r.maxBatch
-	r.mu.Unlock()
-	if full {
-		r.flusher.poke()
-	}
-}
-
-// dropOldest gives up the oldest record of the lowest tier that has one.
-func (r *auditRecorder) dropOldest() {
-	for t := range r.queues {
-		q := r.queues[t]
-		if len(q) == 0 {
-			continue
-		}
-		if t == tierBindSuccess {
-			// Only when the database falls behind: positions move down.
-			delete(r.repeats, repeatOf(&q[0]))
-			for k, i := range r.repeats {
-				r.repeats[k] = i - 1
-			}
-		}
-		r.dropped[t] += q[0].Count
-		q[0] = AuditRecord{} // let its strings go
-		r.queues[t] = q[1:]
-		r.queued--
-		return
-	}
-}
-
-func (r *auditRecorder) flush() {
-	r.mu.Lock()
-	batch := make([]AuditRecord, 0, r.queued)
-	for t := range r.queues {
-		batch = append(batch, r.queues[t]...)
-		r.queues[t] = nil
-	}
-	clear(r.repeats)
-	r.queued = 0
-	dropped := r.dropped
-	r.dropped = [auditTiers]int{}
-	r.mu.Unlock()
-
-	if n := dropped[tierBindSuccess] + dropped[tierBind] + dropped[tierChange]; n > 0 {
-		r.log.Warn("audit queue full: records dropped", "dropped", n, "bind_successes", dropped[tierBindSuccess],
-			"bind_failures", dropped[tierBind], "changes", dropped[tierChange])
-	}
-	if len(batch) == 0 {
-		return
-	}
-	// The tiers were queued apart; the table is read in time order.
-	slices.SortStableFunc(batch, func(a, b AuditRecord) int { return a.At.Compare(b.At) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r.write(ctx, batch)
-}
-
-func (r *auditRecorder) write(ctx context.Context, batch []AuditRecord) {
-	if err := r.store.InsertAudit(ctx, batch); err != nil {
-		// The bind or the change itself stands; the operator must hear
-		// that its record did not.
-		r.log.Error("writing audit records failed", "count", len(batch), "err", err)
-	}
-}
-
-// close writes what is queued and stops the loop; records added later are
-// written one by one.
-func (r *auditRecorder) close() {
-	r.closeOnce.Do(func() {
-		r.mu.Lock()
-		r.closed = true
-		r.mu.Unlock()
-		r.flusher.close()
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -116,9 +117,11 @@ func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 }
 
 // A database that does not take writes must not hold up binds: the queue
-// stays bounded, gives up the oldest successful binds first, then other
-// binds, keeps the changes, and says how many it dropped.
-func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
+// stays bounded and gives way in tiers, each oldest first: successful
+// binds, then summaries and failures that name no account, and only then
+// failed binds of real accounts (and refused changes). A warning counts
+// what went.
+func TestAudit_FullQueueDropsSuccessesThenUnknownNamesNeverRealAccountsFirst(t *testing.T) {
 	store := &heldStore{Store: memstore.New(), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	logs := &logBuffer{}
 	svc := newAuditService(t, store, backend.Options{AuditQueue: 8, AuditFlushInterval: time.Hour, Logger: logs.logger()})
@@ -133,23 +136,31 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 	}
 
 	start := time.Now()
-	change := backend.AuditRecord{Action: backend.ActionAppPasswordRevoke, Actor: "alice", Subject: "alice", Result: backend.ResultSuccess}
+	account := func(i int) { svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("account", i))) }
+	for i := range 3 {
+		account(i)
+	}
+	for i := range 2 {
+		r := bindRecord(backend.FailUnknownAccount, fmt.Sprint("unknown", i))
+		r.Subject = ""
+		svc.Audit(ctx, r)
+	}
+	for range 100 {
+		svc.Audit(ctx, backend.AuditRecord{Action: backend.ActionBind, Actor: "x", Remote: "192.0.2.66",
+			Result: backend.FailRateLimited, Detail: "summary"})
+	}
 	for i := range 10 {
 		svc.Audit(ctx, bindRecord(backend.ResultSuccess, fmt.Sprint("ok", i)))
-		if i < 3 {
-			svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("fail", i)))
-			c := change
-			c.Detail = fmt.Sprint("change", i)
-			svc.Audit(ctx, c)
-		}
 	}
-	// 16 records into a queue of 8: the 8 oldest successes gave way. Three
-	// more failures take the last two successes, then the oldest failure.
-	for i := range 3 {
-		svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("fail", 3+i)))
+	// Queued: 3 account failures, 2 unknown names, one summary of 100,
+	// and the last 2 successes (8 gave way). Six more account failures
+	// take the 2 successes, the 2 unknown names and the summary, then the
+	// oldest account failure.
+	for i := 3; i < 9; i++ {
+		account(i)
 	}
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("queueing 19 records behind a stuck database took %v; it must not wait", d)
+		t.Errorf("queueing 121 records behind a stuck database took %v; it must not wait", d)
 	}
 
 	close(store.release)
@@ -158,28 +169,26 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 	for _, r := range listAudit(t, store, backend.AuditFilter{}) {
 		got = append(got, r.Detail)
 	}
-	want := map[string]bool{"held": true, "change0": true, "change1": true, "change2": true,
-		"fail1": true, "fail2": true, "fail3": true, "fail4": true, "fail5": true}
-	if len(got) != len(want) {
-		t.Errorf("written %q, want %d records: %v", got, len(want), want)
-	}
-	for _, d := range got {
-		if !want[d] {
-			t.Errorf("record %q was kept; want only %v", d, want)
-		}
+	slices.Sort(got)
+	want := []string{"account1", "account2", "account3", "account4", "account5", "account6", "account7", "account8", "held"}
+	if !slices.Equal(got, want) {
+		t.Errorf("written %q, want %q", got, want)
 	}
 
 	warn := logs.lines(t, "audit queue full: records dropped")
 	if len(warn) == 0 {
 		t.Fatalf("no warning about dropped records in the log:\n%s", logs)
 	}
-	dropped, successes := 0.0, 0.0
+	var dropped, successes, without, about float64
 	for _, w := range warn {
 		dropped += w["dropped"].(float64)
 		successes += w["bind_successes"].(float64)
+		without += w["without_account"].(float64)
+		about += w["about_accounts"].(float64)
 	}
-	if dropped != 11 || successes != 10 {
-		t.Errorf("warnings count %v dropped, %v of them successful binds; want 11 and 10", dropped, successes)
+	if dropped != 113 || successes != 10 || without != 102 || about != 1 {
+		t.Errorf("warnings count %v dropped: %v successes, %v without an account, %v about accounts; want 113: 10, 102, 1",
+			dropped, successes, without, about)
 	}
 }
 
@@ -188,7 +197,8 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 // secret: the label is recorded, the app password and the seed are not.
 func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 	logs := &logBuffer{}
-	f := newFixture(t, backend.Options{MaxAppPasswords: 1, Logger: logs.logger(), AuditFlushInterval: time.Hour})
+	f := newFixture(t, backend.Options{MaxAppPasswords: 1, Logger: logs.logger(),
+		AuditFlushInterval: time.Hour, AuditFailureFlush: time.Hour})
 	ctx := backend.WithActor(context.Background(), backend.Actor{Name: "admin", Method: "extended-operation", Remote: "192.0.2.9"})
 	must := func(err error) {
 		t.Helper()

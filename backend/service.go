@@ -31,9 +31,13 @@ type Options struct {
 	TOTPIssuer string
 	// UsageFlushInterval is how often last-used records are written.
 	UsageFlushInterval time.Duration
-	// AuditFlushInterval is how often queued audit records are written.
+	// AuditFlushInterval is how often queued audit records are written:
+	// successful binds and summarised refusals, one record per interval.
 	// A change's record is not queued: the store writes it with the change.
 	AuditFlushInterval time.Duration
+	// AuditFailureFlush is how soon a failed bind's or a refused change's
+	// record is written after it is queued (default 100 ms).
+	AuditFailureFlush time.Duration
 	// AuditQueue bounds the audit records waiting to be written; beyond
 	// it the oldest successful binds are dropped first.
 	AuditQueue int
@@ -96,6 +100,9 @@ func New(store Store, keys *Keys, opts Options) *Service {
 	if opts.AuditFlushInterval <= 0 {
 		opts.AuditFlushInterval = 2 * time.Second
 	}
+	if opts.AuditFailureFlush <= 0 {
+		opts.AuditFailureFlush = 100 * time.Millisecond
+	}
 	if opts.AuditQueue <= 0 {
 		opts.AuditQueue = 65536
 	}
@@ -119,7 +126,7 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		strangers: newStrangers(),
 	}
 	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
-	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditQueue)
+	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditFailureFlush, opts.AuditQueue)
 	return s
 }
 
