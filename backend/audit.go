@@ -64,6 +64,12 @@ const (
 	ActionUserDelete           = "user-delete"
 	ActionUserRole             = "user-role"
 	ActionUserUnlock           = "user-unlock"
+	ActionUserProfile          = "user-profile"
+	ActionUserAliases          = "user-aliases"
+	ActionGroupCreate          = "group-create"
+	ActionGroupDelete          = "group-delete"
+	ActionGroupAdd             = "group-add"
+	ActionGroupRemove          = "group-remove"
 )
 
 // Results of the audit trail: success, or the category of a failure. The
@@ -441,6 +447,12 @@ var auditMessages = map[string][2]string{
 	ActionUserDelete:           {"account deleted", "account deletion refused"},
 	ActionUserRole:             {"role changed", "role change refused"},
 	ActionUserUnlock:           {"account unlocked", "unlocking an account refused"},
+	ActionUserProfile:          {"profile changed", "profile change refused"},
+	ActionUserAliases:          {"mail aliases changed", "mail alias change refused"},
+	ActionGroupCreate:          {"group created", "group creation refused"},
+	ActionGroupDelete:          {"group deleted", "group deletion refused"},
+	ActionGroupAdd:             {"added to group", "adding to a group refused"},
+	ActionGroupRemove:          {"removed from group", "removing from a group refused"},
 }
 
 // LogAudit logs r as Service.Audit does, for a server with no audit trail

@@ -490,3 +490,57 @@ func TestAudit_RepeatedSuccessfulBindsAreOneRecordWithACount(t *testing.T) {
 		t.Errorf("failures: %v, want two records", counts)
 	}
 }
+
+// Profile, alias and group changes are recorded too, each with the write
+// that makes it; a change that changes nothing is no record.
+func TestAudit_ProfileAndGroupChangesAreRecorded(t *testing.T) {
+	f := newFixture(t, backend.Options{AuditFlushInterval: time.Hour, AuditFailureFlush: time.Hour})
+	ctx := backend.WithActor(context.Background(), backend.Actor{Name: "root", Method: "cli"})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ptr := func(s string) *string { return &s }
+	_, err := f.svc.AddUser(ctx, "alice", "alice@example.org", password, "")
+	must(err)
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Mail: ptr("alice@example.net"), DisplayName: ptr("Alice A."),
+		GivenName: ptr("")}))
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Aliases: &[]string{"al@example.net", "a@example.net"}}))
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{DisplayName: ptr("Alice A.")}))
+	if err := f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Mail: ptr("not an address")}); !errors.Is(err, backend.ErrInvalidInput) {
+		t.Fatalf("a bad address: %v", err)
+	}
+	must(f.svc.CreateGroup(ctx, "Staff"))
+	must(f.svc.SetGroupMember(ctx, "staff", "alice", true))
+	must(f.svc.SetGroupMember(ctx, "staff", "alice", false))
+	must(f.svc.DeleteGroup(ctx, "staff"))
+
+	type row struct{ action, subject, result, detail string }
+	want := []row{
+		{backend.ActionUserCreate, "alice", backend.ResultSuccess, "role=user mail=alice@example.org"},
+		{backend.ActionUserProfile, "alice", backend.ResultSuccess, `mail=alice@example.net display_name="Alice A."`},
+		{backend.ActionUserAliases, "alice", backend.ResultSuccess, "aliases=al@example.net,a@example.net"},
+		{backend.ActionGroupCreate, "", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupAdd, "alice", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupRemove, "alice", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupDelete, "", backend.ResultSuccess, "group=staff"},
+	}
+	check := func(when string, want []row) {
+		t.Helper()
+		recs := listAudit(t, f.store, backend.AuditFilter{})
+		if len(recs) != len(want) {
+			t.Fatalf("%s: %d records, want %d: %+v", when, len(recs), len(want), recs)
+		}
+		for i, w := range want {
+			r := recs[len(recs)-1-i]
+			if got := (row{r.Action, r.Subject, r.Result, r.Detail}); got != w || r.Actor != "root" || r.Method != "cli" {
+				t.Errorf("%s: record %d: %+v by %s (%s), want %+v by root (cli)", when, i, got, r.Actor, r.Method, w)
+			}
+		}
+	}
+	check("before any flush", want)
+	f.svc.Close()
+	check("after Close", append(want, row{backend.ActionUserProfile, "alice", backend.FailInvalidInput, ""}))
+}

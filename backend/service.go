@@ -853,8 +853,20 @@ type ProfileChange struct {
 }
 
 // UpdateProfile applies a ProfileChange: the profile in one write, then the
-// aliases in another, each all or nothing.
-func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) error {
+// aliases in another, each all or nothing and each with its record
+// (user-profile, user-aliases). A change refused before either write is
+// one record of the refusal; one that changes nothing, none.
+func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) (err error) {
+	action := ActionUserProfile
+	if ch.Mail == nil && ch.GivenName == nil && ch.Surname == nil && ch.DisplayName == nil {
+		action = ActionUserAliases
+	}
+	rctx, refusal := s.changing(ctx, action, name, "")
+	defer func() {
+		if refusal != nil && err != nil {
+			s.changed(rctx, refusal, err)
+		}
+	}()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
@@ -895,38 +907,68 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			aliases = append(aliases, al)
 		}
 	}
-	if p != (Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}) {
-		if err := s.store.SetProfile(ctx, a.ID, p); err != nil {
+	var changed []any
+	for _, f := range []struct {
+		key      string
+		was, now string
+	}{{"mail", a.Mail, p.Mail}, {"given_name", a.GivenName, p.GivenName}, {"surname", a.Surname, p.Surname},
+		{"display_name", a.DisplayName, p.DisplayName}} {
+		if f.was != f.now {
+			changed = append(changed, f.key, f.now)
+		}
+	}
+	if len(changed) > 0 {
+		pctx, pc := s.changing(ctx, ActionUserProfile, name, KV(changed...))
+		refusal = nil
+		err := committed(pc, s.store.SetProfile(pctx, a.ID, p))
+		s.changed(pctx, pc, err)
+		if err != nil {
 			return err
 		}
 	}
 	if ch.Aliases == nil {
 		return nil
 	}
-	return s.store.SetAliases(ctx, a.ID, aliases)
+	actx, ac := s.changing(ctx, ActionUserAliases, name, KV("aliases", strings.Join(aliases, ",")))
+	refusal = nil
+	err = committed(ac, s.store.SetAliases(actx, a.ID, aliases))
+	s.changed(actx, ac, err)
+	return err
 }
 
 // CreateGroup adds an empty group.
-func (s *Service) CreateGroup(ctx context.Context, name string) error {
+func (s *Service) CreateGroup(ctx context.Context, name string) (err error) {
 	name = strings.ToLower(name)
+	ctx, ch := s.changing(ctx, ActionGroupCreate, "", KV("group", name))
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	return s.store.CreateGroup(ctx, name)
+	return committed(ch, s.store.CreateGroup(ctx, name))
 }
 
 // DeleteGroup removes a group; its members stay.
-func (s *Service) DeleteGroup(ctx context.Context, name string) error {
-	return s.store.DeleteGroup(ctx, strings.ToLower(name))
+func (s *Service) DeleteGroup(ctx context.Context, name string) (err error) {
+	name = strings.ToLower(name)
+	ctx, ch := s.changing(ctx, ActionGroupDelete, "", KV("group", name))
+	defer func() { s.changed(ctx, ch, err) }()
+	return committed(ch, s.store.DeleteGroup(ctx, name))
 }
 
 // SetGroupMember adds an account to a group or removes it.
-func (s *Service) SetGroupMember(ctx context.Context, group, name string, member bool) error {
+func (s *Service) SetGroupMember(ctx context.Context, group, name string, member bool) (err error) {
+	group = strings.ToLower(group)
+	action := ActionGroupRemove
+	if member {
+		action = ActionGroupAdd
+	}
+	ctx, ch := s.changing(ctx, action, name, KV("group", group))
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.SetGroupMember(ctx, strings.ToLower(group), a.ID, member)
+	return committed(ch, s.store.SetGroupMember(ctx, group, a.ID, member))
 }
 
 // Groups lists every group with its members.
