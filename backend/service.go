@@ -539,6 +539,19 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 	return out, nil
 }
 
+// ChangeOwnPassword is SetPassword for the account's own user, who must give
+// the current password (VerifyPassword): a session left open is not enough
+// to take the account over. A current password that does not verify
+// refuses the change, recorded as such.
+func (s *Service) ChangeOwnPassword(ctx context.Context, name, current, password string) (int, error) {
+	if err := s.VerifyPassword(ctx, name, current); err != nil {
+		rctx, c := s.changing(ctx, ActionPasswordChange, name, KV("reason", "old password did not verify"))
+		s.changed(rctx, c, err)
+		return 0, err
+	}
+	return s.SetPassword(ctx, name, password)
+}
+
 // SetPassword replaces the primary password and, in the same transaction,
 // revokes every app password of the account, as Apple does on a password
 // change. It returns how many were revoked.
