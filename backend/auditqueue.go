@@ -341,7 +341,7 @@ const maxAuditBackoff = time.Minute
 func (r *auditRecorder) requeue(taken []*queuedRecord, err error) {
 	r.mu.Lock()
 	r.failures++
-	wait := min(r.interval<<min(r.failures-1, 16), max(maxAuditBackoff, r.interval))
+	wait := min(r.interval<<min(r.failures-1, 6), max(maxAuditBackoff, r.interval))
 	r.retryAt = time.Now().Add(wait)
 	var back [auditTiers][]*queuedRecord
 	for _, q := range taken {
