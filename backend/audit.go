@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -41,10 +39,13 @@ type AuditRecord struct {
 	// Detail is key=value pairs: an app password's id and label, counts,
 	// the reason of a failure.
 	Detail string `json:"detail"`
-	// Count is how many binds the record stands for: identical successful
-	// binds (same name, account, method, address and detail) queued
-	// within one write to the database are kept as one record from the
-	// first one's time. Every other record stands for one event.
+	// Count is how many binds the record stands for, from the first one's
+	// time: identical successful binds (same name, account, method,
+	// address and detail) queued for one write to the database are one
+	// record, and so are the binds from one address answered without
+	// looking at any account (refused by the address's limit, busy,
+	// malformed, anonymous; see summarised). Every other record stands for
+	// one event.
 	Count int `json:"count"`
 }
 
@@ -63,6 +64,12 @@ const (
 	ActionUserDelete           = "user-delete"
 	ActionUserRole             = "user-role"
 	ActionUserUnlock           = "user-unlock"
+	ActionUserProfile          = "user-profile"
+	ActionUserAliases          = "user-aliases"
+	ActionGroupCreate          = "group-create"
+	ActionGroupDelete          = "group-delete"
+	ActionGroupAdd             = "group-add"
+	ActionGroupRemove          = "group-remove"
 )
 
 // Results of the audit trail: success, or the category of a failure. The
@@ -179,8 +186,9 @@ func ActorFrom(ctx context.Context) Actor {
 // empty Actor, Method or Remote is taken from the Actor ctx carries.
 //
 // It never blocks a bind: records queue and are written in batches off the
-// caller's path (unless Options.AuditSync), and when the queue is full the
-// oldest successful binds give way first.
+// caller's path (auditRecorder). Refusals that need no account to decide
+// (summarised) are counted into one record per address and flush, logged
+// when that record is written.
 func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	if r.At.IsZero() {
 		r.At = s.now()
@@ -190,13 +198,95 @@ func (s *Service) Audit(ctx context.Context, r AuditRecord) {
 	r.Method = cmp.Or(r.Method, a.Method)
 	r.Remote = cmp.Or(r.Remote, a.Remote)
 	r = cleanRecord(r)
-	logAudit(s.log, r)
-	if s.opts.AuditSync {
-		// The caller may be cancelled at once; the change it made was not.
-		s.audit.write(context.WithoutCancel(ctx), []AuditRecord{r})
-		return
+	if !summarised(&r) {
+		logAudit(s.log, r)
 	}
 	s.audit.add(r)
+}
+
+// Change is the audit record of one change to an account, carried by the
+// context of the change into the store (WithChange), which writes it in the
+// transaction of the change: a committed change always has its record, and
+// a kill -9 right after the answer loses neither. See Store.
+type Change struct {
+	rec AuditRecord
+	// counted, when set, gives the record's Detail from the count the
+	// transaction reports (how many app passwords it revoked).
+	counted func(n int) string
+	// taken: a store asked for the record (Record); stored: the store
+	// call that did so returned without error, so it was committed.
+	taken, stored bool
+}
+
+// NewChange returns the change whose record is rec; counted, when not nil,
+// gives the record's Detail from the count the transaction reports.
+func NewChange(rec AuditRecord, counted func(n int) string) *Change {
+	rec = cleanRecord(rec)
+	rec.Count = 1
+	return &Change{rec: rec, counted: counted}
+}
+
+type changeKey struct{}
+
+// WithChange returns ctx carrying c into the store call that makes the
+// change.
+func WithChange(ctx context.Context, c *Change) context.Context {
+	return context.WithValue(ctx, changeKey{}, c)
+}
+
+// ChangeFrom returns the change ctx carries, nil when none: a store's
+// writing methods insert its Record in their transaction.
+func ChangeFrom(ctx context.Context) *Change {
+	c, _ := ctx.Value(changeKey{}).(*Change)
+	return c
+}
+
+// Record is the record for the store to insert in the transaction of the
+// change, before its commit. n is what only the transaction knows: the
+// number of app passwords the change revoked (0 for changes that revoke
+// none).
+func (c *Change) Record(n int) AuditRecord {
+	if c.counted != nil {
+		c.rec.Detail = cleanField(c.counted(n), maxAuditDetail)
+	}
+	c.taken = true
+	return c.rec
+}
+
+// changing starts the record of a change to subject by the actor ctx
+// carries, and returns ctx carrying it (for the store call that makes the
+// change) with the record. detail is the record's Detail, refused or done;
+// set Change.counted for a Detail that needs the transaction's count.
+func (s *Service) changing(ctx context.Context, action, subject, detail string) (context.Context, *Change) {
+	a := ActorFrom(ctx)
+	c := NewChange(AuditRecord{At: s.now(), Actor: a.Name, Action: action, Subject: strings.ToLower(subject),
+		Method: a.Method, Remote: a.Remote, Result: ResultSuccess, Detail: detail}, nil)
+	return WithChange(ctx, c), c
+}
+
+// committed notes the outcome of the store call that made change c, and
+// returns its error.
+func committed(c *Change, err error) error {
+	c.stored = err == nil && c.taken
+	return err
+}
+
+// changed records the outcome of change c: done, the store wrote its
+// record with it and only the log line is left; refused (nothing was
+// committed), the refusal is queued like a bind's record.
+func (s *Service) changed(ctx context.Context, c *Change, err error) {
+	r := c.rec
+	switch {
+	case c.stored:
+		logAudit(s.log, r)
+		return
+	case err == nil:
+		// A store that did not write it (none of wicket's): queued, as
+		// every record was before.
+	default:
+		r.Result = FailureCategory(err)
+	}
+	s.Audit(ctx, r)
 }
 
 // AuditRecords lists the audit trail, newest first.
@@ -252,12 +342,6 @@ func (s *Service) KeepAudit(ctx context.Context, retention, interval time.Durati
 		case <-t.C:
 		}
 	}
-}
-
-// changed records the outcome of a change to an account, made by the
-// actor ctx carries.
-func (s *Service) changed(ctx context.Context, action, subject string, err error, detail string) {
-	s.Audit(ctx, AuditRecord{Action: action, Subject: strings.ToLower(subject), Result: FailureCategory(err), Detail: detail})
 }
 
 // recordedID is an app password's id as a revocation records it: only
@@ -366,6 +450,12 @@ var auditMessages = map[string][2]string{
 	ActionUserDelete:           {"account deleted", "account deletion refused"},
 	ActionUserRole:             {"role changed", "role change refused"},
 	ActionUserUnlock:           {"account unlocked", "unlocking an account refused"},
+	ActionUserProfile:          {"profile changed", "profile change refused"},
+	ActionUserAliases:          {"mail aliases changed", "mail alias change refused"},
+	ActionGroupCreate:          {"group created", "group creation refused"},
+	ActionGroupDelete:          {"group deleted", "group deletion refused"},
+	ActionGroupAdd:             {"added to group", "adding to a group refused"},
+	ActionGroupRemove:          {"removed from group", "removing from a group refused"},
 }
 
 // LogAudit logs r as Service.Audit does, for a server with no audit trail
@@ -401,7 +491,7 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 	if !log.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 8)
 	attrs = append(attrs, slog.String("action", r.Action), slog.String("result", r.Result))
 	for _, f := range []struct{ k, v string }{
 		{"actor", r.Actor}, {"subject", r.Subject}, {"method", r.Method}, {"remote", r.Remote}, {"detail", r.Detail},
@@ -410,174 +500,8 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 			attrs = append(attrs, slog.String(f.k, f.v))
 		}
 	}
+	if r.Count > 1 {
+		attrs = append(attrs, slog.Int("count", r.Count))
+	}
 	log.LogAttrs(ctx, level, msg, attrs...)
-}
-
-// auditRecorder queues audit records and writes them in batches, so no
-// bind waits on the database for its record. The queue is bounded: when
-// it is full the oldest record of the least telling kind gives way (a
-// successful bind, then any other bind, then a change), and the losses are
-// counted in a warning.
-type auditRecorder struct {
-	store    Store
-	log      *slog.Logger
-	max      int
-	maxBatch int
-
-	mu     sync.Mutex
-	queues [auditTiers][]AuditRecord
-	// repeats finds a queued successful bind by what makes two alike, as
-	// a position in queues[tierBindSuccess].
-	repeats map[repeatKey]int
-	queued  int
-	// dropped counts the records given up since the last warning, by tier.
-	dropped [auditTiers]int
-	closed  bool
-
-	flusher   *flusher
-	closeOnce sync.Once
-}
-
-// The tiers of the queue, in the order they give way.
-const (
-	tierBindSuccess = iota
-	tierBind
-	tierChange
-	auditTiers
-)
-
-func tierOf(r *AuditRecord) int {
-	switch {
-	case r.Action != ActionBind:
-		return tierChange
-	case r.Result == ResultSuccess:
-		return tierBindSuccess
-	}
-	return tierBind
-}
-
-func newAuditRecorder(store Store, log *slog.Logger, interval time.Duration, limit int) *auditRecorder {
-	r := &auditRecorder{
-		store:    store,
-		log:      log,
-		max:      limit,
-		maxBatch: max(1, limit/8),
-	}
-	r.flusher = startFlusher(interval, r.flush)
-	return r
-}
-
-// repeatKey is what two successful binds share to be counted as one record.
-type repeatKey struct{ actor, subject, method, remote, detail string }
-
-func repeatOf(rec *AuditRecord) repeatKey {
-	return repeatKey{rec.Actor, rec.Subject, rec.Method, rec.Remote, rec.Detail}
-}
-
-// add queues rec without ever waiting for the database. A device that
-// binds all day (a mail client's every check, a submission's every
-// message) adds to the count of its queued record instead of a row each.
-func (r *auditRecorder) add(rec AuditRecord) {
-	if rec.Count <= 0 {
-		rec.Count = 1
-	}
-	r.mu.Lock()
-	t := tierOf(&rec)
-	if t == tierBindSuccess && !r.closed {
-		if i, ok := r.repeats[repeatOf(&rec)]; ok {
-			r.queues[t][i].Count += rec.Count
-			r.mu.Unlock()
-			return
-		}
-	}
-	if r.closed {
-		// Late records (after Close) are written at once rather than lost.
-		r.mu.Unlock()
-		r.write(context.Background(), []AuditRecord{rec})
-		return
-	}
-	if r.queued >= r.max {
-		r.dropOldest()
-	}
-	if t == tierBindSuccess {
-		if r.repeats == nil {
-			r.repeats = make(map[repeatKey]int)
-		}
-		r.repeats[repeatOf(&rec)] = len(r.queues[t])
-	}
-	r.queues[t] = append(r.queues[t], rec)
-	r.queued++
-	full := r.queued >= r.maxBatch
-	r.mu.Unlock()
-	if full {
-		r.flusher.poke()
-	}
-}
-
-// dropOldest gives up the oldest record of the lowest tier that has one.
-func (r *auditRecorder) dropOldest() {
-	for t := range r.queues {
-		q := r.queues[t]
-		if len(q) == 0 {
-			continue
-		}
-		if t == tierBindSuccess {
-			// Only when the database falls behind: positions move down.
-			delete(r.repeats, repeatOf(&q[0]))
-			for k, i := range r.repeats {
-				r.repeats[k] = i - 1
-			}
-		}
-		r.dropped[t] += q[0].Count
-		q[0] = AuditRecord{} // let its strings go
-		r.queues[t] = q[1:]
-		r.queued--
-		return
-	}
-}
-
-func (r *auditRecorder) flush() {
-	r.mu.Lock()
-	batch := make([]AuditRecord, 0, r.queued)
-	for t := range r.queues {
-		batch = append(batch, r.queues[t]...)
-		r.queues[t] = nil
-	}
-	clear(r.repeats)
-	r.queued = 0
-	dropped := r.dropped
-	r.dropped = [auditTiers]int{}
-	r.mu.Unlock()
-
-	if n := dropped[tierBindSuccess] + dropped[tierBind] + dropped[tierChange]; n > 0 {
-		r.log.Warn("audit queue full: records dropped", "dropped", n, "bind_successes", dropped[tierBindSuccess],
-			"bind_failures", dropped[tierBind], "changes", dropped[tierChange])
-	}
-	if len(batch) == 0 {
-		return
-	}
-	// The tiers were queued apart; the table is read in time order.
-	slices.SortStableFunc(batch, func(a, b AuditRecord) int { return a.At.Compare(b.At) })
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	r.write(ctx, batch)
-}
-
-func (r *auditRecorder) write(ctx context.Context, batch []AuditRecord) {
-	if err := r.store.InsertAudit(ctx, batch); err != nil {
-		// The bind or the change itself stands; the operator must hear
-		// that its record did not.
-		r.log.Error("writing audit records failed", "count", len(batch), "err", err)
-	}
-}
-
-// close writes what is queued and stops the loop; records added later are
-// written one by one.
-func (r *auditRecorder) close() {
-	r.closeOnce.Do(func() {
-		r.mu.Lock()
-		r.closed = true
-		r.mu.Unlock()
-		r.flusher.close()
-	})
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -82,8 +83,9 @@ func bindRecord(result, detail string) backend.AuditRecord {
 		Method: string(backend.MethodAppPassword), Remote: "192.0.2.1", Result: result, Detail: detail}
 }
 
-// Records queue off the caller's path; Close writes every one of them, and
-// a record that comes after Close is written at once rather than lost.
+// Records of binds queue off the caller's path; Close writes every one of
+// them, and a record that comes after Close is written at once rather than
+// lost. A change's record is not queued: it is written with the change.
 func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 	store := memstore.New()
 	svc := newAuditService(t, store, backend.Options{AuditFlushInterval: time.Hour})
@@ -94,8 +96,8 @@ func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 	for i := range 100 {
 		svc.Audit(ctx, bindRecord(backend.ResultSuccess, fmt.Sprint("n=", i)))
 	}
-	if got := listAudit(t, store, backend.AuditFilter{}); len(got) != 0 {
-		t.Fatalf("%d records written before the flush interval or Close; the queue should hold them", len(got))
+	if got := listAudit(t, store, backend.AuditFilter{}); len(got) != 1 || got[0].Action != backend.ActionUserCreate {
+		t.Fatalf("before the flush interval or Close: %+v, want only the account's creation; the queue should hold the binds", got)
 	}
 	svc.Close()
 	got := listAudit(t, store, backend.AuditFilter{})
@@ -115,9 +117,11 @@ func TestAudit_QueuedRecordsAreWrittenByClose(t *testing.T) {
 }
 
 // A database that does not take writes must not hold up binds: the queue
-// stays bounded, gives up the oldest successful binds first, then other
-// binds, keeps the changes, and says how many it dropped.
-func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
+// stays bounded and gives way in tiers, each oldest first: successful
+// binds, then summaries and failures that name no account, and only then
+// failed binds of real accounts (and refused changes). A warning counts
+// what went.
+func TestAudit_FullQueueDropsSuccessesThenUnknownNamesNeverRealAccountsFirst(t *testing.T) {
 	store := &heldStore{Store: memstore.New(), entered: make(chan struct{}, 1), release: make(chan struct{})}
 	logs := &logBuffer{}
 	svc := newAuditService(t, store, backend.Options{AuditQueue: 8, AuditFlushInterval: time.Hour, Logger: logs.logger()})
@@ -132,23 +136,31 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 	}
 
 	start := time.Now()
-	change := backend.AuditRecord{Action: backend.ActionAppPasswordRevoke, Actor: "alice", Subject: "alice", Result: backend.ResultSuccess}
+	account := func(i int) { svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("account", i))) }
+	for i := range 3 {
+		account(i)
+	}
+	for i := range 2 {
+		r := bindRecord(backend.FailUnknownAccount, fmt.Sprint("unknown", i))
+		r.Subject = ""
+		svc.Audit(ctx, r)
+	}
+	for range 100 {
+		svc.Audit(ctx, backend.AuditRecord{Action: backend.ActionBind, Actor: "x", Remote: "192.0.2.66",
+			Result: backend.FailRateLimited, Detail: "summary"})
+	}
 	for i := range 10 {
 		svc.Audit(ctx, bindRecord(backend.ResultSuccess, fmt.Sprint("ok", i)))
-		if i < 3 {
-			svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("fail", i)))
-			c := change
-			c.Detail = fmt.Sprint("change", i)
-			svc.Audit(ctx, c)
-		}
 	}
-	// 16 records into a queue of 8: the 8 oldest successes gave way. Three
-	// more failures take the last two successes, then the oldest failure.
-	for i := range 3 {
-		svc.Audit(ctx, bindRecord(backend.FailWrongAppPassword, fmt.Sprint("fail", 3+i)))
+	// Queued: 3 account failures, 2 unknown names, one summary of 100,
+	// and the last 2 successes (8 gave way). Six more account failures
+	// take the 2 successes, the 2 unknown names and the summary, then the
+	// oldest account failure.
+	for i := 3; i < 9; i++ {
+		account(i)
 	}
 	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("queueing 19 records behind a stuck database took %v; it must not wait", d)
+		t.Errorf("queueing 121 records behind a stuck database took %v; it must not wait", d)
 	}
 
 	close(store.release)
@@ -157,28 +169,26 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 	for _, r := range listAudit(t, store, backend.AuditFilter{}) {
 		got = append(got, r.Detail)
 	}
-	want := map[string]bool{"held": true, "change0": true, "change1": true, "change2": true,
-		"fail1": true, "fail2": true, "fail3": true, "fail4": true, "fail5": true}
-	if len(got) != len(want) {
-		t.Errorf("written %q, want %d records: %v", got, len(want), want)
-	}
-	for _, d := range got {
-		if !want[d] {
-			t.Errorf("record %q was kept; want only %v", d, want)
-		}
+	slices.Sort(got)
+	want := []string{"account1", "account2", "account3", "account4", "account5", "account6", "account7", "account8", "held"}
+	if !slices.Equal(got, want) {
+		t.Errorf("written %q, want %q", got, want)
 	}
 
 	warn := logs.lines(t, "audit queue full: records dropped")
 	if len(warn) == 0 {
 		t.Fatalf("no warning about dropped records in the log:\n%s", logs)
 	}
-	dropped, successes := 0.0, 0.0
+	var dropped, successes, without, about float64
 	for _, w := range warn {
 		dropped += w["dropped"].(float64)
 		successes += w["bind_successes"].(float64)
+		without += w["without_account"].(float64)
+		about += w["about_accounts"].(float64)
 	}
-	if dropped != 11 || successes != 10 {
-		t.Errorf("warnings count %v dropped, %v of them successful binds; want 11 and 10", dropped, successes)
+	if dropped != 113 || successes != 10 || without != 102 || about != 1 {
+		t.Errorf("warnings count %v dropped: %v successes, %v without an account, %v about accounts; want 113: 10, 102, 1",
+			dropped, successes, without, about)
 	}
 }
 
@@ -187,7 +197,8 @@ func TestAudit_FullQueueDropsBindSuccessesFirstAndNeverBlocks(t *testing.T) {
 // secret: the label is recorded, the app password and the seed are not.
 func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 	logs := &logBuffer{}
-	f := newFixture(t, backend.Options{AuditSync: true, MaxAppPasswords: 1, Logger: logs.logger()})
+	f := newFixture(t, backend.Options{MaxAppPasswords: 1, Logger: logs.logger(),
+		AuditFlushInterval: time.Hour, AuditFailureFlush: time.Hour})
 	ctx := backend.WithActor(context.Background(), backend.Actor{Name: "admin", Method: "extended-operation", Remote: "192.0.2.9"})
 	must := func(err error) {
 		t.Helper()
@@ -250,11 +261,38 @@ func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 		{backend.ActionUserUnlock, backend.ResultSuccess, ""},
 		{backend.ActionUserDelete, backend.ResultSuccess, ""},
 	}
+	// Every change is in the store as soon as it returned, written with it;
+	// the refusals are queued.
+	var done []row
+	for _, w := range want {
+		if w.result == backend.ResultSuccess {
+			done = append(done, w)
+		}
+	}
+	written := listAudit(t, f.store, backend.AuditFilter{})
+	if len(written) != len(done) {
+		t.Fatalf("before any flush: %d records, want the %d changes made: %+v", len(written), len(done), written)
+	}
+	for i, w := range done {
+		if r := written[len(written)-1-i]; (row{r.Action, r.Result, r.Detail}) != w {
+			t.Errorf("change %d written as %+v, want %+v", i, r, w)
+		}
+	}
+	f.svc.Close()
 	recs := listAudit(t, f.store, backend.AuditFilter{})
 	if len(recs) != len(want) {
 		t.Fatalf("%d records, want %d: %+v", len(recs), len(want), recs)
 	}
-	for i, w := range want {
+	// All of the same instant (the fixture's clock), so listed in the
+	// order written: the changes, then the refusals queued meanwhile.
+	var inOrder []row
+	for _, w := range want {
+		if w.result != backend.ResultSuccess {
+			inOrder = append(inOrder, w)
+		}
+	}
+	inOrder = append(done, inOrder...)
+	for i, w := range inOrder {
 		r := recs[len(recs)-1-i] // listed newest first
 		got := row{r.Action, r.Result, r.Detail}
 		if got != w {
@@ -269,7 +307,7 @@ func TestAudit_ChangesAreRecordedWithoutSecrets(t *testing.T) {
 		}
 	}
 
-	// The log line of a record has its fields.
+	// The log line of a record has its fields; each change has one.
 	created := logs.lines(t, "app password created")
 	if len(created) != 2 || created[0]["actor"] != "admin" || created[0]["subject"] != "alice" ||
 		created[0]["result"] != backend.ResultSuccess || created[0]["remote"] != "192.0.2.9" ||
@@ -350,7 +388,7 @@ func TestAuthenticate_FailureCarriesCategoryMethodAndAccount(t *testing.T) {
 // the cutoff; KeepAudit prunes once at start.
 func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 	store := memstore.New()
-	svc := newAuditService(t, store, backend.Options{AuditSync: true})
+	svc := newAuditService(t, store, backend.Options{})
 	defer svc.Close()
 	now := time.Now()
 	old := make([]backend.AuditRecord, 2500)
@@ -361,7 +399,10 @@ func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 	if err := store.InsertAudit(context.Background(), old); err != nil {
 		t.Fatal(err)
 	}
-	svc.Audit(context.Background(), bindRecord(backend.ResultSuccess, "new"))
+	if err := store.InsertAudit(context.Background(), []backend.AuditRecord{{At: now, Action: backend.ActionBind,
+		Result: backend.ResultSuccess, Detail: "new"}}); err != nil {
+		t.Fatal(err)
+	}
 
 	n, err := svc.PruneAudit(context.Background(), now.Add(-24*time.Hour))
 	if err != nil || n != 2500 {
@@ -398,9 +439,10 @@ func TestAudit_PruneInChunksAndAtStart(t *testing.T) {
 
 // Clients choose bind names: a record keeps them on one line and bounded.
 func TestAudit_ClientTextIsKeptToOneBoundedLine(t *testing.T) {
-	f := newFixture(t, backend.Options{AuditSync: true})
+	f := newFixture(t, backend.Options{})
 	name := "mallory\n2031-01-01 bind success alice" + strings.Repeat("x", 5000) + "\xff"
 	f.svc.Audit(context.Background(), backend.AuditRecord{Action: backend.ActionBind, Actor: name, Result: backend.FailUnknownAccount})
+	f.svc.Close()
 	r := listAudit(t, f.store, backend.AuditFilter{})[0]
 	if strings.ContainsAny(r.Actor, "\n\r") || len(r.Actor) > 256 || !strings.HasPrefix(r.Actor, "mallory") ||
 		!strings.HasSuffix(r.Actor, "…") {
@@ -447,4 +489,58 @@ func TestAudit_RepeatedSuccessfulBindsAreOneRecordWithACount(t *testing.T) {
 	if counts["wrong-app-password 192.0.2.1 "] != 2 {
 		t.Errorf("failures: %v, want two records", counts)
 	}
+}
+
+// Profile, alias and group changes are recorded too, each with the write
+// that makes it; a change that changes nothing is no record.
+func TestAudit_ProfileAndGroupChangesAreRecorded(t *testing.T) {
+	f := newFixture(t, backend.Options{AuditFlushInterval: time.Hour, AuditFailureFlush: time.Hour})
+	ctx := backend.WithActor(context.Background(), backend.Actor{Name: "root", Method: "cli"})
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ptr := func(s string) *string { return &s }
+	_, err := f.svc.AddUser(ctx, "alice", "alice@example.org", password, "")
+	must(err)
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Mail: ptr("alice@example.net"), DisplayName: ptr("Alice A."),
+		GivenName: ptr("")}))
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Aliases: &[]string{"al@example.net", "a@example.net"}}))
+	must(f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{DisplayName: ptr("Alice A.")}))
+	if err := f.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{Mail: ptr("not an address")}); !errors.Is(err, backend.ErrInvalidInput) {
+		t.Fatalf("a bad address: %v", err)
+	}
+	must(f.svc.CreateGroup(ctx, "Staff"))
+	must(f.svc.SetGroupMember(ctx, "staff", "alice", true))
+	must(f.svc.SetGroupMember(ctx, "staff", "alice", false))
+	must(f.svc.DeleteGroup(ctx, "staff"))
+
+	type row struct{ action, subject, result, detail string }
+	want := []row{
+		{backend.ActionUserCreate, "alice", backend.ResultSuccess, "role=user mail=alice@example.org"},
+		{backend.ActionUserProfile, "alice", backend.ResultSuccess, `mail=alice@example.net display_name="Alice A."`},
+		{backend.ActionUserAliases, "alice", backend.ResultSuccess, "aliases=al@example.net,a@example.net"},
+		{backend.ActionGroupCreate, "", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupAdd, "alice", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupRemove, "alice", backend.ResultSuccess, "group=staff"},
+		{backend.ActionGroupDelete, "", backend.ResultSuccess, "group=staff"},
+	}
+	check := func(when string, want []row) {
+		t.Helper()
+		recs := listAudit(t, f.store, backend.AuditFilter{})
+		if len(recs) != len(want) {
+			t.Fatalf("%s: %d records, want %d: %+v", when, len(recs), len(want), recs)
+		}
+		for i, w := range want {
+			r := recs[len(recs)-1-i]
+			if got := (row{r.Action, r.Subject, r.Result, r.Detail}); got != w || r.Actor != "root" || r.Method != "cli" {
+				t.Errorf("%s: record %d: %+v by %s (%s), want %+v by root (cli)", when, i, got, r.Actor, r.Method, w)
+			}
+		}
+	}
+	check("before any flush", want)
+	f.svc.Close()
+	check("after Close", append(want, row{backend.ActionUserProfile, "alice", backend.FailInvalidInput, ""}))
 }

@@ -5,17 +5,29 @@ import (
 	"time"
 )
 
-// flusher runs flush every interval, early when poked, and a last time on
-// close: the loop behind the recorders that keep bookkeeping off the bind
-// path (last use of app passwords, the audit trail).
+// flushReason says why a flusher calls its flush.
+type flushReason int
+
+const (
+	flushTick  flushReason = iota // the interval passed
+	flushPoke                     // poke: a batch is full, or a retry is due
+	flushHurry                    // hurry: records that must not wait for the interval
+	flushClose                    // the last flush, on close
+)
+
+// flusher runs flush every interval, early when poked or hurried, and a
+// last time on close: the loop behind the recorders that keep bookkeeping
+// off the bind path (last use of app passwords, the audit trail).
 type flusher struct {
 	kick chan struct{}
+	rush chan struct{}
 	stop chan struct{}
 	done chan struct{}
 }
 
-func startFlusher(interval time.Duration, flush func()) *flusher {
-	f := &flusher{kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+func startFlusher(interval time.Duration, flush func(flushReason)) *flusher {
+	f := &flusher{kick: make(chan struct{}, 1), rush: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{})}
 	go func() {
 		defer close(f.done)
 		// A flush is thousands of rows at once; binds arriving meanwhile
@@ -27,23 +39,32 @@ func startFlusher(interval time.Duration, flush func()) *flusher {
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {
+			why := flushTick
 			select {
 			case <-t.C:
 			case <-f.kick:
+				why = flushPoke
+			case <-f.rush:
+				why = flushHurry
 			case <-f.stop:
-				flush()
+				flush(flushClose)
 				return
 			}
-			flush()
+			flush(why)
 		}
 	}()
 	return f
 }
 
 // poke asks for a flush soon, without waiting.
-func (f *flusher) poke() {
+func (f *flusher) poke() { signal(f.kick) }
+
+// hurry asks soon for the flush of what must not wait for the interval.
+func (f *flusher) hurry() { signal(f.rush) }
+
+func signal(c chan struct{}) {
 	select {
-	case f.kick <- struct{}{}:
+	case c <- struct{}{}:
 	default:
 	}
 }

@@ -17,7 +17,8 @@ func (s *Service) AddUserWithHash(ctx context.Context, name, mail, hash, role st
 // revokes every app password of the account in the same transaction, and
 // says how many.
 func (s *Service) SetPasswordHash(ctx context.Context, name, hash string) (revoked int, err error) {
-	defer func() { s.passwordChanged(ctx, name, revoked, err, true) }()
+	ctx, ch := s.passwordChange(ctx, name, true)
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := ValidatePasswordHash(hash); err != nil {
 		return 0, err
 	}
@@ -25,5 +26,6 @@ func (s *Service) SetPasswordHash(ctx context.Context, name, hash string) (revok
 	if err != nil {
 		return 0, err
 	}
-	return s.store.SetPasswordHash(ctx, a.ID, hash, true, s.now().UTC())
+	revoked, err = s.store.SetPasswordHash(ctx, a.ID, hash, true, s.now().UTC())
+	return revoked, committed(ch, err)
 }

@@ -211,12 +211,13 @@ func (s *Service) withLockState(ui *UserInfo, a *Account) *UserInfo {
 // another process than the server's: the records and the count of unlocks
 // live in the store, and the server reads them with every bind.
 func (s *Service) Unlock(ctx context.Context, name string) (err error) {
-	defer func() { s.changed(ctx, ActionUserUnlock, name, err, "") }()
+	ctx, ch := s.changing(ctx, ActionUserUnlock, name, "")
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.UnlockAccount(ctx, a.ID)
+	return committed(ch, s.store.UnlockAccount(ctx, a.ID))
 }
 
 // --- the bind path ---

@@ -416,7 +416,7 @@ func TestLockout_UnknownUsersAreNotStoredButSlowDownAlike(t *testing.T) {
 func TestLockout_AFailureThatCannotBeRecordedFailsClosed(t *testing.T) {
 	var broken atomic.Bool
 	f := &lockFixture{fixture: newFixtureOver(t, backend.Options{Lockout: testLockout, Logger: slog.New(slog.DiscardHandler)}, func(s backend.Store) backend.Store {
-		return &failingStore{Store: s, broken: &broken}
+		return &fullDisk{Store: s, broken: &broken}
 	})}
 	secret := f.user(t, "alice")
 	ap := f.appPassword(t, "alice")
@@ -441,12 +441,13 @@ func TestLockout_AFailureThatCannotBeRecordedFailsClosed(t *testing.T) {
 	}
 }
 
-type failingStore struct {
+// fullDisk refuses to record failed binds while broken is set.
+type fullDisk struct {
 	backend.Store
 	broken *atomic.Bool
 }
 
-func (s *failingStore) RecordAuthFailure(ctx context.Context, id int64, p backend.AuthPath, at time.Time, pol backend.LockoutPolicy) (backend.Failures, error) {
+func (s *fullDisk) RecordAuthFailure(ctx context.Context, id int64, p backend.AuthPath, at time.Time, pol backend.LockoutPolicy) (backend.Failures, error) {
 	if s.broken.Load() {
 		return backend.Failures{}, errors.New("database or disk is full")
 	}

@@ -31,14 +31,16 @@ type Options struct {
 	TOTPIssuer string
 	// UsageFlushInterval is how often last-used records are written.
 	UsageFlushInterval time.Duration
-	// AuditFlushInterval is how often queued audit records are written.
+	// AuditFlushInterval is how often queued audit records are written:
+	// successful binds and summarised refusals, one record per interval.
+	// A change's record is not queued: the store writes it with the change.
 	AuditFlushInterval time.Duration
+	// AuditFailureFlush is how soon a failed bind's or a refused change's
+	// record is written after it is queued (default 100 ms).
+	AuditFailureFlush time.Duration
 	// AuditQueue bounds the audit records waiting to be written; beyond
 	// it the oldest successful binds are dropped first.
 	AuditQueue int
-	// AuditSync writes each audit record before Audit returns, for a
-	// command that exits right after its change.
-	AuditSync bool
 	// Lockout is the failure policy of binds. Unset durations take
 	// DefaultLockout's; a zero Delay means failures are answered at once.
 	Lockout LockoutPolicy
@@ -103,6 +105,9 @@ func New(store Store, keys *Keys, opts Options) *Service {
 	if opts.AuditFlushInterval <= 0 {
 		opts.AuditFlushInterval = 2 * time.Second
 	}
+	if opts.AuditFailureFlush <= 0 {
+		opts.AuditFailureFlush = 100 * time.Millisecond
+	}
 	if opts.AuditQueue <= 0 {
 		opts.AuditQueue = 65536
 	}
@@ -127,7 +132,7 @@ func New(store Store, keys *Keys, opts Options) *Service {
 		sources: newSources(),
 	}
 	s.usage = newUsageRecorder(store, s.log, opts.UsageFlushInterval, 4096)
-	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditQueue)
+	s.audit = newAuditRecorder(store, s.log, opts.AuditFlushInterval, opts.AuditFailureFlush, opts.AuditQueue)
 	return s
 }
 
@@ -487,13 +492,12 @@ func (s *Service) addAccount(ctx context.Context, name, mail, role string, makeH
 	if role == "" {
 		role = RoleUser
 	}
-	defer func() {
-		detail := KV("role", role)
-		if mail != "" {
-			detail += " " + KV("mail", mail)
-		}
-		s.changed(ctx, ActionUserCreate, name, err, detail)
-	}()
+	detail := KV("role", role)
+	if mail != "" {
+		detail += " " + KV("mail", mail)
+	}
+	ctx, ch := s.changing(ctx, ActionUserCreate, name, detail)
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
@@ -512,7 +516,7 @@ func (s *Service) addAccount(ctx context.Context, name, mail, role string, makeH
 	now := s.now().UTC()
 	a := &Account{Name: name, Mail: mail, Role: role, PasswordHash: hash, AppPasswordSalt: salt,
 		CreatedAt: now, PasswordChangedAt: now}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
+	if err := committed(ch, s.store.CreateAccount(ctx, a)); err != nil {
 		return nil, err
 	}
 	return s.info(ctx, a)
@@ -582,11 +586,25 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 	return out, nil
 }
 
+// ChangeOwnPassword is SetPassword for the account's own user, who must give
+// the current password (VerifyPassword): a session left open is not enough
+// to take the account over. A current password that does not verify
+// refuses the change, recorded as such.
+func (s *Service) ChangeOwnPassword(ctx context.Context, name, current, password string) (int, error) {
+	if err := s.VerifyPassword(ctx, name, current); err != nil {
+		rctx, c := s.changing(ctx, ActionPasswordChange, name, KV("reason", "old password did not verify"))
+		s.changed(rctx, c, err)
+		return 0, err
+	}
+	return s.SetPassword(ctx, name, password)
+}
+
 // SetPassword replaces the primary password and, in the same transaction,
 // revokes every app password of the account, as Apple does on a password
 // change. It returns how many were revoked.
 func (s *Service) SetPassword(ctx context.Context, name, password string) (revoked int, err error) {
-	defer func() { s.passwordChanged(ctx, name, revoked, err, false) }()
+	ctx, ch := s.passwordChange(ctx, name, false)
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := ValidatePassword(password); err != nil {
 		return 0, err
 	}
@@ -598,20 +616,22 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (revok
 	if err != nil {
 		return 0, err
 	}
-	return s.store.SetPasswordHash(ctx, a.ID, h, true, s.now().UTC())
+	revoked, err = s.store.SetPasswordHash(ctx, a.ID, h, true, s.now().UTC())
+	return revoked, committed(ch, err)
 }
 
-// passwordChanged records a change of the primary password and the app
-// passwords it revoked.
-func (s *Service) passwordChanged(ctx context.Context, name string, revoked int, err error, imported bool) {
-	detail := ""
-	if err == nil {
-		detail = KV("revoked", revoked)
+// passwordChange starts the record of a change of the primary password,
+// which says how many app passwords it revoked.
+func (s *Service) passwordChange(ctx context.Context, name string, imported bool) (context.Context, *Change) {
+	ctx, ch := s.changing(ctx, ActionPasswordChange, name, "")
+	ch.counted = func(revoked int) string {
+		detail := KV("revoked", revoked)
 		if imported {
 			detail += " " + KV("from", "import")
 		}
+		return detail
 	}
-	s.changed(ctx, ActionPasswordChange, name, err, detail)
+	return ctx, ch
 }
 
 // SetDisabled disables or enables an account. A disabled account fails every
@@ -621,24 +641,19 @@ func (s *Service) SetDisabled(ctx context.Context, name string, disabled bool) (
 	if disabled {
 		action = ActionUserDisable
 	}
-	defer func() { s.changed(ctx, action, name, err, "") }()
+	ctx, ch := s.changing(ctx, action, name, "")
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.SetDisabled(ctx, a.ID, disabled)
+	return committed(ch, s.store.SetDisabled(ctx, a.ID, disabled))
 }
 
 // SetRole changes an account's role.
 func (s *Service) SetRole(ctx context.Context, name, role string) (err error) {
-	was := ""
-	defer func() {
-		detail := KV("role", role)
-		if was != "" {
-			detail += " " + KV("was", was)
-		}
-		s.changed(ctx, ActionUserRole, name, err, detail)
-	}()
+	ctx, ch := s.changing(ctx, ActionUserRole, name, KV("role", role))
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := validRole(role); err != nil {
 		return err
 	}
@@ -646,36 +661,35 @@ func (s *Service) SetRole(ctx context.Context, name, role string) (err error) {
 	if err != nil {
 		return err
 	}
-	was = a.Role
-	return s.store.SetRole(ctx, a.ID, role)
+	if a.Role != "" {
+		ch.rec.Detail += " " + KV("was", a.Role)
+	}
+	return committed(ch, s.store.SetRole(ctx, a.ID, role))
 }
 
 // DeleteUser removes an account and its app passwords.
 func (s *Service) DeleteUser(ctx context.Context, name string) (err error) {
-	defer func() { s.changed(ctx, ActionUserDelete, name, err, "") }()
+	ctx, ch := s.changing(ctx, ActionUserDelete, name, "")
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.DeleteAccount(ctx, a.ID)
+	return committed(ch, s.store.DeleteAccount(ctx, a.ID))
 }
 
 // EnrollTOTP gives the account a new TOTP seed (random when seed is nil),
 // replacing any earlier one, and returns what the user's authenticator needs.
 func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (_ *TOTPEnrollment, err error) {
-	replaced := false
-	defer func() {
-		detail := ""
-		if err == nil && replaced {
-			detail = KV("replaced", true)
-		}
-		s.changed(ctx, ActionTOTPEnroll, name, err, detail)
-	}()
+	ctx, ch := s.changing(ctx, ActionTOTPEnroll, name, "")
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return nil, err
 	}
-	replaced = a.TOTPEnrolled()
+	if a.TOTPEnrolled() {
+		ch.counted = func(int) string { return KV("replaced", true) }
+	}
 	if seed == nil {
 		seed = newTOTPSeed()
 	}
@@ -687,7 +701,7 @@ func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (_ *
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.store.SetTOTPSeed(ctx, a.ID, s.keys.sealSeed(a.ID, seed), s.now().UTC()); err != nil {
+	if _, err := s.store.SetTOTPSeed(ctx, a.ID, s.keys.sealSeed(a.ID, seed), s.now().UTC()); committed(ch, err) != nil {
 		return nil, err
 	}
 	return &e, nil
@@ -696,18 +710,15 @@ func (s *Service) EnrollTOTP(ctx context.Context, name string, seed []byte) (_ *
 // RemoveTOTP removes the second factor. App passwords exist only under
 // two-factor, so they are revoked with it; it returns how many.
 func (s *Service) RemoveTOTP(ctx context.Context, name string) (revoked int, err error) {
-	defer func() {
-		detail := ""
-		if err == nil {
-			detail = KV("revoked", revoked)
-		}
-		s.changed(ctx, ActionTOTPRemove, name, err, detail)
-	}()
+	ctx, ch := s.changing(ctx, ActionTOTPRemove, name, "")
+	ch.counted = func(revoked int) string { return KV("revoked", revoked) }
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return 0, err
 	}
-	return s.store.SetTOTPSeed(ctx, a.ID, nil, s.now().UTC())
+	revoked, err = s.store.SetTOTPSeed(ctx, a.ID, nil, s.now().UTC())
+	return revoked, committed(ch, err)
 }
 
 // NewAppPassword is a created app password: Password is shown once, then
@@ -720,17 +731,12 @@ type NewAppPassword struct {
 // CreateAppPassword generates an app password for the account.
 func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (created *NewAppPassword, err error) {
 	// The label is user text and may be recorded; the password never is.
-	validLabel := validateLabel(label) == nil
-	defer func() {
-		var detail string
-		switch {
-		case err == nil:
-			detail = KV("id", created.ID, "label", label)
-		case validLabel:
-			detail = KV("label", label)
-		}
-		s.changed(ctx, ActionAppPasswordCreate, name, err, detail)
-	}()
+	detail := ""
+	if validateLabel(label) == nil {
+		detail = KV("label", label)
+	}
+	ctx, ch := s.changing(ctx, ActionAppPasswordCreate, name, detail)
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := validateLabel(label); err != nil {
 		return nil, err
 	}
@@ -748,7 +754,8 @@ func (s *Service) CreateAppPassword(ctx context.Context, name, label string) (cr
 	v := appPasswordVerifier(s.keys.appPasswordPepper(), a.AppPasswordSalt, pw)
 	for attempt := 0; ; attempt++ {
 		p := AppPassword{ID: newAppPasswordID(), AccountID: a.ID, Label: label, CreatedAt: s.now().UTC()}
-		err := s.store.CreateAppPassword(ctx, &p, v, s.opts.MaxAppPasswords)
+		ch.counted = func(int) string { return KV("id", p.ID, "label", label) }
+		err := committed(ch, s.store.CreateAppPassword(ctx, &p, v, s.opts.MaxAppPasswords))
 		// ErrExists is an id collision (40 random bits): draw another.
 		if errors.Is(err, ErrExists) && attempt < 3 {
 			continue
@@ -785,28 +792,26 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 // RevokeAppPassword revokes one app password of the account. An id that is
 // not the account's own is ErrNoSuchAppPassword, so nothing leaks.
 func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) (err error) {
-	defer func() { s.changed(ctx, ActionAppPasswordRevoke, name, err, KV("id", recordedID(id))) }()
+	ctx, ch := s.changing(ctx, ActionAppPasswordRevoke, name, KV("id", recordedID(id)))
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.RevokeAppPassword(ctx, a.ID, strings.ToLower(id), s.now().UTC())
+	return committed(ch, s.store.RevokeAppPassword(ctx, a.ID, strings.ToLower(id), s.now().UTC()))
 }
 
 // RevokeAllAppPasswords revokes every app password of the account and says how many.
 func (s *Service) RevokeAllAppPasswords(ctx context.Context, name string) (revoked int, err error) {
-	defer func() {
-		detail := ""
-		if err == nil {
-			detail = KV("count", revoked)
-		}
-		s.changed(ctx, ActionAppPasswordRevokeAll, name, err, detail)
-	}()
+	ctx, ch := s.changing(ctx, ActionAppPasswordRevokeAll, name, "")
+	ch.counted = func(revoked int) string { return KV("count", revoked) }
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return 0, err
 	}
-	return s.store.RevokeAllAppPasswords(ctx, a.ID, s.now().UTC())
+	revoked, err = s.store.RevokeAllAppPasswords(ctx, a.ID, s.now().UTC())
+	return revoked, committed(ch, err)
 }
 
 // RevokeAppPasswords revokes several app passwords of the account, all or
@@ -816,21 +821,20 @@ func (s *Service) RevokeAppPasswords(ctx context.Context, name string, ids []str
 	for i, id := range ids {
 		lower[i] = strings.ToLower(id)
 	}
-	defer func() {
-		key, shown := "ids", make([]string, len(lower))
-		if len(lower) == 1 {
-			key = "id"
-		}
-		for i, id := range lower {
-			shown[i] = recordedID(id)
-		}
-		s.changed(ctx, ActionAppPasswordRevoke, name, err, KV(key, strings.Join(shown, ",")))
-	}()
+	key, shown := "ids", make([]string, len(lower))
+	if len(lower) == 1 {
+		key = "id"
+	}
+	for i, id := range lower {
+		shown[i] = recordedID(id)
+	}
+	ctx, ch := s.changing(ctx, ActionAppPasswordRevoke, name, KV(key, strings.Join(shown, ",")))
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.RevokeAppPasswords(ctx, a.ID, lower, s.now().UTC())
+	return committed(ch, s.store.RevokeAppPasswords(ctx, a.ID, lower, s.now().UTC()))
 }
 
 // Resolve turns a login (a username or a mail address) into the account name.
@@ -909,8 +913,20 @@ type ProfileChange struct {
 }
 
 // UpdateProfile applies a ProfileChange: the profile in one write, then the
-// aliases in another, each all or nothing.
-func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) error {
+// aliases in another, each all or nothing and each with its record
+// (user-profile, user-aliases). A change refused before either write is
+// one record of the refusal; one that changes nothing, none.
+func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) (err error) {
+	action := ActionUserProfile
+	if ch.Mail == nil && ch.GivenName == nil && ch.Surname == nil && ch.DisplayName == nil {
+		action = ActionUserAliases
+	}
+	rctx, refusal := s.changing(ctx, action, name, "")
+	defer func() {
+		if refusal != nil && err != nil {
+			s.changed(rctx, refusal, err)
+		}
+	}()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
@@ -951,38 +967,68 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			aliases = append(aliases, al)
 		}
 	}
-	if p != (Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}) {
-		if err := s.store.SetProfile(ctx, a.ID, p); err != nil {
+	var changed []any
+	for _, f := range []struct {
+		key      string
+		was, now string
+	}{{"mail", a.Mail, p.Mail}, {"given_name", a.GivenName, p.GivenName}, {"surname", a.Surname, p.Surname},
+		{"display_name", a.DisplayName, p.DisplayName}} {
+		if f.was != f.now {
+			changed = append(changed, f.key, f.now)
+		}
+	}
+	if len(changed) > 0 {
+		pctx, pc := s.changing(ctx, ActionUserProfile, name, KV(changed...))
+		refusal = nil
+		err := committed(pc, s.store.SetProfile(pctx, a.ID, p))
+		s.changed(pctx, pc, err)
+		if err != nil {
 			return err
 		}
 	}
 	if ch.Aliases == nil {
 		return nil
 	}
-	return s.store.SetAliases(ctx, a.ID, aliases)
+	actx, ac := s.changing(ctx, ActionUserAliases, name, KV("aliases", strings.Join(aliases, ",")))
+	refusal = nil
+	err = committed(ac, s.store.SetAliases(actx, a.ID, aliases))
+	s.changed(actx, ac, err)
+	return err
 }
 
 // CreateGroup adds an empty group.
-func (s *Service) CreateGroup(ctx context.Context, name string) error {
+func (s *Service) CreateGroup(ctx context.Context, name string) (err error) {
 	name = strings.ToLower(name)
+	ctx, ch := s.changing(ctx, ActionGroupCreate, "", KV("group", name))
+	defer func() { s.changed(ctx, ch, err) }()
 	if err := ValidateName(name); err != nil {
 		return err
 	}
-	return s.store.CreateGroup(ctx, name)
+	return committed(ch, s.store.CreateGroup(ctx, name))
 }
 
 // DeleteGroup removes a group; its members stay.
-func (s *Service) DeleteGroup(ctx context.Context, name string) error {
-	return s.store.DeleteGroup(ctx, strings.ToLower(name))
+func (s *Service) DeleteGroup(ctx context.Context, name string) (err error) {
+	name = strings.ToLower(name)
+	ctx, ch := s.changing(ctx, ActionGroupDelete, "", KV("group", name))
+	defer func() { s.changed(ctx, ch, err) }()
+	return committed(ch, s.store.DeleteGroup(ctx, name))
 }
 
 // SetGroupMember adds an account to a group or removes it.
-func (s *Service) SetGroupMember(ctx context.Context, group, name string, member bool) error {
+func (s *Service) SetGroupMember(ctx context.Context, group, name string, member bool) (err error) {
+	group = strings.ToLower(group)
+	action := ActionGroupRemove
+	if member {
+		action = ActionGroupAdd
+	}
+	ctx, ch := s.changing(ctx, action, name, KV("group", group))
+	defer func() { s.changed(ctx, ch, err) }()
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return err
 	}
-	return s.store.SetGroupMember(ctx, strings.ToLower(group), a.ID, member)
+	return committed(ch, s.store.SetGroupMember(ctx, group, a.ID, member))
 }
 
 // Groups lists every group with its members.

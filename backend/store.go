@@ -20,6 +20,19 @@ type Generation struct {
 
 // Store is the persistence the account domain needs. Implementations must
 // make each method atomic: a method either applies fully or not at all.
+//
+// A change and its audit record are one write (DESIGN.md, Durability). The
+// context of a method that changes an account, its app passwords or the
+// directory may carry the change's record (ChangeFrom): CreateAccount,
+// DeleteAccount, SetDisabled, SetRole, SetPasswordHash, SetTOTPSeed,
+// CreateAppPassword, RevokeAppPassword, RevokeAppPasswords,
+// RevokeAllAppPasswords, UnlockAccount, SetProfile, SetAliases,
+// CreateGroup, DeleteGroup and SetGroupMember then insert c.Record(n) as
+// InsertAudit would, atomically with the change: both are committed or
+// neither is. n is how many app passwords the call revoked (what
+// SetPasswordHash, SetTOTPSeed and RevokeAllAppPasswords return), 0 for the
+// others. A call that fails writes no record; the account domain records
+// the refusal itself. Other methods are never given one.
 type Store interface {
 	// Generation changes whenever a write commits that could change how a
 	// bind is answered or what Directory returns (accounts, their app

@@ -29,7 +29,7 @@ func newUsageRecorder(store Store, log *slog.Logger, interval time.Duration, max
 		maxBatch: maxBatch,
 		pending:  make(map[string]AppPasswordUse),
 	}
-	r.flusher = startFlusher(interval, r.flush)
+	r.flusher = startFlusher(interval, func(flushReason) { r.flush() })
 	return r
 }
 

@@ -26,6 +26,7 @@ type auditRecord struct {
 	Remote  string    `json:"remote"`
 	Result  string    `json:"result"`
 	Detail  string    `json:"detail"`
+	Count   int       `json:"count"`
 }
 
 func (w *wicket) audit(args ...string) []auditRecord {

@@ -20,7 +20,7 @@ type Accounts interface {
 	CreateAppPassword(ctx context.Context, name, label string) (*backend.NewAppPassword, error)
 	RevokeAppPasswords(ctx context.Context, name string, ids []string) error
 	RevokeAllAppPasswords(ctx context.Context, name string) (int, error)
-	VerifyPassword(ctx context.Context, name, secret string) error
+	ChangeOwnPassword(ctx context.Context, name, current, password string) (int, error)
 	SetPassword(ctx context.Context, name, password string) (int, error)
 }
 

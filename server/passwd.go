@@ -65,23 +65,23 @@ func (c *conn) passwordModify(o *op, x *extendedRequest) (result, []byte) {
 	}
 	// Your own password, administrators' included, needs the old one: a
 	// session left open must not be enough to take the account over.
-	if name == c.principal.Name {
-		if !pm.hasOld || pm.old == "" {
-			return fail(ldap.LDAPResultUnwillingToPerform, "changing your own password needs the current one in oldPasswd (ldappasswd -a or -A)"), nil
-		}
-		if err := c.srv.accounts.VerifyPassword(o.ctx, name, pm.old); err != nil {
-			// Refused before the account domain's change, so recorded here.
-			c.srv.audit.Audit(c.acting(o.ctx, viaPasswordModify), backend.AuditRecord{Action: backend.ActionPasswordChange,
-				Subject: name, Result: backend.FailureCategory(err), Detail: backend.KV("reason", "old password did not verify")})
-			return c.backendResult("password modify", err), nil
-		}
+	own := name == c.principal.Name
+	if own && (!pm.hasOld || pm.old == "") {
+		return fail(ldap.LDAPResultUnwillingToPerform, "changing your own password needs the current one in oldPasswd (ldappasswd -a or -A)"), nil
 	}
 	newPassword, generated := pm.new, !pm.hasNew || pm.new == ""
 	if generated {
 		newPassword = backend.GeneratePassword()
 	}
-	// The account domain records the change and the revocations with it.
-	revoked, err := c.srv.accounts.SetPassword(c.acting(o.ctx, viaPasswordModify), name, newPassword)
+	// The account domain records the change and the revocations with it,
+	// or the refusal.
+	ctx := c.acting(o.ctx, viaPasswordModify)
+	var revoked int
+	if own {
+		revoked, err = c.srv.accounts.ChangeOwnPassword(ctx, name, pm.old, newPassword)
+	} else {
+		revoked, err = c.srv.accounts.SetPassword(ctx, name, newPassword)
+	}
 	if err != nil {
 		return c.backendResult("password modify", err), nil
 	}

@@ -15,13 +15,18 @@ func (s *Store) InsertAudit(ctx context.Context, recs []backend.AuditRecord) err
 	}
 	defer s.mu.Unlock()
 	for _, r := range recs {
-		s.nextAudit++
-		r.ID = s.nextAudit
-		r.At = utc(r.At)
-		r.Count = max(1, r.Count)
-		s.audit = append(s.audit, r)
+		s.appendAudit(r)
 	}
 	return nil
+}
+
+// appendAudit adds r as the next record; s.mu is held.
+func (s *Store) appendAudit(r backend.AuditRecord) {
+	s.nextAudit++
+	r.ID = s.nextAudit
+	r.At = utc(r.At)
+	r.Count = max(1, r.Count)
+	s.audit = append(s.audit, r)
 }
 
 func (s *Store) ListAudit(ctx context.Context, f backend.AuditFilter) ([]backend.AuditRecord, error) {

@@ -16,11 +16,11 @@ func compareFolded(a, b string) int { return strings.Compare(fold(a), fold(b)) }
 
 // SetProfile checks in the order the SQLite store does, so that an update
 // refused for several reasons at once reports the same one.
-func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) error {
+func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[id]
 	if !ok {
 		return notFound("set profile", id)
@@ -55,11 +55,11 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) err
 	return nil
 }
 
-func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) error {
+func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	if _, ok := s.accounts[id]; !ok {
 		return notFound("set aliases", id)
 	}
@@ -100,14 +100,14 @@ func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) erro
 	return nil
 }
 
-func (s *Store) CreateGroup(ctx context.Context, name string) error {
+func (s *Store) CreateGroup(ctx context.Context, name string) (err error) {
 	if name == "" {
 		return fmt.Errorf("memstore: create group: empty name: %w", backend.ErrInvalidInput)
 	}
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	if _, taken := s.groups[fold(name)]; taken {
 		return fmt.Errorf("memstore: create group %q: %w", name, backend.ErrExists)
 	}
@@ -115,11 +115,11 @@ func (s *Store) CreateGroup(ctx context.Context, name string) error {
 	return nil
 }
 
-func (s *Store) DeleteGroup(ctx context.Context, name string) error {
+func (s *Store) DeleteGroup(ctx context.Context, name string) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	if _, ok := s.groups[fold(name)]; !ok {
 		return fmt.Errorf("memstore: delete group %q: no such group: %w", name, backend.ErrNotFound)
 	}
@@ -127,11 +127,11 @@ func (s *Store) DeleteGroup(ctx context.Context, name string) error {
 	return nil
 }
 
-func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error {
+func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int64, member bool) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	g, ok := s.groups[fold(group)]
 	if !ok {
 		return fmt.Errorf("memstore: set member of group %q: no such group: %w", group, backend.ErrNotFound)

@@ -44,11 +44,11 @@ func (s *Store) ResetAuthFailures(ctx context.Context, id int64, path backend.Au
 	return nil
 }
 
-func (s *Store) UnlockAccount(ctx context.Context, id int64) error {
+func (s *Store) UnlockAccount(ctx context.Context, id int64) (err error) {
 	if err := s.lock(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[id]
 	if !ok {
 		return notFound("unlock", id)

@@ -131,6 +131,23 @@ func (s *Store) write() error {
 	return nil
 }
 
+// commit ends a change made under write: when it succeeded, the audit
+// record ctx carries (backend.WithChange) is appended, as the SQLite store
+// inserts it in the change's transaction; then the store is unlocked. n is
+// what the record counts (app passwords revoked), nil for none.
+func (s *Store) commit(ctx context.Context, err *error, n *int) {
+	defer s.mu.Unlock()
+	c := backend.ChangeFrom(ctx)
+	if *err != nil || c == nil {
+		return
+	}
+	count := 0
+	if n != nil {
+		count = *n
+	}
+	s.appendAudit(c.Record(count))
+}
+
 func (s *Store) Generation(ctx context.Context) (backend.Generation, error) {
 	if err := s.lock(); err != nil {
 		return backend.Generation{}, err
@@ -190,11 +207,11 @@ func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
 	return out, nil
 }
 
-func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
+func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	name, mail := fold(a.Name), fold(a.Mail)
 	if _, taken := s.byName[name]; taken {
 		return fmt.Errorf("memstore: create account %q: name taken: %w", a.Name, backend.ErrExists)
@@ -221,11 +238,11 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 	return nil
 }
 
-func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
+func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[id]
 	if !ok {
 		return notFound("delete account", id)
@@ -255,11 +272,11 @@ func notFound(op string, id int64) error {
 	return fmt.Errorf("memstore: %s: account %d: %w", op, id, backend.ErrNotFound)
 }
 
-func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error {
+func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[id]
 	if !ok {
 		return notFound("set disabled", id)
@@ -268,11 +285,11 @@ func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) error 
 	return nil
 }
 
-func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
+func (s *Store) SetRole(ctx context.Context, id int64, role string) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[id]
 	if !ok {
 		return notFound("set role", id)
@@ -281,11 +298,11 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
 	return nil
 }
 
-func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeAll bool, at time.Time) (int, error) {
+func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeAll bool, at time.Time) (revoked int, err error) {
 	if err := s.write(); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, &revoked)
 	a, ok := s.accounts[id]
 	if !ok {
 		return 0, notFound("set password", id)
@@ -298,11 +315,11 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 	return s.revokeAllLocked(id, at), nil
 }
 
-func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (int, error) {
+func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (revoked int, err error) {
 	if err := s.write(); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, &revoked)
 	a, ok := s.accounts[id]
 	if !ok {
 		return 0, notFound("set totp seed", id)
@@ -331,14 +348,14 @@ func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool
 
 // CreateAppPassword stores p as a new, active and never used app password;
 // p's LastUsed and Revoked fields are ignored.
-func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) error {
+func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) (err error) {
 	if p.ID == "" || len(verifier) == 0 {
 		return fmt.Errorf("memstore: create app password: empty id or verifier: %w", backend.ErrInvalidInput)
 	}
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	a, ok := s.accounts[p.AccountID]
 	if !ok {
 		return notFound("create app password", p.AccountID)
@@ -415,11 +432,11 @@ func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backen
 	return out, nil
 }
 
-func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {
+func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	p, ok := s.apps[id]
 	if !ok || p.AccountID != accountID || !p.Active() {
 		return fmt.Errorf("memstore: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
@@ -428,11 +445,11 @@ func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id strin
 	return nil
 }
 
-func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error {
+func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) (err error) {
 	if err := s.write(); err != nil {
 		return err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, nil)
 	for _, id := range ids {
 		if p, ok := s.apps[id]; !ok || p.AccountID != accountID || !p.Active() {
 			return fmt.Errorf("memstore: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
@@ -444,11 +461,11 @@ func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []s
 	return nil
 }
 
-func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
+func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (revoked int, err error) {
 	if err := s.write(); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, &revoked)
 	return s.revokeAllLocked(accountID, at), nil
 }
 

@@ -98,7 +98,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
 	}
 	op := fmt.Sprintf("create account %q", a.Name)
 	var id int64
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.change(ctx, func(tx *sql.Tx) error {
 		// The unique index keeps the mail from another account's mail; only
 		// this check, in the same transaction, keeps it from an alias.
 		if a.Mail != "" {
@@ -146,14 +146,16 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) error {
 	return s.updateAccount(ctx, "set role", id, `UPDATE accounts SET role = ? WHERE id = ?`, role, id)
 }
 
-// updateAccount runs one statement on the row of account id and reports
-// ErrNotFound when no row matched.
+// updateAccount runs one statement on the row of account id, as a change
+// with its audit record, and reports ErrNotFound when no row matched.
 func (s *Store) updateAccount(ctx context.Context, op string, id int64, query string, args ...any) error {
-	res, err := s.w.ExecContext(ctx, query, args...)
-	if err != nil {
-		return mapErr(op, err)
-	}
-	return mustAffect(op, res, id)
+	return s.change(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return mapErr(op, err)
+		}
+		return mustAffect(op, res, id)
+	})
 }
 
 func mustAffect(op string, res sql.Result, id int64) error {
@@ -169,19 +171,19 @@ func mustAffect(op string, res sql.Result, id int64) error {
 
 func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revokeApps bool, at time.Time) (int, error) {
 	revoked := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeCounting(ctx, func(tx *sql.Tx) (int, error) {
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE id = ?`,
 			hash, toNanos(at), id)
 		if err != nil {
-			return mapErr("set password", err)
+			return 0, mapErr("set password", err)
 		}
 		if err := mustAffect("set password", res, id); err != nil {
-			return err
+			return 0, err
 		}
 		if revokeApps {
 			revoked, err = revokeAll(ctx, tx, id, at)
 		}
-		return err
+		return revoked, err
 	})
 	if err != nil {
 		return 0, err
@@ -191,23 +193,23 @@ func (s *Store) SetPasswordHash(ctx context.Context, id int64, hash string, revo
 
 func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (int, error) {
 	revoked := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeCounting(ctx, func(tx *sql.Tx) (int, error) {
 		// A new seed restarts the step count: steps of the old seed say
 		// nothing about codes of the new one.
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_seed = ?, totp_last_step = 0 WHERE id = ?`,
 			nullBlob(seed), id)
 		if err != nil {
-			return mapErr("set totp seed", err)
+			return 0, mapErr("set totp seed", err)
 		}
 		if err := mustAffect("set totp seed", res, id); err != nil {
-			return err
+			return 0, err
 		}
 		// An empty seed is stored as NULL and so counts as removal: app
 		// passwords must not outlive the second factor they depend on.
 		if len(seed) == 0 {
 			revoked, err = revokeAll(ctx, tx, id, at)
 		}
-		return err
+		return revoked, err
 	})
 	if err != nil {
 		return 0, err

@@ -39,7 +39,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 	}
 	// Immediate transaction: the count and the insert see the same state,
 	// so parallel creations cannot together pass the limit.
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.change(ctx, func(tx *sql.Tx) error {
 		// The second factor is checked here, not only by the caller, so a
 		// concurrent TOTP removal cannot leave an app password behind.
 		var enrolled bool
@@ -104,26 +104,28 @@ func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backen
 }
 
 func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {
-	// Matching on the account too keeps one user from revoking another's
-	// password by guessing its id.
-	res, err := s.w.ExecContext(ctx,
-		`UPDATE app_passwords SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
-		revokedAt(at), id, accountID)
-	if err != nil {
-		return fmt.Errorf("sqlite: revoke app password: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: revoke app password: %w", err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
-	}
-	return nil
+	return s.change(ctx, func(tx *sql.Tx) error {
+		// Matching on the account too keeps one user from revoking another's
+		// password by guessing its id.
+		res, err := tx.ExecContext(ctx,
+			`UPDATE app_passwords SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
+			revokedAt(at), id, accountID)
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke app password: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: revoke app password: %w", err)
+		}
+		if n == 0 {
+			return fmt.Errorf("sqlite: revoke app password %q: %w", id, backend.ErrNoSuchAppPassword)
+		}
+		return nil
+	})
 }
 
 func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.change(ctx, func(tx *sql.Tx) error {
 		for _, id := range slices.Compact(slices.Sorted(slices.Values(ids))) {
 			res, err := tx.ExecContext(ctx,
 				`UPDATE app_passwords SET revoked_at = ? WHERE id = ? AND account_id = ? AND revoked_at IS NULL`,
@@ -142,10 +144,10 @@ func (s *Store) RevokeAppPasswords(ctx context.Context, accountID int64, ids []s
 
 func (s *Store) RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error) {
 	revoked := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeCounting(ctx, func(tx *sql.Tx) (int, error) {
 		var err error
 		revoked, err = revokeAll(ctx, tx, accountID, at)
-		return err
+		return revoked, err
 	})
 	if err != nil {
 		return 0, err

@@ -14,21 +14,23 @@ func (s *Store) InsertAudit(ctx context.Context, recs []backend.AuditRecord) err
 	if len(recs) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail, count)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-		if err != nil {
-			return fmt.Errorf("sqlite: insert audit records: %w", err)
+	return s.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, recs) })
+}
+
+func insertAudit(ctx context.Context, tx *sql.Tx, recs []backend.AuditRecord) error {
+	st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail, count)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("sqlite: insert audit records: %w", err)
+	}
+	defer st.Close()
+	for _, r := range recs {
+		if _, err := st.ExecContext(ctx, toNanos(r.At), nullString(r.Actor), r.Action, nullString(r.Subject),
+			nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail), max(1, r.Count)); err != nil {
+			return fmt.Errorf("sqlite: insert audit record: %w", err)
 		}
-		defer st.Close()
-		for _, r := range recs {
-			if _, err := st.ExecContext(ctx, toNanos(r.At), nullString(r.Actor), r.Action, nullString(r.Subject),
-				nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail), max(1, r.Count)); err != nil {
-				return fmt.Errorf("sqlite: insert audit record: %w", err)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 func (s *Store) ListAudit(ctx context.Context, f backend.AuditFilter) ([]backend.AuditRecord, error) {

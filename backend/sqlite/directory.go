@@ -29,7 +29,7 @@ func addressOwner(ctx context.Context, tx *sql.Tx, query, address string) (int64
 
 func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) error {
 	const op = "set profile"
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.change(ctx, func(tx *sql.Tx) error {
 		// The update comes first so that an unknown account is ErrNotFound
 		// whatever the address, and the unique index refuses another
 		// account's mail; the alias check then runs before the commit.
@@ -65,7 +65,7 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) err
 
 func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) error {
 	const op = "set aliases"
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.change(ctx, func(tx *sql.Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM accounts WHERE id = ?`, id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -115,29 +115,33 @@ func (s *Store) CreateGroup(ctx context.Context, name string) error {
 	if name == "" {
 		return fmt.Errorf("sqlite: create group: empty name: %w", backend.ErrInvalidInput)
 	}
-	_, err := s.w.ExecContext(ctx, `INSERT INTO groups (name) VALUES (?)`, name)
-	return mapErr(fmt.Sprintf("create group %q", name), err)
+	return s.change(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO groups (name) VALUES (?)`, name)
+		return mapErr(fmt.Sprintf("create group %q", name), err)
+	})
 }
 
 func (s *Store) DeleteGroup(ctx context.Context, name string) error {
-	// Its memberships go with it through ON DELETE CASCADE.
-	res, err := s.w.ExecContext(ctx, `DELETE FROM groups WHERE name = ?`, name)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete group %q: %w", name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("sqlite: delete group %q: %w", name, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("sqlite: delete group %q: no such group: %w", name, backend.ErrNotFound)
-	}
-	return nil
+	return s.change(ctx, func(tx *sql.Tx) error {
+		// Its memberships go with it through ON DELETE CASCADE.
+		res, err := tx.ExecContext(ctx, `DELETE FROM groups WHERE name = ?`, name)
+		if err != nil {
+			return fmt.Errorf("sqlite: delete group %q: %w", name, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: delete group %q: %w", name, err)
+		}
+		if n == 0 {
+			return fmt.Errorf("sqlite: delete group %q: no such group: %w", name, backend.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error {
 	op := fmt.Sprintf("set member of group %q", group)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.change(ctx, func(tx *sql.Tx) error {
 		var groupID int64
 		err := tx.QueryRowContext(ctx, `SELECT id FROM groups WHERE name = ?`, group).Scan(&groupID)
 		if errors.Is(err, sql.ErrNoRows) {

@@ -262,6 +262,29 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return tx.Commit()
 }
 
+// change runs fn, a change to an account, its app passwords or the
+// directory, as inTx does, and inserts the audit record ctx carries
+// (backend.WithChange) in the same transaction before the commit: the
+// change and its record commit together or not at all.
+func (s *Store) change(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.changeCounting(ctx, func(tx *sql.Tx) (int, error) { return 0, fn(tx) })
+}
+
+// changeCounting is change for a change whose record says how many app
+// passwords it revoked: fn returns that count.
+func (s *Store) changeCounting(ctx context.Context, fn func(tx *sql.Tx) (int, error)) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		n, err := fn(tx)
+		if err != nil {
+			return err
+		}
+		if c := backend.ChangeFrom(ctx); c != nil {
+			return insertAudit(ctx, tx, []backend.AuditRecord{c.Record(n)})
+		}
+		return nil
+	})
+}
+
 func (s *Store) Generation(ctx context.Context) (backend.Generation, error) {
 	var h [walHeaderSize]byte
 	watched := false

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -147,4 +149,140 @@ func auditPrune(t *testing.T, s backend.Store) {
 	}
 	// A record exactly at the cutoff is not older than it.
 	sameDetails(t, "after pruning", mustListAudit(t, s, backend.AuditFilter{}), "new10", "at-cutoff5")
+}
+
+// withChange is a context carrying the record of a change, told apart by
+// its detail; the detail ends with the count the store reports.
+func withChange(t *testing.T, what string) context.Context {
+	c := backend.NewChange(backend.AuditRecord{At: t0, Actor: "admin", Action: backend.ActionUserRole, Subject: "alice",
+		Method: "cli", Result: backend.ResultSuccess, Detail: what},
+		func(n int) string { return fmt.Sprintf("%s n=%d", what, n) })
+	return backend.WithChange(t.Context(), c)
+}
+
+// A change's record is written by the store with the change, counting what
+// only the transaction knows (the app passwords it revoked); writes made
+// without one leave no record.
+func changeRecordsCommitWithTheChange(t *testing.T, s backend.Store) {
+	alice := mustEnrolled(t, s, "alice")
+	bob := mustCreate(t, s, "bob", "bob@example.org")
+	for _, id := range []string{"app1", "app2", "app3"} {
+		mustApp(t, s, alice.ID, id, t0)
+	}
+	if got := mustListAudit(t, s, backend.AuditFilter{}); len(got) != 0 {
+		t.Fatalf("writes without a change's record left %d records", len(got))
+	}
+	steps := []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"CreateAccount", func(ctx context.Context) error { return s.CreateAccount(ctx, newAccount(t, "carol", "")) }},
+		{"SetDisabled", func(ctx context.Context) error { return s.SetDisabled(ctx, alice.ID, true) }},
+		{"SetRole", func(ctx context.Context) error { return s.SetRole(ctx, alice.ID, backend.RoleAdmin) }},
+		{"CreateAppPassword", func(ctx context.Context) error {
+			return s.CreateAppPassword(ctx, &backend.AppPassword{ID: "app4", AccountID: alice.ID, Label: "four", CreatedAt: t0},
+				verifier("app4"), defaultLimit)
+		}},
+		{"RevokeAppPassword", func(ctx context.Context) error { return s.RevokeAppPassword(ctx, alice.ID, "app1", t0) }},
+		{"RevokeAppPasswords", func(ctx context.Context) error {
+			return s.RevokeAppPasswords(ctx, alice.ID, []string{"app2"}, t0)
+		}},
+		{"SetPasswordHash", func(ctx context.Context) error {
+			_, err := s.SetPasswordHash(ctx, alice.ID, "$argon2id$new", true, t0)
+			return err
+		}},
+		{"RevokeAllAppPasswords", func(ctx context.Context) error {
+			mustApp(t, s, alice.ID, "app5", t0)
+			_, err := s.RevokeAllAppPasswords(ctx, alice.ID, t0)
+			return err
+		}},
+		{"SetTOTPSeed", func(ctx context.Context) error {
+			mustApp(t, s, alice.ID, "app6", t0)
+			mustApp(t, s, alice.ID, "app7", t0)
+			mustApp(t, s, alice.ID, "app8", t0)
+			_, err := s.SetTOTPSeed(ctx, alice.ID, nil, t0)
+			return err
+		}},
+		{"UnlockAccount", func(ctx context.Context) error { return s.UnlockAccount(ctx, alice.ID) }},
+		{"SetProfile", func(ctx context.Context) error {
+			return s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "alice@example.net", DisplayName: "Alice"})
+		}},
+		{"SetAliases", func(ctx context.Context) error { return s.SetAliases(ctx, alice.ID, []string{"al@example.net"}) }},
+		{"CreateGroup", func(ctx context.Context) error { return s.CreateGroup(ctx, "staff") }},
+		{"SetGroupMember", func(ctx context.Context) error { return s.SetGroupMember(ctx, "staff", alice.ID, true) }},
+		{"DeleteGroup", func(ctx context.Context) error { return s.DeleteGroup(ctx, "staff") }},
+		{"DeleteAccount", func(ctx context.Context) error { return s.DeleteAccount(ctx, bob.ID) }},
+	}
+	var want []string
+	for _, st := range steps {
+		if err := st.do(withChange(t, st.name)); err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		n := 0
+		switch st.name {
+		case "SetPasswordHash":
+			n = 2 // app3 and app4
+		case "RevokeAllAppPasswords":
+			n = 1
+		case "SetTOTPSeed":
+			n = 3
+		}
+		want = append([]string{fmt.Sprintf("%s n=%d", st.name, n)}, want...)
+		// Written before the call returned: nothing is left for later.
+		got := mustListAudit(t, s, backend.AuditFilter{Limit: 1})
+		if len(got) != 1 || got[0].Detail != want[0] {
+			t.Fatalf("after %s: newest record %+v, want detail %q", st.name, got, want[0])
+		}
+		if r := got[0]; r.Actor != "admin" || r.Action != backend.ActionUserRole || r.Subject != "alice" ||
+			r.Method != "cli" || r.Result != backend.ResultSuccess || r.Count != 1 || !r.At.Equal(t0) {
+			t.Errorf("after %s: record %+v, want the change's fields", st.name, r)
+		}
+	}
+	sameDetails(t, "ListAudit", mustListAudit(t, s, backend.AuditFilter{}), want...)
+}
+
+// A change the store refuses commits nothing, its record included: the
+// account domain records the refusal itself.
+func changeRefusedWritesNoRecord(t *testing.T, s backend.Store) {
+	alice := mustEnrolled(t, s, "alice")
+	bob := mustCreate(t, s, "bob", "bob@example.org")
+	mustApp(t, s, alice.ID, "app1", t0)
+	const unknown = 999999
+	for _, st := range []struct {
+		name string
+		do   func(ctx context.Context) error
+	}{
+		{"CreateAccount taken", func(ctx context.Context) error { return s.CreateAccount(ctx, newAccount(t, "Alice", "")) }},
+		{"SetDisabled unknown", func(ctx context.Context) error { return s.SetDisabled(ctx, unknown, true) }},
+		{"CreateAppPassword past the limit", func(ctx context.Context) error {
+			return s.CreateAppPassword(ctx, &backend.AppPassword{ID: "app2", AccountID: alice.ID, Label: "two", CreatedAt: t0},
+				verifier("app2"), 1)
+		}},
+		{"RevokeAppPassword unknown", func(ctx context.Context) error { return s.RevokeAppPassword(ctx, alice.ID, "nope", t0) }},
+		{"RevokeAppPasswords one unknown", func(ctx context.Context) error {
+			return s.RevokeAppPasswords(ctx, alice.ID, []string{"app1", "nope"}, t0)
+		}},
+		{"SetPasswordHash unknown", func(ctx context.Context) error {
+			_, err := s.SetPasswordHash(ctx, unknown, "$argon2id$new", true, t0)
+			return err
+		}},
+		{"SetAliases taken", func(ctx context.Context) error {
+			return s.SetAliases(ctx, alice.ID, []string{"bob@example.org"})
+		}},
+		{"SetGroupMember unknown group", func(ctx context.Context) error {
+			return s.SetGroupMember(ctx, "nobody", bob.ID, true)
+		}},
+		{"DeleteGroup unknown", func(ctx context.Context) error { return s.DeleteGroup(ctx, "nobody") }},
+		{"UnlockAccount unknown", func(ctx context.Context) error { return s.UnlockAccount(ctx, unknown) }},
+	} {
+		if err := st.do(withChange(t, st.name)); err == nil {
+			t.Errorf("%s: succeeded, want a refusal", st.name)
+		}
+	}
+	if got := mustListAudit(t, s, backend.AuditFilter{}); len(got) != 0 {
+		t.Errorf("refused changes left records: %q", details(got))
+	}
+	if ids := activeIDs(t, s, alice.ID); !slices.Equal(ids, []string{"app1"}) {
+		t.Errorf("active app passwords %q after the refusals, want app1 alone", ids)
+	}
 }

@@ -121,6 +121,8 @@ var tests = []test{
 	{"ListAudit_FiltersBySubjectSinceAndLimit", auditFilters},
 	{"ListAudit_SameInstantLaterInsertedFirst", auditTies},
 	{"PruneAudit_DeletesOldestFirstInChunks", auditPrune},
+	{"Changes_RecordCommitsWithTheChange", changeRecordsCommitWithTheChange},
+	{"Changes_RefusedWritesNoRecord", changeRefusedWritesNoRecord},
 	{"Store_ConcurrentUse", concurrentUse},
 	{"Close_IsIdempotentAndStopsCalls", closeStops},
 }

@@ -99,19 +99,19 @@ func (g *globals) open(log *slog.Logger) (*env, error) {
 	return openEnv(cfg, log)
 }
 
-// openEnv opens the database for a command, which exits right after: its
-// audit records are written before each change returns, and only warnings
-// (an audit record that could not be written) are logged, on stderr.
+// openEnv opens the database for a command, which exits right after: a
+// change's audit record is written in the transaction of the change, a
+// refused one's when the command closes the env, and only warnings (an
+// audit record that could not be written) are logged, on stderr.
 func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return openEnvFor(cfg, log, true)
+	return openEnvFor(cfg, log)
 }
 
-// openEnvFor opens the database; auditSync writes each audit record at
-// once rather than in batches.
-func openEnvFor(cfg *config.Config, log *slog.Logger, auditSync bool) (*env, error) {
+// openEnvFor opens the database.
+func openEnvFor(cfg *config.Config, log *slog.Logger) (*env, error) {
 	if err := config.CheckWritableDir(cfg.Database); err != nil {
 		return nil, err
 	}
@@ -132,7 +132,6 @@ func openEnvFor(cfg *config.Config, log *slog.Logger, auditSync bool) (*env, err
 		TOTPIssuer:          cfg.Auth.TOTPIssuer,
 		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
-		AuditSync:           auditSync,
 	})
 	return &env{cfg: cfg, store: store, keys: keys, svc: svc}, nil
 }

@@ -108,7 +108,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := openEnvFor(cfg, log, false)
+	e, err := openEnvFor(cfg, log)
 	if err != nil {
 		return err
 	}
