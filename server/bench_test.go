@@ -20,22 +20,9 @@ func BenchmarkDecodeBind(b *testing.B) {
 	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString,
 		"uid=alice,ou=people,dc=example,dc=org", ""))
 	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, "abcd-efgh-ijkl-mnop", ""))
-	msg := envelope(7, op).Bytes()
-	rd := bytes.NewReader(msg)
-	r := bufio.NewReaderSize(rd, 4096)
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
+	read := messageReader(b, envelope(7, op).Bytes())
 	for b.Loop() {
-		rd.Reset(msg)
-		r.Reset(rd)
-		frame, err := readFrame(r, 1<<18, func() {})
-		if err != nil {
-			b.Fatal(err)
-		}
-		req, err := decodeRequest(frame, maxElementsAnonymous)
-		if err != nil {
-			b.Fatal(err)
-		}
+		req := read()
 		if _, _, ok := req.bindRequest(); !ok {
 			b.Fatal("bind not parsed")
 		}
@@ -58,12 +45,26 @@ func BenchmarkDecodeExtended(b *testing.B) {
 	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationExtendedRequest, nil, "")
 	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 0, exop.OIDAppPasswordList, ""))
 	op.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 1, "", ""))
-	msg := envelope(9, op).Bytes()
+	read := messageReader(b, envelope(9, op).Bytes())
+	for b.Loop() {
+		req := read()
+		if quick(req) || isStartTLS(req) {
+			b.Fatal("a list request taken for another operation")
+		}
+		if x, _, ok := req.extendedRequest(); !ok || x.name != exop.OIDAppPasswordList {
+			b.Fatal("extended request not parsed")
+		}
+	}
+}
+
+// messageReader returns a function that reads msg as the connection's
+// reader does, from its bytes to a decoded request, each time it is called.
+func messageReader(b *testing.B, msg []byte) func() *request {
 	rd := bytes.NewReader(msg)
 	r := bufio.NewReaderSize(rd, 4096)
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
-	for b.Loop() {
+	return func() *request {
 		rd.Reset(msg)
 		r.Reset(rd)
 		frame, err := readFrame(r, 1<<18, func() {})
@@ -74,11 +75,6 @@ func BenchmarkDecodeExtended(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if quick(req) || isStartTLS(req) {
-			b.Fatal("a list request taken for another operation")
-		}
-		if x, _, ok := req.extendedRequest(); !ok || x.name != exop.OIDAppPasswordList {
-			b.Fatal("extended request not parsed")
-		}
+		return req
 	}
 }
