@@ -397,11 +397,12 @@ func (s *Service) settle(ctx context.Context, a *attempt, p *Principal, err erro
 		s.log.Warn("password sign-in locked for one client source after repeated failures", "account", a.acct.Name,
 			"source", a.source, "failures", src.Count, "until", src.LockedUntil.UTC().Format(time.RFC3339), "from", a.from)
 	}
-	// The source's place goes back now, its count being in memory; the
-	// account's passes to the write, which gives it back.
+	// The source's place goes back now, its count being in memory, and as
+	// a record written: a bind that read the count before it reads again.
+	// The account's place passes to the write, which gives it back.
 	acctKey := a.places[1]
 	a.places = a.places[:1]
-	a.release(s.guard, false)
+	a.release(s.guard, true)
 	s.recording.run(func() { s.record(ctx, a, acctKey, now) })
 	return nil, af
 }
