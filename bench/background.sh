@@ -24,12 +24,14 @@ usage: bench/background.sh [options]
   --rate R           failed binds a second in the background (default 100)
   --code-share P     per cent of them password+code guesses, the rest
                      app-password-shaped (default 10)
+  --rounds N         runs with the background (default 2), each between two
+                     quiet runs
   --keep             keep the work directory (database, logs, reports)
   -h, --help         this text
 
-Three runs of `wicket bench --mode bind` with each user's app password, one
-after another: quiet, with the background, quiet again. The ratio is the
-background run's successful binds a second over the mean of the quiet runs.
+Runs of `wicket bench --mode bind` with each user's app password, quiet and
+with the background in turn, quiet first and last. The ratio is the mean of
+the background runs' successful binds a second over the quiet runs' mean.
 The background is `wicket bench --rate` with wrong secrets for the same
 users, from 127.0.0.1: a trusted client (the mail server, through which an
 attacker's guesses arrive unslowed; from an untrusted address the limits per
@@ -44,6 +46,7 @@ duration=10s
 warmup=2s
 rate=100
 code_share=10
+rounds=2
 keep=0
 
 die() { echo "background.sh: $*" >&2; exit 1; }
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --warmup) need_value "$@"; warmup=$2; shift 2 ;;
     --rate) need_value "$@"; rate=$2; shift 2 ;;
     --code-share) need_value "$@"; code_share=$2; shift 2 ;;
+    --rounds) need_value "$@"; rounds=$2; shift 2 ;;
     --keep) keep=1; shift ;;
     -h|--help) usage; exit 0 ;;
     *) usage >&2; exit 2 ;;
@@ -68,6 +72,7 @@ is_duration() { [[ $1 =~ ^(0|([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+)$ ]]; }
 is_count "$users" || die "--users: $users is not a positive number"
 is_count "$concurrency" || die "--concurrency: $concurrency is not a positive number"
 is_count "$rate" || die "--rate: $rate is not a positive number"
+is_count "$rounds" || die "--rounds: $rounds is not a positive number"
 [[ $code_share =~ ^([0-9]|[1-9][0-9]|100)$ ]] || die "--code-share: $code_share is not a per cent between 0 and 100"
 is_duration "$duration" || die "--duration: $duration is not a duration such as 10s"
 is_duration "$warmup" || die "--warmup: $warmup is not a duration such as 2s"
@@ -156,46 +161,62 @@ bench() { # NAME: one run of wicket bench, its report in $work/NAME.json
 succeeded_per_second() { jq -r '.succeeded / .duration_seconds' "$work/$1.json"; }
 failed() { jq -r '.failed' "$work/$1.json"; }
 
-echo "run 1 of 3: quiet" >&2
-bench quiet1
-echo "run 2 of 3: with $rate failed binds/s on the same accounts ($code_share % password+code)" >&2
 # Wrong secrets for the same users: a made-up app password, or for one in
 # every 100/code_share a wrong password followed by six digits.
 awk -F '\t' -v share="$code_share" 'BEGIN { srand() }
   { if (rand() * 100 < share) printf "%s\tWrong-%d%06d\n", $1, NR, int(rand() * 1000000)
     else { s = ""; for (i = 0; i < 16; i++) s = s substr("abcdefghijklmnopqrstuvwxyz", int(rand() * 26) + 1, 1)
            printf "%s\t%s\n", $1, s } }' "$work/users.tsv" >"$work/wrong.tsv"
-# The background starts first and runs until the measured run has ended.
-# Every bind of it fails, so it prints no report, only its progress.
-"$wicket" bench -H "$url" --users "$work/wrong.tsv" --mode bind --concurrency 8 --rate "$rate" \
-  --duration 1h >"$work/background.txt" 2>&1 &
-background_pid=$!
-sleep 1
-bench background
-kill -TERM "$background_pid"
-wait "$background_pid" || true
-background_pid=""
-echo "run 3 of 3: quiet" >&2
-bench quiet2
 
-q1=$(succeeded_per_second quiet1)
-q2=$(succeeded_per_second quiet2)
-bg=$(succeeded_per_second background)
-ratio=$(awk -v b="$bg" -v a="$q1" -v c="$q2" 'BEGIN { printf "%.3f", b / ((a + c) / 2) }')
+# Quiet and background runs alternate, quiet first and last, so that a
+# drift of the machine over the runs weighs on both alike.
+runs=()
+for ((r = 1; r <= rounds; r++)); do runs+=("quiet$r" "background$r"); done
+runs+=("quiet$((rounds + 1))")
+n=0
+for run in "${runs[@]}"; do
+  n=$((n + 1))
+  if [[ $run == quiet* ]]; then
+    echo "run $n of ${#runs[@]}: quiet" >&2
+    bench "$run"
+    continue
+  fi
+  echo "run $n of ${#runs[@]}: with $rate failed binds/s on the same accounts ($code_share % password+code)" >&2
+  # The background starts first and runs until the measured run has ended.
+  # Every bind of it fails, so it prints no report, only its progress.
+  "$wicket" bench -H "$url" --users "$work/wrong.tsv" --mode bind --concurrency 8 --rate "$rate" \
+    --duration 1h >"$work/$run.txt" 2>&1 &
+  background_pid=$!
+  sleep 1
+  bench "$run"
+  stop "$background_pid"
+  background_pid=""
+done
+
 echo
 printf '%-28s %12s %s\n' run "binds/s" "failed binds of the load"
-printf '%-28s %12.0f %s\n' "quiet" "$q1" "$(failed quiet1)"
-printf '%-28s %12.0f %s\n' "with $rate failed binds/s" "$bg" "$(failed background)"
-printf '%-28s %12.0f %s\n' "quiet again" "$q2" "$(failed quiet2)"
+quiet_sum=0 quiet_n=0 bg_sum=0 bg_n=0
+for run in "${runs[@]}"; do
+  rate_of_run=$(succeeded_per_second "$run")
+  if [[ $run == quiet* ]]; then
+    label="quiet"
+    quiet_sum=$(awk -v a="$quiet_sum" -v b="$rate_of_run" 'BEGIN { print a + b }'); quiet_n=$((quiet_n + 1))
+  else
+    label="with $rate failed binds/s"
+    bg_sum=$(awk -v a="$bg_sum" -v b="$rate_of_run" 'BEGIN { print a + b }'); bg_n=$((bg_n + 1))
+  fi
+  printf '%-28s %12.0f %s\n' "$label" "$rate_of_run" "$(failed "$run")"
+done
+ratio=$(awk -v b="$bg_sum" -v bn="$bg_n" -v q="$quiet_sum" -v qn="$quiet_n" 'BEGIN { printf "%.3f", (b / bn) / (q / qn) }')
 echo
-tail -n 1 "$work/background.txt" | tr '\r' '\n' | tail -n 1
-echo "ratio (with background / mean of quiet runs): $ratio"
+tail -n 1 "$work/background1.txt" | tr '\r' '\n' | tail -n 1
+echo "ratio (mean of runs with background / mean of quiet runs): $ratio"
 status=0
 if awk -v r="$ratio" 'BEGIN { exit !(r < 0.9) }'; then
   echo "FAIL: below 0.9: failed binds cost the other binds their cache" >&2
   status=1
 fi
-for run in quiet1 background quiet2; do
+for run in "${runs[@]}"; do
   if [ "$(failed "$run")" -ne 0 ]; then
     echo "FAIL: $(failed "$run") binds of the load failed in run $run: $(jq -c '.errors' "$work/$run.json")" >&2
     status=1
