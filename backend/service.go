@@ -80,8 +80,10 @@ type Service struct {
 	// verified answers repeated app-password binds (verified.go).
 	verified  *verified
 	closeOnce sync.Once
-	// directory is the last snapshot Directory read.
-	directory atomic.Pointer[directorySnapshot]
+	// dir is the live directory (dircache.go); dirMu lets one refresh
+	// it at a time.
+	dir   atomic.Pointer[liveDir]
+	dirMu sync.Mutex
 }
 
 // New returns a Service. Close it to flush last-used records; the store is
@@ -559,28 +561,36 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.store.Directory(ctx)
+	d, err := s.Directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	ui.Aliases, ui.Groups = d.Aliases[a.ID], d.Groups[a.ID]
+	if e := d.Account(a.Name); e != nil {
+		ui.Aliases, ui.Groups = e.Aliases, e.Groups
+	}
 	return ui, nil
 }
 
 // Users lists every account.
 func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
-	d, err := s.store.Directory(ctx)
+	accounts, err := s.store.ListAccounts(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make([]UserInfo, 0, len(d.Accounts))
-	for i := range d.Accounts {
-		a := &d.Accounts[i]
+	d, err := s.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]UserInfo, 0, len(accounts))
+	for i := range accounts {
+		a := &accounts[i]
 		ui, err := s.info(ctx, a)
 		if err != nil {
 			return nil, err
 		}
-		ui.Aliases, ui.Groups = d.Aliases[a.ID], d.Groups[a.ID]
+		if e := d.Account(a.Name); e != nil {
+			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+		}
 		out = append(out, *ui)
 	}
 	return out, nil
@@ -1033,37 +1043,10 @@ func (s *Service) SetGroupMember(ctx context.Context, group, name string, member
 
 // Groups lists every group with its members.
 func (s *Service) Groups(ctx context.Context) ([]Group, error) {
-	d, err := s.store.Directory(ctx)
+	d, err := s.Directory(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return d.AllGroups, nil
+	return d.Groups(), nil
 }
 
-// Directory is the snapshot searches are answered from.
-//
-// Postfix and Dovecot search at every lookup, so the snapshot is kept while
-// the store's generation stays, and shared: callers must not modify it.
-func (s *Service) Directory(ctx context.Context) (*Directory, error) {
-	gen, gerr := s.store.Generation(ctx)
-	if gerr == nil {
-		if d := s.directory.Load(); d != nil && d.gen == gen {
-			return d.dir, nil
-		}
-	}
-	d, err := s.store.Directory(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if gerr == nil {
-		// Read before the snapshot, gen may be older than what it holds,
-		// never newer: a later write always makes it stale.
-		s.directory.Store(&directorySnapshot{gen: gen, dir: d})
-	}
-	return d, nil
-}
-
-type directorySnapshot struct {
-	gen Generation
-	dir *Directory
-}

@@ -110,8 +110,20 @@ type Store interface {
 	// or account.
 	SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error
 	// Directory reads all accounts (ordered by name), aliases and groups in
-	// one read transaction.
+	// one read transaction, with the mark of the change log it reflects.
+	// It makes a fixed number of queries, whatever the number of accounts.
 	Directory(ctx context.Context) (*Directory, error)
+	// DirectoryChanges reads, in one read transaction, what changed in the
+	// directory after mark: every account whose row, aliases or group
+	// memberships were written since (as it is now, or as gone) and, when a
+	// group or membership changed, every group. It returns nil, nil when
+	// the log cannot say: the mark is not in it (pruned, or the database was
+	// restored or replaced), or too much changed for a delta to be cheaper
+	// than Directory; the caller then reads the whole directory.
+	DirectoryChanges(ctx context.Context, mark ChangeMark) (*DirectoryChanges, error)
+	// PruneDirectoryChanges forgets the log's entries but the newest keep.
+	// A reader whose mark was forgotten reads the whole directory again.
+	PruneDirectoryChanges(ctx context.Context, keep int) error
 
 	// RecordAppPasswordUses writes a batch of last-used records.
 	RecordAppPasswordUses(ctx context.Context, uses []AppPasswordUse) error

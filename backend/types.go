@@ -110,15 +110,57 @@ type Group struct {
 	Members []string `json:"members"` // account names, sorted
 }
 
+// DirAccount is what the directory shows of an account. It holds no
+// secret: no password hash, TOTP seed, salt or failure record ever leaves
+// the account domain through the directory.
+type DirAccount struct {
+	ID          int64
+	Name        string
+	Mail        string
+	Role        string
+	Disabled    bool
+	GivenName   string
+	Surname     string
+	DisplayName string
+	CreatedAt   time.Time
+}
+
 // Directory is every account with its aliases and every group, read in one
-// consistent snapshot: what searches are answered from.
+// consistent snapshot, and the place in the store's log of directory
+// changes it reflects (Store.DirectoryChanges).
 type Directory struct {
-	Accounts []Account
+	Accounts []DirAccount
 	// Aliases and Groups by account id; Groups lists group names.
 	Aliases map[int64][]string
 	Groups  map[int64][]string
 	// AllGroups are the groups themselves, by name.
 	AllGroups []Group
+	Mark      ChangeMark
+}
+
+// ChangeMark is a place in the store's log of directory changes. Like a
+// Generation it is compared for equality only: Tag is drawn at random with
+// each entry, so a restored or replaced database never repeats a mark.
+type ChangeMark struct {
+	Seq int64
+	Tag int64
+}
+
+// DirectoryChanges is what changed in the directory after a mark: the
+// accounts written since, as they are now, and the groups.
+type DirectoryChanges struct {
+	// Accounts are the changed accounts that exist, ordered by name, with
+	// their aliases and groups in the maps (an account without any has no
+	// key there).
+	Accounts []DirAccount
+	Aliases  map[int64][]string
+	Groups   map[int64][]string
+	// Gone are the changed accounts that no longer exist.
+	Gone []int64
+	// AllGroups is every group when a group or a membership changed, nil
+	// when none did.
+	AllGroups []Group
+	Mark      ChangeMark
 }
 
 // UserInfo is what administration shows of an account: never a secret.

@@ -15,7 +15,7 @@ import (
 type Accounts interface {
 	Resolve(ctx context.Context, login string) (string, error)
 	User(ctx context.Context, name string) (*backend.UserInfo, error)
-	Directory(ctx context.Context) (*backend.Directory, error)
+	Directory(ctx context.Context) (*backend.Dir, error)
 	AppPasswords(ctx context.Context, name string) ([]backend.AppPassword, error)
 	CreateAppPassword(ctx context.Context, name, label string) (*backend.NewAppPassword, error)
 	RevokeAppPasswords(ctx context.Context, name string, ids []string) error

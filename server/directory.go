@@ -128,7 +128,7 @@ func (s *Server) ouEntry(ou string) *entry {
 
 // userEntry is an account as inetOrgPerson. appPasswordIDs is nil when the
 // session may not see them.
-func (s *Server) userEntry(a *backend.Account, aliases, groups, appPasswordIDs []string) *entry {
+func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry {
 	cn, sn := a.Name, a.Name
 	if a.DisplayName != "" {
 		cn = a.DisplayName
@@ -153,9 +153,9 @@ func (s *Server) userEntry(a *backend.Account, aliases, groups, appPasswordIDs [
 	add("givenName", a.GivenName)
 	add("displayName", a.DisplayName)
 	add("mail", a.Mail)
-	add("mailAlternateAddress", aliases...)
-	memberOf := make([]string, len(groups))
-	for i, g := range groups {
+	add("mailAlternateAddress", a.Aliases...)
+	memberOf := make([]string, len(a.Groups))
+	for i, g := range a.Groups {
 		memberOf[i] = s.groupDN(g)
 	}
 	add("memberOf", memberOf...)
@@ -288,21 +288,20 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		return nil, err
 	}
 	s := c.srv
-	ix := s.indexFor(d)
 	// The accounts the search can reach, found without touching the
 	// others: a lookup costs the same in a directory of a hundred accounts
 	// and of a hundred thousand.
-	var accounts []int
+	var accounts []*backend.DirEntry
 	all, byFilter := false, false
 	switch t.kind {
 	case dnBase, dnPeople:
 		// Below the base only: a search based at an account needs that
 		// account's entry to exist whatever the filter says.
-		accounts, byFilter = ix.candidates(sr.filter)
+		accounts, byFilter = candidates(d, sr.filter)
 		all = !byFilter
 	case dnUser, dnAppPassword:
-		if i, ok := ix.byName[foldKey(t.name)]; ok {
-			accounts = []int{i}
+		if e := d.Account(t.name); e != nil {
+			accounts = []*backend.DirEntry{e}
 		}
 	}
 	// Entries the scope cannot reach are not built, but for the base
@@ -318,21 +317,20 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	}
 	switch {
 	case all:
-		accounts = make([]int, len(d.Accounts))
-		for i := range accounts {
-			accounts[i] = i
-		}
-	case byFilter:
+		accounts = d.All()
+	case byFilter && len(accounts) > 1:
 		// In directory order, each once, as without the index.
-		accounts = slices.Compact(slices.Sorted(slices.Values(accounts)))
+		accounts = slices.Clone(accounts)
+		slices.SortFunc(accounts, func(a, b *backend.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+		accounts = slices.Compact(accounts)
 	}
-	nodes := make([]node, 0, 3+len(accounts)+len(d.AllGroups))
+	groups := d.Groups()
+	nodes := make([]node, 0, 3+len(accounts)+len(groups))
 	nodes = append(nodes,
 		node{e: s.fixed.base},
 		node{e: s.fixed.people, branch: branchPeople, depth: 1},
 		node{e: s.fixed.groups, branch: branchGroups, depth: 1})
-	for _, i := range accounts {
-		a := &d.Accounts[i]
+	for _, a := range accounts {
 		if !c.readsEveryone() && a.Name != c.principal.Name {
 			continue
 		}
@@ -350,8 +348,7 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 				ids[j] = p.ID
 			}
 		}
-		nodes = append(nodes, node{e: s.userEntry(a, d.Aliases[a.ID], d.Groups[a.ID], ids),
-			branch: branchPeople, depth: 2, name: a.Name})
+		nodes = append(nodes, node{e: s.userEntry(a, ids), branch: branchPeople, depth: 2, name: a.Name})
 		for j := range aps {
 			if !children {
 				break
@@ -361,8 +358,8 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		}
 	}
 	if c.readsEveryone() && (reaches(depth, sr.scope, 2) || depth >= 2) {
-		for i := range d.AllGroups {
-			g := &d.AllGroups[i]
+		for i := range groups {
+			g := &groups[i]
 			nodes = append(nodes, node{e: s.groupEntry(g), branch: branchGroups, depth: 2, name: g.Name})
 		}
 	}

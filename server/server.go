@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -111,8 +110,6 @@ type Server struct {
 	refusals   *refusalLog
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
-	// dirIndex indexes the last directory snapshot searched.
-	dirIndex atomic.Pointer[dirIndex]
 	// fixed are the entries that never change, built once; searches only
 	// read them.
 	fixed struct{ base, people, groups *entry }

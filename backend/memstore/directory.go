@@ -153,15 +153,17 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 	}
 	defer s.mu.Unlock()
 	d := &backend.Directory{
-		Accounts:  []backend.Account{},
+		Accounts:  []backend.DirAccount{},
 		Aliases:   map[int64][]string{},
 		Groups:    map[int64][]string{},
 		AllGroups: []backend.Group{},
 	}
 	for _, a := range s.accounts {
-		d.Accounts = append(d.Accounts, *copyAccount(a))
+		d.Accounts = append(d.Accounts, backend.DirAccount{ID: a.ID, Name: a.Name, Mail: a.Mail, Role: a.Role,
+			Disabled: a.Disabled, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
+			CreatedAt: a.CreatedAt})
 	}
-	slices.SortFunc(d.Accounts, func(a, b backend.Account) int {
+	slices.SortFunc(d.Accounts, func(a, b backend.DirAccount) int {
 		return cmp.Or(compareFolded(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
 	for id, addrs := range s.aliases {
@@ -178,4 +180,22 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 		d.AllGroups = append(d.AllGroups, backend.Group{Name: g.name, Members: members})
 	}
 	return d, nil
+}
+
+// DirectoryChanges keeps no log: readers read the whole directory again,
+// as the contract allows.
+func (s *Store) DirectoryChanges(ctx context.Context, mark backend.ChangeMark) (*backend.DirectoryChanges, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	s.mu.Unlock()
+	return nil, nil
+}
+
+func (s *Store) PruneDirectoryChanges(ctx context.Context, keep int) error {
+	if err := s.lock(); err != nil {
+		return err
+	}
+	s.mu.Unlock()
+	return nil
 }

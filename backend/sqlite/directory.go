@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/wicketldap/wicket/backend"
 )
@@ -179,59 +182,100 @@ func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int6
 // snapshot that the later ones see too, so a concurrent write shows in all
 // of the result or in none of it.
 func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
-	tx, err := s.r.BeginTx(ctx, nil)
+	var d *backend.Directory
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		d, err = readDirectory(ctx, tx)
+		return err
+	})
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: directory: %w", err)
-	}
-	d, err := readDirectory(ctx, tx)
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, fmt.Errorf("sqlite: directory: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("sqlite: directory: %w", err)
 	}
 	return d, nil
 }
 
+// readTx runs fn in one read transaction of the read pool.
+func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.r.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// selectDirAccount is what the directory reads of an account: never the
+// hash, the seed, the salt or the failure records.
+const selectDirAccount = `SELECT id, name, mail, role, disabled, given_name, surname, display_name, created_at FROM accounts`
+
+func scanDirAccount(rows *sql.Rows) (backend.DirAccount, error) {
+	var (
+		a       backend.DirAccount
+		mail    sql.NullString
+		created int64
+	)
+	err := rows.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.GivenName, &a.Surname, &a.DisplayName, &created)
+	a.Mail, a.CreatedAt = mail.String, fromNanos(created)
+	return a, err
+}
+
 func readDirectory(ctx context.Context, tx *sql.Tx) (*backend.Directory, error) {
 	d := &backend.Directory{
-		Accounts:  []backend.Account{},
+		Accounts:  []backend.DirAccount{},
 		Aliases:   map[int64][]string{},
 		Groups:    map[int64][]string{},
 		AllGroups: []backend.Group{},
 	}
-	err := eachRow(ctx, tx, selectAccount+` ORDER BY name, id`, func(rows *sql.Rows) error {
-		a, err := scanAccount(rows)
-		if err == nil {
-			d.Accounts = append(d.Accounts, *a)
-		}
+	var err error
+	if d.Mark, err = lastMark(ctx, tx); err != nil {
+		return nil, err
+	}
+	err = eachRow(ctx, tx, selectDirAccount+` ORDER BY name, id`, func(rows *sql.Rows) error {
+		a, err := scanDirAccount(rows)
+		d.Accounts = append(d.Accounts, a)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	// Appending in address order leaves each account's list sorted.
-	err = eachRow(ctx, tx, `SELECT account_id, address FROM aliases ORDER BY address`, func(rows *sql.Rows) error {
+	err = eachRow(ctx, tx, `SELECT account_id, address FROM aliases ORDER BY address`, aliasRow(d.Aliases))
+	if err != nil {
+		return nil, err
+	}
+	if d.AllGroups, err = readGroups(ctx, tx, d.Groups); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func aliasRow(into map[int64][]string) func(rows *sql.Rows) error {
+	return func(rows *sql.Rows) error {
 		var id int64
 		var addr string
 		if err := rows.Scan(&id, &addr); err != nil {
 			return err
 		}
-		d.Aliases[id] = append(d.Aliases[id], addr)
+		into[id] = append(into[id], addr)
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
+}
+
+// readGroups reads every group with its members, and fills byAccount with
+// the groups of each member.
+func readGroups(ctx context.Context, tx *sql.Tx, byAccount map[int64][]string) ([]backend.Group, error) {
+	all := []backend.Group{}
 	byName := map[string]int{}
-	err = eachRow(ctx, tx, `SELECT name FROM groups ORDER BY name`, func(rows *sql.Rows) error {
+	err := eachRow(ctx, tx, `SELECT name FROM groups ORDER BY name`, func(rows *sql.Rows) error {
 		var name string
 		if err := rows.Scan(&name); err != nil {
 			return err
 		}
-		byName[name] = len(d.AllGroups)
-		d.AllGroups = append(d.AllGroups, backend.Group{Name: name, Members: []string{}})
+		byName[name] = len(all)
+		all = append(all, backend.Group{Name: name, Members: []string{}})
 		return nil
 	})
 	if err != nil {
@@ -252,20 +296,148 @@ func readDirectory(ctx context.Context, tx *sql.Tx) (*backend.Directory, error) 
 		if !ok {
 			return fmt.Errorf("member of group %q, which the same snapshot lacks", group)
 		}
-		d.AllGroups[i].Members = append(d.AllGroups[i].Members, account)
-		d.Groups[id] = append(d.Groups[id], group)
+		all[i].Members = append(all[i].Members, account)
+		if byAccount != nil {
+			byAccount[id] = append(byAccount[id], group)
+		}
 		return nil
 	})
+	return all, err
+}
+
+func lastMark(ctx context.Context, tx *sql.Tx) (backend.ChangeMark, error) {
+	var m backend.ChangeMark
+	err := tx.QueryRowContext(ctx, `SELECT seq, tag FROM dir_changes ORDER BY seq DESC LIMIT 1`).Scan(&m.Seq, &m.Tag)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Pruned to nothing: no mark a reader holds can be found again.
+		return backend.ChangeMark{}, nil
+	}
+	return m, err
+}
+
+// maxDeltaAccounts bounds a delta: past it, reading the whole directory is
+// about as cheap and simpler (an import of thousands of accounts).
+const maxDeltaAccounts = 2000
+
+// inChunk is how many ids one IN list binds, below SQLite's limit on
+// parameters.
+const inChunk = 500
+
+func (s *Store) DirectoryChanges(ctx context.Context, mark backend.ChangeMark) (*backend.DirectoryChanges, error) {
+	var ch *backend.DirectoryChanges
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		ch, err = readChanges(ctx, tx, mark)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: directory changes: %w", err)
+	}
+	return ch, nil
+}
+
+func readChanges(ctx context.Context, tx *sql.Tx, mark backend.ChangeMark) (*backend.DirectoryChanges, error) {
+	var tag int64
+	err := tx.QueryRowContext(ctx, `SELECT tag FROM dir_changes WHERE seq = ?`, mark.Seq).Scan(&tag)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && tag != mark.Tag {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	return d, nil
+	ch := &backend.DirectoryChanges{Mark: mark, Aliases: map[int64][]string{}, Groups: map[int64][]string{}}
+	changed := map[int64]bool{}
+	groups := false
+	err = eachRowArgs(ctx, tx, `SELECT seq, tag, account_id, group_id FROM dir_changes WHERE seq > ? ORDER BY seq`, []any{mark.Seq},
+		func(rows *sql.Rows) error {
+			var account, group sql.NullInt64
+			if err := rows.Scan(&ch.Mark.Seq, &ch.Mark.Tag, &account, &group); err != nil {
+				return err
+			}
+			if account.Valid {
+				changed[account.Int64] = true
+			}
+			groups = groups || group.Valid
+			return nil
+		})
+	if err != nil {
+		return nil, err
+	}
+	if len(changed) > maxDeltaAccounts {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(changed))
+	for id := range changed {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	found := map[int64]bool{}
+	for chunk := range slices.Chunk(ids, inChunk) {
+		in, args := inList(chunk)
+		err := eachRowArgs(ctx, tx, selectDirAccount+` WHERE id IN (`+in+`) ORDER BY name, id`, args, func(rows *sql.Rows) error {
+			a, err := scanDirAccount(rows)
+			ch.Accounts = append(ch.Accounts, a)
+			found[a.ID] = true
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		err = eachRowArgs(ctx, tx, `SELECT account_id, address FROM aliases WHERE account_id IN (`+in+`) ORDER BY address`, args, aliasRow(ch.Aliases))
+		if err != nil {
+			return nil, err
+		}
+		err = eachRowArgs(ctx, tx, `SELECT m.account_id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
+			WHERE m.account_id IN (`+in+`) ORDER BY g.name`, args, aliasRow(ch.Groups))
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Chunks come out ordered each; the whole list must be. Names are
+	// lower case (backend.ValidateName), so this is the NOCASE order.
+	slices.SortFunc(ch.Accounts, func(a, b backend.DirAccount) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+	})
+	for _, id := range ids {
+		if !found[id] {
+			ch.Gone = append(ch.Gone, id)
+		}
+	}
+	if groups {
+		if ch.AllGroups, err = readGroups(ctx, tx, nil); err != nil {
+			return nil, err
+		}
+	}
+	return ch, nil
+}
+
+// inList is the placeholders of an IN list of ids, and its arguments.
+func inList(ids []int64) (string, []any) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	return strings.Repeat("?,", len(ids)-1) + "?", args
+}
+
+func (s *Store) PruneDirectoryChanges(ctx context.Context, keep int) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM dir_changes WHERE seq <= (SELECT max(seq) FROM dir_changes) - ?`, keep)
+		if err != nil {
+			return fmt.Errorf("sqlite: prune directory changes: %w", err)
+		}
+		return nil
+	})
 }
 
 // eachRow runs query in tx and hands each row to fn, closing the rows
 // before it returns so that the next query may run on the same connection.
 func eachRow(ctx context.Context, tx *sql.Tx, query string, fn func(*sql.Rows) error) error {
-	rows, err := tx.QueryContext(ctx, query)
+	return eachRowArgs(ctx, tx, query, nil, fn)
+}
+
+func eachRowArgs(ctx context.Context, tx *sql.Tx, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err
 	}

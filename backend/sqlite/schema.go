@@ -177,6 +177,46 @@ CREATE TRIGGER generation_accounts_update
 -- another process and drops the locks it keeps in memory per client.
 ALTER TABLE accounts ADD COLUMN unlocks INTEGER NOT NULL DEFAULT 0;
 `,
+	// 8: a log of what changed in the directory, so that a server keeps
+	// its copy of the directory by applying the changes since it last read
+	// instead of reading everything again (a hundred thousand accounts
+	// for one changed alias). Triggers fill it, so writes from any process
+	// are logged. Each entry draws a random tag: a reader checks that the
+	// entry it read last is still there with its tag, which a restored or
+	// replaced database cannot reproduce. The first entry stands for the
+	// directory as it was before the log began.
+	`
+CREATE TABLE dir_changes (
+	seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+	tag        INTEGER NOT NULL DEFAULT (random()),
+	account_id INTEGER,
+	group_id   INTEGER
+);
+INSERT INTO dir_changes (account_id, group_id) VALUES (NULL, NULL);
+CREATE TRIGGER dir_accounts_insert AFTER INSERT ON accounts
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (NEW.id); END;
+CREATE TRIGGER dir_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, given_name, surname, display_name, created_at ON accounts
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.id); INSERT INTO dir_changes (account_id) VALUES (NEW.id); END;
+CREATE TRIGGER dir_accounts_delete AFTER DELETE ON accounts
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.id); END;
+CREATE TRIGGER dir_aliases_insert AFTER INSERT ON aliases
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (NEW.account_id); END;
+CREATE TRIGGER dir_aliases_update AFTER UPDATE ON aliases
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.account_id); INSERT INTO dir_changes (account_id) VALUES (NEW.account_id); END;
+CREATE TRIGGER dir_aliases_delete AFTER DELETE ON aliases
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.account_id); END;
+CREATE TRIGGER dir_groups_insert AFTER INSERT ON groups
+	BEGIN INSERT INTO dir_changes (group_id) VALUES (NEW.id); END;
+CREATE TRIGGER dir_groups_update AFTER UPDATE ON groups
+	BEGIN INSERT INTO dir_changes (group_id) VALUES (NEW.id); END;
+CREATE TRIGGER dir_groups_delete AFTER DELETE ON groups
+	BEGIN INSERT INTO dir_changes (group_id) VALUES (OLD.id); END;
+CREATE TRIGGER dir_group_members_insert AFTER INSERT ON group_members
+	BEGIN INSERT INTO dir_changes (account_id, group_id) VALUES (NEW.account_id, NEW.group_id); END;
+CREATE TRIGGER dir_group_members_delete AFTER DELETE ON group_members
+	BEGIN INSERT INTO dir_changes (account_id, group_id) VALUES (OLD.account_id, OLD.group_id); END;
+`,
 }
 
 // migrate applies the missing steps, each in its own immediate transaction

@@ -551,3 +551,43 @@ func TestClose_FinalizesAndCheckpoints(t *testing.T) {
 		t.Errorf("WAL still present after Close: %v", err)
 	}
 }
+
+// A small change is a small delta: the changed account alone, read by id,
+// not the whole directory again; a large one asks for a whole read.
+func TestDirectoryChanges_SmallChangeIsADelta(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	var ids []int64
+	for i := range 50 {
+		a := &backend.Account{Name: fmt.Sprintf("user%02d", i), Role: backend.RoleUser, PasswordHash: "x",
+			AppPasswordSalt: []byte("salt"), CreatedAt: time.Now(), PasswordChangedAt: time.Now()}
+		if err := s.CreateAccount(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, a.ID)
+	}
+	d, err := s.Directory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetAliases(ctx, ids[7], []string{"seven@example.org"}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.DirectoryChanges(ctx, d.Mark)
+	if err != nil || ch == nil {
+		t.Fatalf("DirectoryChanges: %+v, %v; want a delta", ch, err)
+	}
+	if len(ch.Accounts) != 1 || ch.Accounts[0].ID != ids[7] || len(ch.Gone) != 0 || ch.AllGroups != nil {
+		t.Errorf("delta of one alias: %+v", ch)
+	}
+	if got := ch.Aliases[ids[7]]; len(got) != 1 || got[0] != "seven@example.org" {
+		t.Errorf("delta's aliases %v", got)
+	}
+	if ch.Mark == d.Mark {
+		t.Error("the mark did not move")
+	}
+	ch2, err := s.DirectoryChanges(ctx, ch.Mark)
+	if err != nil || ch2 == nil || len(ch2.Accounts) != 0 || ch2.Mark != ch.Mark {
+		t.Errorf("nothing changed since: %+v, %v", ch2, err)
+	}
+}

@@ -370,7 +370,7 @@ func directoryContents(t *testing.T, s backend.Store) {
 		}
 		// Case-insensitive order, as names compare: "Bob" after "alice".
 		wantIDs(t, what+": accounts", names, "alice", "Bob", "carol", "dave")
-		sameAccount(t, what+": carol", &d.Accounts[2], carol)
+		sameDirAccount(t, what+": carol", d.Accounts[2], carol)
 		wantAliases := map[int64][]string{
 			carol.ID: {"a@example.org", "B@example.org", "z@example.org"},
 			bob.ID:   {"robert@example.org"},
@@ -524,4 +524,132 @@ func consistent(d *backend.Directory) error {
 		return fmt.Errorf("AllGroups lists %d memberships, Groups %d", len(members), n)
 	}
 	return nil
+}
+
+func sameDirAccount(t *testing.T, what string, got backend.DirAccount, want *backend.Account) {
+	t.Helper()
+	if got.ID != want.ID || got.Name != want.Name || got.Mail != want.Mail || got.Role != want.Role ||
+		got.Disabled != want.Disabled ||
+		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName {
+		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
+	}
+	sameTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
+}
+
+// sameDir compares a directory kept by applying changes with one read
+// whole, entry by entry.
+func sameDir(t *testing.T, what string, kept, fresh *backend.Dir) {
+	t.Helper()
+	a, b := kept.All(), fresh.All()
+	if len(a) != len(b) {
+		t.Fatalf("%s: %d accounts kept, %d read whole", what, len(a), len(b))
+	}
+	for i := range a {
+		x, y := *a[i], *b[i]
+		x.CreatedAt, y.CreatedAt = x.CreatedAt.UTC(), y.CreatedAt.UTC()
+		if !reflect.DeepEqual(x, y) {
+			t.Errorf("%s: account %d kept as\n %+v\nread whole as\n %+v", what, i, x, y)
+		}
+		for _, addr := range append([]string{x.Mail}, x.Aliases...) {
+			if addr == "" {
+				continue
+			}
+			if l := kept.ByAddress(addr); len(l) != 1 || l[0].ID != x.ID {
+				t.Errorf("%s: address %s kept for %v, want account %d", what, addr, l, x.ID)
+			}
+		}
+		if e := kept.Account(x.Name); e == nil || e.ID != x.ID {
+			t.Errorf("%s: name %s kept for %v", what, x.Name, e)
+		}
+	}
+	if !reflect.DeepEqual(kept.Groups(), fresh.Groups()) {
+		t.Errorf("%s: groups kept as %+v, read whole as %+v", what, kept.Groups(), fresh.Groups())
+	}
+}
+
+// directoryChangesFollowEveryWrite keeps a directory by applying the
+// store's changes after each kind of write, and compares it with one read
+// whole. A store may answer nil (no log); the kept directory is then read
+// whole, as Service.Directory does.
+func directoryChangesFollowEveryWrite(t *testing.T, s backend.Store) {
+	ctx := t.Context()
+	kept := backend.NewDir(mustDirectory(t, s))
+	step := func(what string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		ch, err := s.DirectoryChanges(ctx, kept.Mark())
+		if err != nil {
+			t.Fatalf("%s: DirectoryChanges: %v", what, err)
+		}
+		if ch == nil {
+			kept = backend.NewDir(mustDirectory(t, s))
+			return
+		}
+		kept.Apply(ch)
+		sameDir(t, what, kept, backend.NewDir(mustDirectory(t, s)))
+	}
+	alice := mustEnrolled(t, s, "alice")
+	step("creating alice", nil)
+	bob := mustCreate(t, s, "bob", "bob@example.org")
+	step("creating bob", nil)
+	step("a profile", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice", DisplayName: "Alice L."}))
+	step("aliases", s.SetAliases(ctx, alice.ID, []string{"a@example.org", "al@example.org"}))
+	step("other aliases", s.SetAliases(ctx, alice.ID, []string{"al@example.org", "lice@example.org"}))
+	step("an alias becomes the mail", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org"}))
+	step("a group", s.CreateGroup(ctx, "staff"))
+	step("a member", s.SetGroupMember(ctx, "staff", alice.ID, true))
+	step("another member", s.SetGroupMember(ctx, "staff", bob.ID, true))
+	step("another group", s.CreateGroup(ctx, "admins"))
+	step("a member of both", s.SetGroupMember(ctx, "admins", bob.ID, true))
+	step("a member leaves", s.SetGroupMember(ctx, "staff", alice.ID, false))
+	step("disabled", s.SetDisabled(ctx, bob.ID, true))
+	step("a role", s.SetRole(ctx, bob.ID, backend.RoleService))
+	step("a group deleted", s.DeleteGroup(ctx, "admins"))
+	step("an account deleted", s.DeleteAccount(ctx, bob.ID))
+	carol := mustCreate(t, s, "carol", "bob@example.org")
+	step("an address taken again", s.SetAliases(ctx, carol.ID, []string{"a@example.org"}))
+
+	// Bookkeeping and secrets change nothing in the directory.
+	before := kept.Mark()
+	mustApp(t, s, alice.ID, "ap-1", t0)
+	if _, err := s.RecordAuthFailure(ctx, alice.ID, backend.PathPassword, t0, policy); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AdvanceTOTPStep(ctx, alice.ID, 99); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.DirectoryChanges(ctx, before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch != nil && (len(ch.Accounts) > 0 || len(ch.Gone) > 0 || ch.AllGroups != nil) {
+		t.Errorf("an app password, a failed bind and a TOTP step changed the directory: %+v", ch)
+	}
+}
+
+// A mark the log no longer holds (pruned, or from a database since
+// replaced) is answered nil: the reader must read everything again, never
+// take a partial delta for the whole.
+func directoryChangesUnknownMark(t *testing.T, s backend.Store) {
+	ctx := t.Context()
+	a := mustCreate(t, s, "alice", "")
+	old := mustDirectory(t, s).Mark
+	for i := range 5 {
+		if err := s.SetAliases(ctx, a.ID, []string{fmt.Sprint("a", i, "@example.org")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PruneDirectoryChanges(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := s.DirectoryChanges(ctx, old); err != nil || ch != nil {
+		t.Errorf("changes after a pruned mark: %+v, %v; want nil, nil", ch, err)
+	}
+	forged := mustDirectory(t, s).Mark
+	forged.Tag++
+	if ch, err := s.DirectoryChanges(ctx, forged); err != nil || ch != nil {
+		t.Errorf("changes after a mark whose tag differs: %+v, %v; want nil, nil", ch, err)
+	}
 }

@@ -107,6 +107,8 @@ var tests = []test{
 	{"Directory_ContentsAndOrdering", directoryContents},
 	{"Directory_EmptyStore", directoryEmpty},
 	{"Directory_IsOneConsistentSnapshot", directorySnapshot},
+	{"DirectoryChanges_FollowEveryWrite", directoryChangesFollowEveryWrite},
+	{"DirectoryChanges_UnknownMarkReadsWhole", directoryChangesUnknownMark},
 	{"RecordAuthFailure_LocksAtLimit", recordFailureLocksAtLimit},
 	{"RecordAuthFailure_PathsAndAccountsApart", recordFailurePathsApart},
 	{"RecordAuthFailure_ParallelCallersNoneLost", recordFailureParallel},

@@ -161,12 +161,9 @@ func prepareChange(ctx context.Context, e *env, u *backend.UserInfo, ch *backend
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range d.Accounts {
-		if a.Name == u.Name {
-			continue
-		}
-		for _, addr := range addrs {
-			if strings.EqualFold(addr, a.Mail) || containsFold(d.Aliases[a.ID], addr) {
+	for _, addr := range addrs {
+		for _, a := range d.ByAddress(addr) {
+			if a.Name != u.Name {
 				return nil, takenError(addr, a.Name)
 			}
 		}
