@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -215,6 +216,28 @@ func (s *Service) Directory(ctx context.Context) (*Dir, error) {
 	d := NewDir(full)
 	s.dir.Store(&liveDir{dir: d, gen: gen, genOK: gerr == nil})
 	return d, nil
+}
+
+// dirLogKept is how many entries of the log of directory changes pruning
+// keeps: a server whose copy is further behind (a second server on the same
+// database, idle for that many changes) reads the whole directory again.
+const dirLogKept = 100_000
+
+// KeepDirectoryLog prunes the store's log of directory changes to its
+// newest entries at once, then every interval, until ctx ends.
+func (s *Service) KeepDirectoryLog(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := s.store.PruneDirectoryChanges(ctx, dirLogKept); err != nil && ctx.Err() == nil {
+			s.log.Error("pruning the log of directory changes failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // FoldKey maps strings that strings.EqualFold holds equal, and only those,

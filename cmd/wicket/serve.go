@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -120,7 +121,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	pruned := make(chan struct{})
 	go func() {
 		defer close(pruned)
-		e.svc.KeepAudit(pruneCtx, cfg.Audit.Retention.Duration, auditPruneInterval)
+		var wg sync.WaitGroup
+		wg.Go(func() { e.svc.KeepAudit(pruneCtx, cfg.Audit.Retention.Duration, auditPruneInterval) })
+		wg.Go(func() { e.svc.KeepDirectoryLog(pruneCtx, auditPruneInterval) })
+		wg.Wait()
 	}()
 	// Deferred after the close above, so it runs before it.
 	defer func() {
