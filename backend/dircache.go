@@ -80,7 +80,9 @@ func (d *Dir) Apply(ch *DirectoryChanges) {
 	d.mark = ch.Mark
 }
 
-func byName(a, b *DirEntry) int { return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID)) }
+func byName(a, b *DirEntry) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
+}
 
 // index adds e to the maps; call with mu held for writing, or before the
 // directory is shared.

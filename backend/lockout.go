@@ -340,10 +340,17 @@ func (s *Service) admit(ctx context.Context, login, from string, appShaped bool)
 			return a, nil
 		case wait:
 			// Only a place is awaited here: no hashing slot, no lock.
-			select {
-			case <-settled:
-			case <-ctx.Done():
-				return nil, ErrBusy
+			err := s.wait(ctx, func(timeout <-chan time.Time) error {
+				select {
+				case <-settled:
+					return nil
+				case <-ctx.Done():
+				case <-timeout:
+				}
+				return ErrBusy
+			})
+			if err != nil {
+				return nil, err
 			}
 		}
 	}

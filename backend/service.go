@@ -22,6 +22,10 @@ type Options struct {
 	// HashSlots bounds concurrent argon2id computations, so memory stays at
 	// HashSlots × Argon2.MemoryKiB plus baseline under any flood.
 	HashSlots int
+	// WaitTimeout bounds how long a bind waits for a hashing slot or for
+	// its turn in the lockout before it is refused with ErrBusy; 0 means
+	// 10 s. A bind that need not wait sets no timer at all.
+	WaitTimeout time.Duration
 	// MaxAppPasswords is the number of active app passwords an account may hold.
 	MaxAppPasswords int
 	// RequireSecondFactor refuses the primary password alone for accounts
@@ -97,6 +101,9 @@ func New(store Store, keys *Keys, opts Options) *Service {
 	}
 	if opts.MaxAppPasswords <= 0 {
 		opts.MaxAppPasswords = DefaultMaxAppPasswords
+	}
+	if opts.WaitTimeout <= 0 {
+		opts.WaitTimeout = 10 * time.Second
 	}
 	if opts.TOTPIssuer == "" {
 		opts.TOTPIssuer = "wicket"
@@ -389,9 +396,25 @@ func (s *Service) acquire(ctx context.Context) error {
 	select {
 	case s.slots <- struct{}{}:
 		return nil
-	case <-ctx.Done():
-		return ErrBusy
+	default:
 	}
+	return s.wait(ctx, func(timeout <-chan time.Time) error {
+		select {
+		case s.slots <- struct{}{}:
+			return nil
+		case <-ctx.Done():
+		case <-timeout:
+		}
+		return ErrBusy
+	})
+}
+
+// wait runs a blocking wait bounded by WaitTimeout: the timer is made only
+// when a bind has to wait, so a bind answered at once allocates none.
+func (s *Service) wait(ctx context.Context, f func(timeout <-chan time.Time) error) error {
+	t := time.NewTimer(s.opts.WaitTimeout)
+	defer t.Stop()
+	return f(t.C)
 }
 
 func (s *Service) release() { <-s.slots }
@@ -1049,4 +1072,3 @@ func (s *Service) Groups(ctx context.Context) ([]Group, error) {
 	}
 	return d.Groups(), nil
 }
-

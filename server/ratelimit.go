@@ -34,9 +34,6 @@ import (
 )
 
 const (
-	// defaultBindTimeout bounds how long a bind waits for a
-	// password-hashing slot before it is answered "busy".
-	defaultBindTimeout = 10 * time.Second
 	// maxAddressWait is the longest a bind from an address over its rate
 	// is held before it is verified; past it the bind is refused at once.
 	maxAddressWait = 5 * time.Second
@@ -47,9 +44,6 @@ const (
 
 // setupLimits applies the defaults of the limits in cfg. It runs in New.
 func (s *Server) setupLimits() {
-	if s.cfg.BindTimeout <= 0 {
-		s.cfg.BindTimeout = defaultBindTimeout
-	}
 	if s.cfg.AddressFailuresPerMinute > 0 {
 		s.failedBinds = newAddressLimiter(s.cfg.AddressFailuresPerMinute/60, max(1, s.cfg.AddressFailureBurst), time.Now)
 	}

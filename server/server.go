@@ -46,9 +46,6 @@ type Config struct {
 	// counted. 0 means no cap.
 	MaxConnectionsPerAddress int
 	MaxConnectionsPerNetwork int
-	// BindTimeout bounds how long a bind waits for a password-hashing slot
-	// before it is answered "busy"; 0 means 10 s.
-	BindTimeout time.Duration
 	// TrustedClients are the mail servers: exempt from every per-address
 	// limit and from the delay of failed binds (see ratelimit.go).
 	TrustedClients []netip.Prefix

@@ -127,6 +127,7 @@ func openEnvFor(cfg *config.Config, log *slog.Logger) (*env, error) {
 		Argon2: backend.Argon2Params{MemoryKiB: cfg.Argon2.MemoryKiB, Time: cfg.Argon2.Time,
 			Threads: cfg.Argon2.Threads},
 		HashSlots:           cfg.HashSlots(),
+		WaitTimeout:         cfg.Limits.BindTimeout.Duration,
 		MaxAppPasswords:     cfg.Auth.MaxAppPasswords,
 		RequireSecondFactor: cfg.Auth.RequireSecondFactor,
 		TOTPIssuer:          cfg.Auth.TOTPIssuer,

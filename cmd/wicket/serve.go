@@ -146,7 +146,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		ReadTimeout:              cfg.Limits.ReadTimeout.Duration,
 		WriteTimeout:             cfg.Limits.WriteTimeout.Duration,
 		MaxConnectionsPerAddress: cfg.Limits.MaxConnectionsPerAddress,
-		BindTimeout:              cfg.Limits.BindTimeout.Duration,
 		TrustedClients:           trusted,
 		AddressFailuresPerMinute: float64(cfg.Lockout.AddressFailuresPerMinute),
 		AddressFailureBurst:      cfg.Lockout.AddressFailureBurst,
