@@ -132,6 +132,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		<-pruned
 	}()
 
+	// The directory is read before the first client comes, so that no
+	// lookup waits for it; later changes are applied as they come.
+	loadStart := time.Now()
+	dir, err := e.svc.Directory(context.Background())
+	if err != nil {
+		return fmt.Errorf("reading the directory: %w", err)
+	}
+	log.Info("directory read", "accounts", dir.Len(), "took", time.Since(loadStart).Round(time.Millisecond))
+
 	trusted, err := cfg.Lockout.TrustedPrefixes()
 	if err != nil {
 		return fmt.Errorf("lockout.trusted_clients: %w", err)
