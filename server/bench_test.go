@@ -78,3 +78,33 @@ func messageReader(b *testing.B, msg []byte) func() *request {
 		return req
 	}
 }
+
+// BenchmarkDecodeSearch is a Postfix lookup as the reader decodes it, from
+// its bytes to the search's fields and filter.
+func BenchmarkDecodeSearch(b *testing.B) {
+	req := ldap.NewSearchRequest("ou=people,dc=example,dc=org", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
+		"(mail=user000001@example.org)", []string{"mail", "uid"}, nil)
+	op := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchRequest, nil, "")
+	op.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, req.BaseDN, ""))
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(req.Scope), ""))
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, uint64(req.DerefAliases), ""))
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+	op.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, 0, ""))
+	op.AppendChild(ber.NewBoolean(ber.ClassUniversal, ber.TypePrimitive, ber.TagBoolean, false, ""))
+	f, err := ldap.CompileFilter(req.Filter)
+	if err != nil {
+		b.Fatal(err)
+	}
+	op.AppendChild(f)
+	attrs := ber.Encode(ber.ClassUniversal, ber.TypeConstructed, ber.TagSequence, nil, "")
+	for _, a := range req.Attributes {
+		attrs.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, a, ""))
+	}
+	op.AppendChild(attrs)
+	read := messageReader(b, envelope(11, op).Bytes())
+	for b.Loop() {
+		if s, _, ok := read().searchRequest(); !ok || s.base != req.BaseDN {
+			b.Fatal("search not parsed")
+		}
+	}
+}

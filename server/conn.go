@@ -324,10 +324,14 @@ func (c *conn) readError(err error) *ber.Packet {
 	}
 }
 
-// decodeRequest decodes one message: a simple bind by the fast path, the
-// rest (and anything the fast path declines) through asn1-ber.
+// decodeRequest decodes one message: a simple bind or a plain search by
+// the fast path, the rest (and anything the fast path declines) through
+// asn1-ber.
 func decodeRequest(buf []byte, elements int) (*request, error) {
 	if req, ok := fastBind(buf); ok {
+		return req, nil
+	}
+	if req, ok := fastSearch(buf, elements); ok {
 		return req, nil
 	}
 	pkt, err := decodeFrame(buf, elements)

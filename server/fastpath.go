@@ -3,6 +3,8 @@ package server
 import (
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/internal/berlimit"
 )
 
 // Mail servers send little but simple binds, and asn1-ber spends some
@@ -239,4 +241,92 @@ func appendOctets(b []byte, s string) []byte {
 	b = append(b, 0x04)
 	b = appendLength(b, len(s))
 	return append(b, s...)
+}
+
+// searchOp stands for the protocolOp of a search decoded by fastSearch, as
+// bindOp does for binds.
+var searchOp = &ber.Packet{Identifier: ber.Identifier{
+	ClassType: ber.ClassApplication, TagType: ber.TypeConstructed, Tag: ldap.ApplicationSearchRequest,
+}}
+
+// fastSearch decodes a search request without controls, the lookup Postfix
+// and Dovecot send for every message and login, with only its filter
+// decoded into packets (filter.go evaluates packets). It reports false for
+// any other shape, and for anything the general decoder might refuse:
+// that path alone says what is wrong. elements is the limit the general
+// decoder applies to the whole message.
+func fastSearch(frame []byte, elements int) (*request, bool) {
+	outer := berReader{b: frame}
+	tag, msg, ok := outer.next()
+	if !ok || tag != 0x30 || outer.off != len(frame) {
+		return nil, false
+	}
+	m := berReader{b: msg}
+	tag, idb, ok := m.next()
+	if !ok || tag != 0x02 {
+		return nil, false
+	}
+	id, ok := smallInt(idb)
+	if !ok || id < 1 || id > maxMessageID {
+		return nil, false
+	}
+	tag, opb, ok := m.next()
+	if !ok || tag != 0x63 || m.off != len(msg) {
+		return nil, false
+	}
+	op := berReader{b: opb}
+	var s searchRequest
+	tag, base, ok := op.next()
+	if !ok || tag != 0x04 {
+		return nil, false
+	}
+	s.base = string(base)
+	var v [5]int64
+	for i, want := range [5]byte{0x0a, 0x0a, 0x02, 0x02, 0x01} {
+		tag, b, ok := op.next()
+		if !ok || tag != want {
+			return nil, false
+		}
+		if want == 0x01 {
+			if len(b) != 1 {
+				return nil, false
+			}
+			s.typesOnly = b[0] != 0
+			continue
+		}
+		if v[i], ok = smallInt(b); !ok {
+			return nil, false
+		}
+	}
+	if v[0] > scopeSub || v[1] > 3 {
+		return nil, false
+	}
+	s.scope, s.sizeLimit, s.timeLimit = v[0], v[2], v[3]
+	start := op.off
+	tag, _, ok = op.next()
+	if !ok || tag&0xc0 != 0x80 {
+		return nil, false
+	}
+	rawFilter := opb[start:op.off]
+	tag, attrs, ok := op.next()
+	if !ok || tag != 0x30 || op.off != len(opb) {
+		return nil, false
+	}
+	for a := (berReader{b: attrs}); a.off < len(attrs); {
+		tag, name, ok := a.next()
+		if !ok || tag != 0x04 {
+			return nil, false
+		}
+		s.attrs = append(s.attrs, string(name))
+	}
+	// The limits the general decoder would apply to the whole message.
+	if berlimit.Check(frame, maxNesting, elements) != nil {
+		return nil, false
+	}
+	f, err := ber.DecodePacketErr(rawFilter)
+	if err != nil || !validFilter(f) {
+		return nil, false
+	}
+	s.filter = f
+	return &request{id: id, op: searchOp, search: &s}, true
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"testing"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -42,22 +43,26 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatalf("readFrame returned %d bytes with a limit of %d", len(buf), fuzzLimit)
 			}
 			fast, fastOK := fastBind(buf)
+			fastS, fastSOK := fastSearch(buf, maxElements)
 			pkt, err := decodeFrame(buf, maxElements)
 			if err != nil {
-				if fastOK {
-					t.Fatalf("the fast path took a bind the decoder refuses (%v)", err)
+				if fastOK || fastSOK {
+					t.Fatalf("the fast path took a message the decoder refuses (%v)", err)
 				}
 				return
 			}
 			req, err := parseRequest(pkt)
 			if err != nil {
-				if fastOK {
-					t.Fatalf("the fast path took a bind the envelope check refuses (%v)", err)
+				if fastOK || fastSOK {
+					t.Fatalf("the fast path took a message the envelope check refuses (%v)", err)
 				}
 				return
 			}
 			if fastOK {
 				sameBind(t, fast, req)
+			}
+			if fastSOK {
+				sameSearch(t, fastS, req)
 			}
 			if req.id < 1 || req.id > maxMessageID {
 				t.Fatalf("parseRequest accepted messageID %d", req.id)
@@ -149,6 +154,24 @@ func fuzzExtendedValue(x *extendedRequest) {
 
 // sameBind checks that the fast path read a bind exactly as the general
 // decoder does.
+func sameSearch(t *testing.T, fast, slow *request) {
+	t.Helper()
+	want, _, ok := parseSearch(slow.op)
+	switch {
+	case !ok:
+		t.Fatalf("the fast path took a search parseSearch refuses")
+	case fast.id != slow.id || len(slow.controls) != 0 || slow.op.Tag != ldap.ApplicationSearchRequest:
+		t.Fatalf("fast path: message %d, general: message %d with %d controls, tag %d",
+			fast.id, slow.id, len(slow.controls), slow.op.Tag)
+	}
+	got := *fast.search
+	if got.base != want.base || got.scope != want.scope || got.sizeLimit != want.sizeLimit ||
+		got.timeLimit != want.timeLimit || got.typesOnly != want.typesOnly || !slices.Equal(got.attrs, want.attrs) ||
+		!bytes.Equal(got.filter.Bytes(), want.filter.Bytes()) {
+		t.Fatalf("fast path read %+v, general decoder %+v", got, *want)
+	}
+}
+
 func sameBind(t *testing.T, fast, slow *request) {
 	t.Helper()
 	want, _, ok := parseBind(slow.op)
