@@ -416,10 +416,11 @@ echo "wicket: $users users imported in $t_import s" >&2
 # password, one user a line, in any order.
 #
 # THE ONE PLACE TO SWITCH TO A BULK COMMAND: today two commands per user
-# (`wicket totp enroll`, `wicket apppw create`), a few at a time, about 65 s
-# per 1,000 users, mostly in starting processes. When `wicket apppw
-# create-bulk` exists, replace the body with one call of it that writes the
-# same OUT.
+# (`wicket totp enroll`, `wicket apppw create`), a few at a time, mostly in
+# starting processes, whose start grows with the directory: 15 to 65 s per
+# 1,000 users in a directory of 1,000, about 1,000 s per 1,000 in one of
+# 100,000 (2 CPUs). When `wicket apppw create-bulk` exists, replace the body
+# with one call of it that writes the same OUT.
 create_bind_credentials() { # NAMES OUT
   local names=$1 out=$2 jobs
   # Each command is a process that opens the database, so a few run at
