@@ -195,6 +195,95 @@ func TestLoadTool_AgainstWicket(t *testing.T) {
 	})
 }
 
+// `wicket bench --mode lookup` against the real server, as Postfix looks
+// users up: a service account binds once on each connection, then each
+// operation is a search for a user's mail address, with the default base
+// and filter; every lookup finds its entry. A name without an account is
+// counted as noEntry, exactly as often as it is looked up; a wrong service
+// password stops the run before it starts.
+func TestLoadTool_LookupAsAServiceAccount(t *testing.T) {
+	w := startWicket(t, "")
+	const svc, svcPassword = "postfix", "a-long-random-service-secret"
+	w.admin(svcPassword+"\n", "user", "add", svc, "--role", "service", "--password-stdin")
+	svcDN := "uid=" + svc + ",ou=people,dc=example,dc=org"
+	pwFile := filepath.Join(t.TempDir(), "postfix.pw")
+	if err := os.WriteFile(pwFile, []byte(svcPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var names []loadgen.User
+	for i := range 6 {
+		u := w.newUser(fmt.Sprintf("look%d", i), false)
+		names = append(names, loadgen.User{Name: u.dn})
+	}
+	// A names file: DNs from a users file's first column and bare names.
+	var list strings.Builder
+	for i, u := range names {
+		if i%2 == 0 {
+			fmt.Fprintf(&list, "%s\tunused-password\n", u.Name)
+		} else {
+			fmt.Fprintf(&list, "look%d\n", i)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "names.txt")
+	if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	var rep struct {
+		loadReport
+		Service      string `json:"service"`
+		SearchBase   string `json:"search_base"`
+		SearchFilter string `json:"search_filter"`
+	}
+	out, errOut, code := loadRun(t, "-H", w.url(), "--mode", "lookup", "-D", svcDN, "-y", pwFile, "--users", file,
+		"--count", "200", "--concurrency", "4", "--json", "--quiet")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	checkLoadReport(t, rep.loadReport, 200, 0)
+	if rep.Mode != "lookup" || rep.Users != 6 || rep.Service != svcDN ||
+		rep.SearchBase != "ou=people,dc=example,dc=org" || rep.SearchFilter != "(mail=%u@example.org)" {
+		t.Errorf("report %+v", rep)
+	}
+
+	t.Run("a name without an account", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "names.txt")
+		if err := os.WriteFile(missing, []byte(list.String()+"nosuchuser\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		// 4 workers start at names 0, 1, 3 and 5 of 7 and take 50 in turn.
+		want := 0
+		for i := range 4 {
+			for k := range 50 {
+				if (i*7/4+k)%7 == 6 {
+					want++
+				}
+			}
+		}
+		rep := loadRunJSON(t, "-H", w.url(), "--mode", "lookup", "-D", svcDN, "-y", pwFile, "--users", missing,
+			"--count", "200", "--concurrency", "4")
+		checkLoadReport(t, rep, 200, want)
+		if len(rep.Errors) != 1 || rep.Errors[0].Result != "noEntry" || rep.Errors[0].Count != want {
+			t.Errorf("errors %+v, want noEntry: %d", rep.Errors, want)
+		}
+	})
+
+	t.Run("a wrong service password", func(t *testing.T) {
+		wrong := filepath.Join(t.TempDir(), "wrong.pw")
+		if err := os.WriteFile(wrong, []byte("not-the-password"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, errOut, code := loadRun(t, "-H", w.url(), "--mode", "lookup", "-D", svcDN, "-y", wrong, "--users", file, "--count", "20")
+		if code == 0 || out != "" || !strings.Contains(errOut, "the service account "+svcDN+" cannot bind") ||
+			!strings.Contains(errOut, "invalidCredentials (49)") {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+		}
+	})
+}
+
 // Over ldaps:// the server's certificate is checked, so a self-signed one
 // is refused before any password is sent, unless --insecure.
 func TestLoadTool_LDAPS(t *testing.T) {
@@ -227,10 +316,16 @@ func BenchmarkLoadTool_CPU(b *testing.B) {
 	if err := os.WriteFile(file, []byte(list.String()), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	for _, mode := range []string{"bind", "bind-search", "connect-bind"} {
+	const svcPassword = "a-long-random-service-secret"
+	w.admin(svcPassword+"\n", "user", "add", "postfix", "--role", "service", "--password-stdin")
+	for _, mode := range []string{"bind", "bind-search", "connect-bind", "lookup"} {
 		b.Run(mode, func(b *testing.B) {
-			cmd := exec.Command(*wicketBin, "bench", "-H", w.url(), "--users", file, "--mode", mode,
-				"--count", fmt.Sprint(b.N), "--concurrency", "2", "--json", "--quiet")
+			args := []string{"bench", "-H", w.url(), "--users", file, "--mode", mode,
+				"--count", fmt.Sprint(b.N), "--concurrency", "2", "--json", "--quiet"}
+			if mode == "lookup" {
+				args = append(args, "-D", "uid=postfix,ou=people,dc=example,dc=org", "-w", svcPassword)
+			}
+			cmd := exec.Command(*wicketBin, args...)
 			server := processCPU(b, w.cmd.Process.Pid)
 			b.ResetTimer()
 			out, err := cmd.Output()

@@ -33,10 +33,10 @@ type benchFlags struct {
 func newBenchCmd(g *globals) *cobra.Command {
 	f := &benchFlags{}
 	cmd := &cobra.Command{
-		Use:   "bench (--users FILE | -D NAME -y FILE)",
-		Short: "Measure how fast an LDAP server answers binds: wicket, slapd or any other",
-		Long: `Measure how many binds a second an LDAP server answers, and how fast: wicket
-or any other server, on this host or another.
+		Use:   "bench (--users FILE | -D NAME -y FILE | --mode lookup -D NAME -y FILE --users FILE)",
+		Short: "Measure how fast an LDAP server answers binds and lookups: wicket, slapd or any other",
+		Long: `Measure how many binds or lookups a second an LDAP server answers, and how
+fast: wicket or any other server, on this host or another.
 
 Workers (--concurrency), each with its own connection, bind as the users of
 --users (or the one of -D, with the password of -y) one after another, as
@@ -48,11 +48,27 @@ fast as the server answers, for --duration or for --count operations in all:
                 per login; the latency includes the connect
   bind-search   bind, then search under --base for --filter (uid and mail)
                 on the same connection; a search that finds nothing fails
+  lookup        bind once as the service account of -D and -y, then an
+                operation is one search under --base for --filter (uid and
+                mail), scope sub, with %u the next name of --users, as
+                Postfix's ldap tables and Dovecot's userdb look users up;
+                a search that finds no entry (noEntry) or more than one
+                (tooMany) fails
 
 A users file has one user per line: the bind name, a tab (or spaces), then
 the password, which may contain spaces. Lines starting with # are skipped.
 
   uid=alice,ou=people,dc=example,dc=org	abcd-efgh-ijkl-mnop
+
+In lookup mode only the first column is read, and the password is not
+needed: a users file serves as it is, and so does a list of names or DNs.
+%u is the value of a DN's first RDN (alice of uid=alice,ou=people,...) or
+the name as it is, escaped for a filter. The workers start at names spread
+over the whole file and take the names that follow in turn. --base defaults
+to ou=people under the dc= components that end -D's DN (dc=example,dc=org
+when it has none); --filter to (mail=%u@DOMAIN), DOMAIN made of the base's
+dc= components (dc=example,dc=org is example.org), or (uid=%u) when the
+base has none. The report says which base and filter were used.
 
 -y FILE (or --password-file FILE) reads the password of -D from the first
 line of FILE, or of standard input with -y -; a file written for ldap-utils'
@@ -82,19 +98,19 @@ code works once only.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.uri, "uri", "H", defaultRemoteURI, "the server, ldap://host:port or ldaps://host:port")
-	fl.StringVar(&f.usersFile, "users", "", "who binds: a file of one user a line, the bind name, a tab, then the password")
-	fl.StringVarP(&f.bindName, "bind-name", "D", "", "bind as this one user instead, with -y")
+	fl.StringVar(&f.usersFile, "users", "", "who binds: a file of one user a line, the bind name, a tab, then the password (lookup: whose entries are looked up, the first column)")
+	fl.StringVarP(&f.bindName, "bind-name", "D", "", "bind as this one user instead, with -y (lookup: the service account)")
 	fl.StringVarP(&f.passwordFile, "password-file", "y", "", `read the password of -D from the first line of FILE ("-": standard input)`)
 	fl.StringVarP(&f.password, "password", "w", "", "the password of -D (exposes it in the process list; prefer -y)")
-	fl.StringVar(&f.mode, "mode", string(loadgen.ModeBind), "bind, connect-bind or bind-search")
+	fl.StringVar(&f.mode, "mode", string(loadgen.ModeBind), "bind, connect-bind, bind-search or lookup")
 	fl.IntVar(&f.concurrency, "concurrency", 16, "workers, each with its own connection")
 	fl.DurationVar(&f.duration, "duration", 10*time.Second, "how long to measure")
 	fl.IntVar(&f.count, "count", 0, "measure this many operations in all instead of a duration")
 	fl.DurationVar(&f.warmup, "warmup", 0, "run the load this long first, unmeasured")
 	fl.Float64Var(&f.rate, "rate", 0, "at most this many operations a second, all workers together (0: no limit)")
 	fl.DurationVar(&f.timeout, "timeout", 5*time.Second, "time limit of one operation, connect included")
-	fl.StringVar(&f.base, "base", "", "bind-search: the search base (default: the bind name's parent DN)")
-	fl.StringVar(&f.filter, "filter", loadgen.DefaultFilter, "bind-search: the filter; %u is the value of the bind name's first RDN")
+	fl.StringVar(&f.base, "base", "", "bind-search, lookup: the search base (default: the bind name's parent DN; lookup: ou=people under -D's dc= components)")
+	fl.StringVar(&f.filter, "filter", "", "bind-search, lookup: the filter, %u the value of the user's first RDN (default "+loadgen.DefaultFilter+"; lookup: (mail=%u@DOMAIN), DOMAIN from the base)")
 	fl.BoolVar(&f.insecure, "insecure", false, "ldaps://: do not check the server's certificate")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line on stderr")
 	return cmd
@@ -104,8 +120,9 @@ code works once only.`,
 func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	fl := cmd.Flags()
 	one := fl.Changed("bind-name") || fl.Changed("password") || fl.Changed("password-file")
+	lookup := f.mode == string(loadgen.ModeLookup)
 	switch {
-	case f.usersFile != "" && one:
+	case f.usersFile != "" && one && !lookup:
 		return loadgen.Config{}, errors.New("--users and -D/-y/-w are exclusive: bind as the users of a file or as one user")
 	case fl.Changed("password") && fl.Changed("password-file"):
 		return loadgen.Config{}, errors.New("-w and -y are exclusive: give the password of -D once (-y FILE keeps it out of the process list)")
@@ -114,7 +131,7 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	}
 	mode, err := loadgen.ParseMode(f.mode)
 	if err != nil {
-		return loadgen.Config{}, fmt.Errorf("--mode %q: the modes are bind, connect-bind and bind-search", f.mode)
+		return loadgen.Config{}, fmt.Errorf("--mode %q: the modes are bind, connect-bind, bind-search and lookup", f.mode)
 	}
 	switch {
 	case f.concurrency < 1:
@@ -129,8 +146,12 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 		return loadgen.Config{}, fmt.Errorf("--timeout %v: must be positive", f.timeout)
 	case !(f.rate >= 0) || math.IsInf(f.rate, 0):
 		return loadgen.Config{}, fmt.Errorf("--rate %v: give operations a second, or 0 for no limit", f.rate)
-	case mode != loadgen.ModeBindSearch && (fl.Changed("base") || fl.Changed("filter")):
-		return loadgen.Config{}, fmt.Errorf("--base and --filter shape the search of --mode bind-search; --mode %s does not search", mode)
+	case mode != loadgen.ModeBindSearch && mode != loadgen.ModeLookup && (fl.Changed("base") || fl.Changed("filter")):
+		return loadgen.Config{}, fmt.Errorf("--base and --filter shape the search of --mode bind-search and lookup; --mode %s does not search", mode)
+	case lookup && f.usersFile == "":
+		return loadgen.Config{}, errors.New("--mode lookup looks up the names of a file: give --users FILE, a name or DN a line, and the service account with -D NAME -y FILE")
+	case lookup && !fl.Changed("bind-name"):
+		return loadgen.Config{}, errors.New("--mode lookup binds once as a service account: give it with -D NAME -y FILE")
 	}
 	a, err := parseRemoteURI(f.uri)
 	if err != nil {
@@ -139,15 +160,26 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 	if f.insecure && !a.tls {
 		return loadgen.Config{}, errors.New("--insecure is for ldaps://, which checks a certificate; ldap:// has none")
 	}
-	users, err := f.users(cmd)
-	if err != nil {
+	var users []loadgen.User
+	var service loadgen.User
+	if lookup {
+		// The service account first: its mistakes are the cheaper to find.
+		one, err := f.oneUser(cmd)
+		if err != nil {
+			return loadgen.Config{}, err
+		}
+		service = one[0]
+		if users, err = loadgen.ReadNames(f.usersFile); err != nil {
+			return loadgen.Config{}, err
+		}
+	} else if users, err = f.users(cmd); err != nil {
 		return loadgen.Config{}, err
 	}
 	if a.cleartext() {
 		fmt.Fprintf(cmd.ErrOrStderr(), "wicket: warning: %s is not encrypted; the passwords cross the network readable\n", f.uri)
 	}
 	cfg := loadgen.Config{
-		Addr: a.hostPort, URL: f.uri, Mode: mode, Users: users,
+		Addr: a.hostPort, URL: f.uri, Mode: mode, Users: users, Service: service,
 		Concurrency: f.concurrency, Count: f.count, Duration: f.duration, Warmup: f.warmup, Timeout: f.timeout,
 		Rate: f.rate,
 		Base: f.base, Filter: f.filter,
@@ -159,9 +191,15 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 }
 
 func (f *benchFlags) users(cmd *cobra.Command) ([]loadgen.User, error) {
-	switch {
-	case f.usersFile != "":
+	if f.usersFile != "" {
 		return loadgen.ReadUsers(f.usersFile)
+	}
+	return f.oneUser(cmd)
+}
+
+// oneUser is the user of -D, with the password of -y or -w.
+func (f *benchFlags) oneUser(cmd *cobra.Command) ([]loadgen.User, error) {
+	switch {
 	case f.bindName != "" && f.passwordFile != "":
 		pw, err := readSecretArg(cmd, f.passwordFile, "password of -D")
 		if err != nil {

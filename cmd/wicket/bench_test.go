@@ -11,9 +11,10 @@ import (
 	"github.com/go-ldap/ldap/v3"
 )
 
-// benchServer answers simple binds on loopback, as go-ldap would have a
-// server encode them: invalidCredentials for the password "wrong",
-// success otherwise.
+// benchServer answers simple binds and searches on loopback, as go-ldap
+// would have a server encode them: a bind gets invalidCredentials for the
+// password "wrong", success otherwise; a search finds one entry, none if
+// its filter holds the value "nobody".
 func benchServer(t *testing.T) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,25 +38,52 @@ func benchAnswer(nc net.Conn) {
 	defer nc.Close()
 	for {
 		req, err := ber.ReadPacket(nc)
-		if err != nil || len(req.Children) < 2 || req.Children[1].Tag != ldap.ApplicationBindRequest ||
-			len(req.Children[1].Children) != 3 {
+		if err != nil || len(req.Children) < 2 {
 			return
 		}
-		code := ldap.LDAPResultSuccess
-		if req.Children[1].Children[2].Data.String() == "wrong" {
-			code = ldap.LDAPResultInvalidCredentials
+		id, op := req.Children[0].Value, req.Children[1]
+		var out []byte
+		switch {
+		case op.Tag == ldap.ApplicationBindRequest && len(op.Children) == 3:
+			code := ldap.LDAPResultSuccess
+			if op.Children[2].Data.String() == "wrong" {
+				code = ldap.LDAPResultInvalidCredentials
+			}
+			out = benchResult(id, ldap.ApplicationBindResponse, code)
+		case op.Tag == ldap.ApplicationSearchRequest && len(op.Children) == 8:
+			filter, err := ldap.DecompileFilter(op.Children[6])
+			if err != nil {
+				return
+			}
+			if !strings.Contains(filter, "=nobody") {
+				entry := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationSearchResultEntry, nil, "")
+				entry.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "uid=x,dc=example,dc=org", ""))
+				entry.AppendChild(ber.NewSequence(""))
+				out = benchMessage(id, entry)
+			}
+			out = append(out, benchResult(id, ldap.ApplicationSearchResultDone, ldap.LDAPResultSuccess)...)
+		default:
+			return
 		}
-		res := ber.Encode(ber.ClassApplication, ber.TypeConstructed, ldap.ApplicationBindResponse, nil, "")
-		res.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(code), ""))
-		res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
-		res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
-		msg := ber.NewSequence("")
-		msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, req.Children[0].Value, ""))
-		msg.AppendChild(res)
-		if _, err := nc.Write(msg.Bytes()); err != nil {
+		if _, err := nc.Write(out); err != nil {
 			return
 		}
 	}
+}
+
+func benchResult(id any, tag ber.Tag, code int) []byte {
+	res := ber.Encode(ber.ClassApplication, ber.TypeConstructed, tag, nil, "")
+	res.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagEnumerated, int64(code), ""))
+	res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+	res.AppendChild(ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, "", ""))
+	return benchMessage(id, res)
+}
+
+func benchMessage(id any, op *ber.Packet) []byte {
+	msg := ber.NewSequence("")
+	msg.AppendChild(ber.NewInteger(ber.ClassUniversal, ber.TypePrimitive, ber.TagInteger, id, ""))
+	msg.AppendChild(op)
+	return msg.Bytes()
 }
 
 func benchUsersFile(t *testing.T, content string) string {
@@ -94,7 +122,7 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 		{"-y of an empty file", []string{"bench", "-H", uri, "-D", "alice", "-y", remoteSecretFile(t, "\n")}, "the first line is empty"},
 		{"-y - with nothing on standard input", []string{"bench", "-H", uri, "-D", "alice", "-y", "-"}, "standard input: the first line is empty"},
 		{"--duration and --count", append(one, "--duration", "5s", "--count", "100"), "--duration and --count are exclusive"},
-		{"unknown mode", append(one, "--mode", "search"), `--mode "search": the modes are bind, connect-bind and bind-search`},
+		{"unknown mode", append(one, "--mode", "search"), `--mode "search": the modes are bind, connect-bind, bind-search and lookup`},
 		{"concurrency 0", append(one, "--concurrency", "0"), "--concurrency 0: at least 1 worker"},
 		{"negative concurrency", append(one, "--concurrency", "-3"), "--concurrency -3: at least 1 worker"},
 		{"count 0", append(one, "--count", "0"), "--count 0: at least 1 operation"},
@@ -108,6 +136,12 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 		{"--filter without a search", append(one, "--mode", "connect-bind", "--filter", "(cn=%u)"), "--mode connect-bind does not search"},
 		{"no base for a bare name", append(one, "--mode", "bind-search"), `"alice" is not a DN with a parent to search under: give the search base (--base)`},
 		{"a filter that does not compile", append(one, "--mode", "bind-search", "--base", "dc=x", "--filter", "(uid=%u"), "filter (uid=alice (for alice)"},
+		{"lookup without names", append(one, "--mode", "lookup"), "--mode lookup looks up the names of a file: give --users FILE"},
+		{"lookup without a service account", []string{"bench", "-H", uri, "--mode", "lookup", "--users", users}, "--mode lookup binds once as a service account: give it with -D NAME -y FILE"},
+		{"lookup with -y only", []string{"bench", "-H", uri, "--mode", "lookup", "--users", users, "-y", pw}, "--mode lookup binds once as a service account"},
+		{"lookup, -D without a password", []string{"bench", "-H", uri, "--mode", "lookup", "--users", users, "-D", "postfix"}, "-D needs -y FILE"},
+		{"lookup, a names file without names", append(one, "--mode", "lookup", "--users", benchUsersFile(t, "# none\n")), "no names: give one a line"},
+		{"lookup, a filter that does not compile", append(one, "--mode", "lookup", "--users", users, "--filter", "(mail=%u"), "filter (mail=alice (for uid=alice,ou=people,dc=example,dc=org)"},
 		{"--insecure in the clear", append(one, "--insecure"), "--insecure is for ldaps://"},
 		{"not ldap", []string{"bench", "-H", "http://127.0.0.1:1389", "-D", "alice", "-y", pw}, "ldap:// or ldaps://"},
 		{"a bad users line", []string{"bench", "-H", uri, "--users", bad}, bad + ":3: no password"},
@@ -239,4 +273,48 @@ func TestBench_RateCapsTheLoad(t *testing.T) {
 	if o.code != 0 || rep.Operations != 40 || rep.RateLimit != 50 || rep.DurationSeconds < 0.78 {
 		t.Errorf("exit %d, report %+v (stderr %q); want 40 operations over at least 0.78 s, rate_limit 50", o.code, rep, o.stderr)
 	}
+}
+
+// Lookup binds once as -D and looks up the names of --users, a users file
+// or a list of names, with the search it reports; a name that is not
+// found is noEntry.
+func TestBench_LookupAsAServiceAccount(t *testing.T) {
+	t.Parallel()
+	uri := benchServer(t)
+	names := benchUsersFile(t, "alice\nuid=bob,ou=people,dc=example,dc=org\tpw\nnobody\ncarol\n")
+	o := remoteExec(nil, "bench", "-H", uri, "--mode", "lookup", "-D", "cn=postfix,dc=mail,dc=test", "-y", remoteSecretFile(t, "pw"),
+		"--users", names, "--count", "40", "--concurrency", "4", "--quiet", "--json")
+	var rep struct {
+		Mode         string `json:"mode"`
+		Users        int    `json:"users"`
+		Service      string `json:"service"`
+		SearchBase   string `json:"search_base"`
+		SearchFilter string `json:"search_filter"`
+		Operations   int    `json:"operations"`
+		Failed       int    `json:"failed"`
+		Errors       []struct {
+			Result string `json:"result"`
+			Count  int    `json:"count"`
+		} `json:"errors"`
+	}
+	decode(t, o.stdout, &rep)
+	// 4 workers start at names 0 to 3 and look up 10 names each in turn:
+	// nobody, the third, 10 times.
+	if o.code != 0 || rep.Mode != "lookup" || rep.Users != 4 || rep.Service != "cn=postfix,dc=mail,dc=test" ||
+		rep.SearchBase != "ou=people,dc=mail,dc=test" || rep.SearchFilter != "(mail=%u@mail.test)" ||
+		rep.Operations != 40 || rep.Failed != 10 || len(rep.Errors) != 1 || rep.Errors[0].Result != "noEntry" || rep.Errors[0].Count != 10 {
+		t.Errorf("exit %d, report %+v (stderr %q)", o.code, rep, o.stderr)
+	}
+
+	// The service account's password is checked before the run starts.
+	o = remoteExec(nil, "bench", "-H", uri, "--mode", "lookup", "-D", "postfix", "-y", remoteSecretFile(t, "wrong"),
+		"--users", names, "--count", "40")
+	if o.code == 0 || o.stdout != "" || !strings.Contains(o.stderr, "the service account postfix cannot bind to "+uri+": invalidCredentials (49)") {
+		t.Errorf("exit %d, stdout %q, stderr %q", o.code, o.stdout, o.stderr)
+	}
+
+	o = remoteExec(nil, "bench", "-H", uri, "--mode", "lookup", "-D", "postfix", "-w", "pw", "--users", names,
+		"--filter", "(uid=%u)", "--base", "dc=x", "--duration", "1200ms", "--concurrency", "2", "--quiet")
+	contains(t, "text report", o.stdout, "mode          lookup\n", "users         4\n", "service       postfix\n",
+		"search        (uid=%u) under dc=x\n", "errors        noEntry: ", "(nothing found for nobody under dc=x)")
 }

@@ -1,7 +1,8 @@
-// Package loadgen measures how fast an LDAP server answers binds, as a
-// mail server makes them: workers, each with its own connection, bind
-// (and search) as a list of users, as fast as the server answers, and every
-// operation's latency is counted in a histogram of fixed size.
+// Package loadgen measures how fast an LDAP server answers binds and
+// lookups, as a mail server makes them: workers, each with its own
+// connection, bind (and search) as a list of users, or bind once as a
+// service account and look the users up, as fast as the server answers,
+// and every operation's latency is counted in a histogram of fixed size.
 //
 // The tool usually runs on the machine of the server it measures, so its
 // own work per operation is kept small: a hand-written client that encodes
@@ -11,6 +12,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,6 +20,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,20 +42,73 @@ const (
 	// ModeBindSearch: bind as the user, then search for the user's own
 	// entry on the same connection.
 	ModeBindSearch Mode = "bind-search"
+	// ModeLookup: each worker binds once as the service account, then each
+	// operation is one search for a user's entry, as Postfix's ldap tables
+	// and Dovecot's userdb do. It succeeds when exactly one entry is found.
+	ModeLookup Mode = "lookup"
 )
 
 // ParseMode checks a mode's name.
 func ParseMode(s string) (Mode, error) {
 	switch m := Mode(s); m {
-	case ModeBind, ModeConnectBind, ModeBindSearch:
+	case ModeBind, ModeConnectBind, ModeBindSearch, ModeLookup:
 		return m, nil
 	}
-	return "", fmt.Errorf("unknown mode %q: bind, connect-bind or bind-search", s)
+	return "", fmt.Errorf("unknown mode %q: bind, connect-bind, bind-search or lookup", s)
 }
+
+// searches says whether a mode's operations search.
+func (m Mode) searches() bool { return m == ModeBindSearch || m == ModeLookup }
 
 // DefaultFilter finds the bind name's own entry; %u is the value of its
 // first RDN.
 const DefaultFilter = "(uid=%u)"
+
+// DefaultSuffix is the directory's suffix when lookup's service account
+// names none.
+const DefaultSuffix = "dc=example,dc=org"
+
+// LookupDefaults are the search base and filter of lookup mode when none
+// is given. The base is ou=people under the trailing dc= components of the
+// service account's DN (DefaultSuffix if it has none), as wicket and most
+// mail directories lay users out. The filter asks for the mail address
+// %u@DOMAIN, as a Postfix table does, where DOMAIN is made of the base's
+// trailing dc= components (RFC 2247: dc=example,dc=org is example.org);
+// with none, the domain is unknown and the filter is DefaultFilter.
+func LookupDefaults(service, base string) (string, string) {
+	if base == "" {
+		suffix := DefaultSuffix
+		if dn, err := ldap.ParseDN(service); err == nil {
+			if dc := domainComponents(dn); len(dc) > 0 {
+				suffix = "dc=" + strings.Join(dc, ",dc=")
+			}
+		}
+		base = "ou=people," + suffix
+	}
+	dn, err := ldap.ParseDN(base)
+	if err != nil {
+		return base, DefaultFilter
+	}
+	dc := domainComponents(dn)
+	if len(dc) == 0 {
+		return base, DefaultFilter
+	}
+	return base, "(mail=%u@" + strings.Join(dc, ".") + ")"
+}
+
+// domainComponents are the values of a DN's trailing dc= RDNs, in order.
+func domainComponents(dn *ldap.DN) []string {
+	var dc []string
+	for i := len(dn.RDNs) - 1; i >= 0; i-- {
+		as := dn.RDNs[i].Attributes
+		if len(as) != 1 || !strings.EqualFold(as[0].Type, "dc") || as[0].Value == "" {
+			break
+		}
+		dc = append(dc, as[0].Value)
+	}
+	slices.Reverse(dc)
+	return dc
+}
 
 // Config is one run.
 type Config struct {
@@ -61,11 +117,18 @@ type Config struct {
 	Addr string
 	TLS  *tls.Config
 	// URL names the server in the report.
-	URL   string
-	Mode  Mode
+	URL  string
+	Mode Mode
+	// Users are who binds; in lookup mode, whose entries are looked up
+	// (their passwords are not used).
 	Users []User
+	// Service is who binds in lookup mode, once on each connection.
+	Service User
 	// Concurrency is the number of workers. Worker i starts at user i and
-	// steps through the list by Concurrency, so that all users are used.
+	// steps through the list by Concurrency, so that all users are used; in
+	// lookup mode it starts at user i×len(Users)/Concurrency and takes the
+	// users in turn, so that the lookups spread over all of the list from
+	// the start, however short the run.
 	Concurrency int
 	// Count, when above 0, is the number of operations, split evenly among
 	// the workers (which user does how many is then known in advance);
@@ -80,10 +143,12 @@ type Config struct {
 	// workers together, warmup included; 0 is as fast as the server
 	// answers. A run that falls behind the rate does not catch up later.
 	Rate float64
-	// Base and Filter shape bind-search's search. An empty Base is each
-	// bind name's parent DN; in Filter (DefaultFilter if empty) %u is the
-	// value of the bind name's first RDN, or the whole name if it is not a
-	// DN, escaped as RFC 4515 says.
+	// Base and Filter shape the search of bind-search and lookup. An empty
+	// Base is each bind name's parent DN in bind-search, and an empty Base
+	// or Filter in lookup are those of LookupDefaults. In Filter
+	// (DefaultFilter if empty in bind-search) %u is the value of the user
+	// name's first RDN, or the whole name if it is not a DN, escaped as
+	// RFC 4515 says.
 	Base, Filter string
 	// Progress, if set, is called once a second while the load runs, from
 	// another goroutine; never after Run has returned.
@@ -114,7 +179,7 @@ func (p Progress) String() string {
 // machine with it.
 const dialRetryPause = 50 * time.Millisecond
 
-// target is a user made ready for the hot loop: for bind-search, the base
+// target is a user made ready for the hot loop: for a search, the base
 // and the compiled filter are computed once.
 type target struct {
 	name, password string
@@ -139,40 +204,58 @@ func (cfg *Config) check() error {
 	case !(cfg.Rate >= 0) || math.IsInf(cfg.Rate, 0):
 		return errors.New("the rate must be a number of operations a second, 0 for no limit")
 	}
-	_, err := ParseMode(string(cfg.Mode))
-	return err
+	if _, err := ParseMode(string(cfg.Mode)); err != nil {
+		return err
+	}
+	if cfg.Mode == ModeLookup && (cfg.Service.Name == "" || cfg.Service.Password == "") {
+		return errors.New("lookup binds as a service account: its name and password are needed")
+	}
+	return nil
 }
 
-// targets prepares the users; for bind-search it checks that every one
-// has a search base and a filter that compiles.
-func (cfg *Config) targets() ([]target, error) {
-	filter := cfg.Filter
-	if filter == "" {
-		filter = DefaultFilter
+// search is the search base and filter the run uses, defaults applied;
+// an empty base is each bind name's parent (bind-search only).
+func (cfg *Config) search() (base, filter string) {
+	switch cfg.Mode {
+	case ModeLookup:
+		base, filter = LookupDefaults(cfg.Service.Name, cfg.Base)
+		if cfg.Filter != "" {
+			filter = cfg.Filter
+		}
+		return base, filter
+	case ModeBindSearch:
+		return cfg.Base, cmp.Or(cfg.Filter, DefaultFilter)
 	}
+	return "", ""
+}
+
+// targets prepares the users; for a search it checks that every one has a
+// search base and a filter that compiles.
+func (cfg *Config) targets() ([]target, error) {
+	base, filter := cfg.search()
 	ts := make([]target, len(cfg.Users))
 	for i, u := range cfg.Users {
 		ts[i] = target{name: u.Name, password: u.Password}
-		if cfg.Mode != ModeBindSearch {
+		if !cfg.Mode.searches() {
 			continue
 		}
-		base, value := cfg.Base, u.Name
+		under, value := base, u.Name
 		dn, err := ldap.ParseDN(u.Name)
 		if err == nil && len(dn.RDNs) > 0 && len(dn.RDNs[0].Attributes) > 0 {
 			value = dn.RDNs[0].Attributes[0].Value
 		}
-		if base == "" {
+		if under == "" {
 			if err != nil || len(dn.RDNs) < 2 {
 				return nil, fmt.Errorf("%q is not a DN with a parent to search under: give the search base (--base)", u.Name)
 			}
-			base = (&ldap.DN{RDNs: dn.RDNs[1:]}).String()
+			under = (&ldap.DN{RDNs: dn.RDNs[1:]}).String()
 		}
 		f := strings.ReplaceAll(filter, "%u", ldap.EscapeFilter(value))
 		p, err := ldap.CompileFilter(f)
 		if err != nil {
 			return nil, fmt.Errorf("filter %s (for %s): %w", f, u.Name, err)
 		}
-		ts[i].base, ts[i].filter = base, p.Bytes()
+		ts[i].base, ts[i].filter = under, p.Bytes()
 	}
 	return ts, nil
 }
@@ -181,8 +264,10 @@ func (cfg *Config) targets() ([]target, error) {
 type worker struct {
 	cfg     *Config
 	targets []target
-	next    int
-	c       client
+	// next is the index of the next target, step how far the one after
+	// it is.
+	next, step int
+	c          client
 	// dialFailed: the last operation could not connect.
 	dialFailed bool
 	// timer waits for the pacer's slot; made at the first wait.
@@ -206,7 +291,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	ws := make([]*worker, cfg.Concurrency)
 	for i := range ws {
-		ws[i] = &worker{cfg: &cfg, targets: ts, next: i % len(ts), errors: map[int]*ErrorCount{}}
+		w := &worker{cfg: &cfg, targets: ts, next: i % len(ts), step: cfg.Concurrency, errors: map[int]*ErrorCount{}}
+		if cfg.Mode == ModeLookup {
+			w.next, w.step = i*len(ts)/cfg.Concurrency, 1
+		}
+		ws[i] = w
 	}
 	defer func() {
 		for _, w := range ws {
@@ -214,7 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	if err := connect(&cfg, ws); err != nil {
-		return nil, fmt.Errorf("cannot connect to %s: %w", cfg.URL, err)
+		return nil, err
 	}
 	if cfg.Warmup > 0 {
 		runPhase(ctx, &cfg, ws, cfg.Warmup, nil, true)
@@ -242,21 +331,41 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 // connect opens the workers' connections before the clock starts, so that
 // no operation pays for it and a server that cannot be reached is said so
-// at once. connect-bind connects once, to see that it can.
+// at once; in lookup mode it binds them as the service account too, so
+// that a service account refused is said so at once as well. connect-bind
+// connects once, to see that it can.
 func connect(cfg *Config, ws []*worker) error {
 	if cfg.Mode == ModeConnectBind {
 		nc, err := dial(cfg.Addr, cfg.TLS, time.Now().Add(cfg.Timeout))
 		if err != nil {
-			return err
+			return fmt.Errorf("cannot connect to %s: %w", cfg.URL, err)
 		}
 		return nc.Close()
 	}
 	for _, w := range ws {
-		nc, err := dial(cfg.Addr, cfg.TLS, time.Now().Add(cfg.Timeout))
+		deadline := time.Now().Add(cfg.Timeout)
+		nc, err := dial(cfg.Addr, cfg.TLS, deadline)
 		if err != nil {
-			return err
+			return fmt.Errorf("cannot connect to %s: %w", cfg.URL, err)
 		}
 		w.c.attach(nc)
+		if cfg.Mode != ModeLookup {
+			continue
+		}
+		if err := nc.SetDeadline(deadline); err != nil {
+			return fmt.Errorf("cannot connect to %s: %w", cfg.URL, err)
+		}
+		code, err := w.c.serviceBind(cfg.Service)
+		switch {
+		case err != nil:
+			return fmt.Errorf("the service account %s cannot bind to %s: %w", cfg.Service.Name, cfg.URL, err)
+		case code != 0:
+			why := fmt.Sprintf("%s (%d)", ResultName(code), code)
+			if d := w.c.diagnostic(); d != "" {
+				why += ": " + d
+			}
+			return fmt.Errorf("the service account %s cannot bind to %s: %s", cfg.Service.Name, cfg.URL, why)
+		}
 	}
 	return nil
 }
@@ -325,10 +434,10 @@ func (w *worker) run(stop *atomic.Bool, halt <-chan struct{}, pace *pacer, n int
 			return
 		}
 		t := &w.targets[w.next]
-		w.next = (w.next + w.cfg.Concurrency) % len(w.targets)
+		w.next = (w.next + w.step) % len(w.targets)
 		start := time.Now()
 		code, err := w.op(t, start.Add(w.cfg.Timeout))
-		w.record(code, err, time.Since(start))
+		w.record(t, code, err, time.Since(start))
 		if w.dialFailed {
 			time.Sleep(dialRetryPause)
 		}
@@ -370,6 +479,15 @@ func (w *worker) op(t *target, deadline time.Time) (int, error) {
 	if err := c.nc.SetDeadline(deadline); err != nil {
 		return 0, err
 	}
+	if w.cfg.Mode == ModeLookup {
+		// The service account binds again only on a new connection.
+		if !c.bound {
+			if code, err := c.serviceBind(w.cfg.Service); err != nil || code != 0 {
+				return code, err
+			}
+		}
+		return searchResult(c.search(t.base, t.filter))
+	}
 	code, err := c.bind(t.name, t.password)
 	switch {
 	case w.cfg.Mode == ModeConnectBind:
@@ -389,9 +507,23 @@ func (w *worker) op(t *target, deadline time.Time) (int, error) {
 	return code, err
 }
 
-// record counts one operation. A failed connection is closed, to be
-// opened again by the next operation: its stream cannot be trusted.
-func (w *worker) record(code int, err error, d time.Duration) {
+// searchResult is a lookup's result: success is exactly one entry.
+func searchResult(entries, code int, err error) (int, error) {
+	switch {
+	case err != nil || code != 0:
+		return code, err
+	case entries == 0:
+		return CodeNoEntry, nil
+	case entries > 1:
+		return CodeTooMany, nil
+	}
+	return 0, nil
+}
+
+// record counts one operation, for target t. A failed connection is
+// closed, to be opened again by the next operation: its stream cannot be
+// trusted.
+func (w *worker) record(t *target, code int, err error, d time.Duration) {
 	if err != nil {
 		code = classify(err)
 		w.c.close()
@@ -405,9 +537,14 @@ func (w *worker) record(code int, err error, d time.Duration) {
 	e := w.errors[code]
 	if e == nil {
 		e = &ErrorCount{Code: code}
-		if err != nil {
+		switch {
+		case err != nil:
 			e.Example = err.Error()
-		} else {
+		case code == CodeNoEntry:
+			e.Example = fmt.Sprintf("nothing found for %s under %s", t.name, t.base)
+		case code == CodeTooMany:
+			e.Example = fmt.Sprintf("more than one entry found for %s under %s", t.name, t.base)
+		default:
 			e.Example = w.c.diagnostic()
 		}
 		w.errors[code] = e
@@ -457,6 +594,10 @@ func report(cfg *Config, ws []*worker, d time.Duration, interrupted bool) *Repor
 		Users:       len(cfg.Users),
 		Duration:    d,
 		Interrupted: interrupted,
+	}
+	r.Base, r.Filter = cfg.search()
+	if cfg.Mode == ModeLookup {
+		r.Service = cfg.Service.Name
 	}
 	var h Histogram
 	byCode := map[int]*ErrorCount{}

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 func testUsers(n int) []User {
@@ -195,8 +198,9 @@ func TestRun_UnreachableServerIsAnError(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	for _, mode := range []Mode{ModeBind, ModeConnectBind, ModeBindSearch} {
-		cfg := Config{Addr: addr, URL: "ldap://" + addr, Mode: mode, Users: testUsers(1), Concurrency: 2, Count: 10, Timeout: time.Second}
+	for _, mode := range []Mode{ModeBind, ModeConnectBind, ModeBindSearch, ModeLookup} {
+		cfg := Config{Addr: addr, URL: "ldap://" + addr, Mode: mode, Users: testUsers(1), Concurrency: 2, Count: 10, Timeout: time.Second,
+			Service: User{"uid=postfix,ou=people,dc=example,dc=org", "pw"}}
 		_, err := Run(context.Background(), cfg)
 		if err == nil || !strings.Contains(err.Error(), "cannot connect to ldap://"+addr) || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%s: %v", mode, err)
@@ -321,5 +325,211 @@ func TestRun_ConfigChecked(t *testing.T) {
 		if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v, want %q", err, tc.want)
 		}
+	}
+}
+
+// lookupUses is how many of count operations, split among concurrency
+// workers that each start at name i×n/concurrency and take the names in
+// turn, look up name k of n.
+func lookupUses(k, n, concurrency, count int) int {
+	uses := 0
+	for i := range concurrency {
+		quota := count / concurrency
+		if i < count%concurrency {
+			quota++
+		}
+		for u := i * n / concurrency; quota > 0; quota-- {
+			if u == k {
+				uses++
+			}
+			u = (u + 1) % n
+		}
+	}
+	return uses
+}
+
+func lookupConfig(r *responder, names []User) Config {
+	cfg := testConfig(r, ModeLookup, names)
+	cfg.Service = User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: "service-pw"}
+	return cfg
+}
+
+// names are users without passwords, as lookup mode reads them.
+func names(n int) []User {
+	us := testUsers(n)
+	for i := range us {
+		us[i].Password = ""
+	}
+	return us
+}
+
+// Lookup binds each connection once as the service account, never as the
+// users, and then searches for every name in turn: the responder answers
+// a search only on a bound connection.
+func TestRun_LookupBindsOncePerConnectionThenSearchesEachName(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ users, concurrency, count int }{
+		{5, 4, 200}, {100, 8, 40}, {3, 8, 40}, {1, 2, 7},
+	} {
+		t.Run(fmt.Sprintf("%d names %d workers %d ops", tc.users, tc.concurrency, tc.count), func(t *testing.T) {
+			t.Parallel()
+			r := startResponder(t, &responder{binds: map[string]int{}, searches: map[string]int{}})
+			cfg := lookupConfig(r, names(tc.users))
+			cfg.Concurrency, cfg.Count = tc.concurrency, tc.count
+			rep := run(t, cfg)
+			checkCounts(t, rep, uint64(tc.count), 0)
+			if got := r.bindsOf(cfg.Service.Name); got != tc.concurrency {
+				t.Errorf("the service account bound %d times, want once per connection, %d", got, tc.concurrency)
+			}
+			ts, err := cfg.targets()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, u := range cfg.Users {
+				if n := r.bindsOf(u.Name); n != 0 {
+					t.Errorf("%s bound %d times; lookup binds as the service account only", u.Name, n)
+				}
+				if got, want := r.searchesOf(ts[k].filter), lookupUses(k, tc.users, tc.concurrency, tc.count); got != want {
+					t.Errorf("%s looked up %d times, want %d", u.Name, got, want)
+				}
+			}
+			if rep.Mode != ModeLookup || rep.Service != cfg.Service.Name ||
+				rep.Base != "ou=people,dc=example,dc=org" || rep.Filter != "(mail=%u@example.org)" {
+				t.Errorf("report %+v", rep)
+			}
+		})
+	}
+}
+
+// In a short run the lookups reach all of a long list: the workers start
+// spread over it.
+func TestRun_LookupStartsSpreadOverTheNames(t *testing.T) {
+	t.Parallel()
+	r := startResponder(t, &responder{searches: map[string]int{}})
+	cfg := lookupConfig(r, names(1000))
+	cfg.Concurrency, cfg.Count = 4, 8
+	run(t, cfg)
+	ts, err := cfg.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []int{0, 1, 250, 251, 500, 501, 750, 751} {
+		if r.searchesOf(ts[k].filter) != 1 {
+			t.Errorf("name %d not looked up once", k)
+		}
+	}
+}
+
+// A search that finds nothing is noEntry and one that finds more than one
+// entry is tooMany, each with the name and base as its example; the
+// connection goes on without binding again.
+func TestRun_LookupNoEntryAndTooMany(t *testing.T) {
+	t.Parallel()
+	r := startResponder(t, &responder{binds: map[string]int{}})
+	users := names(5)
+	users[3].Name = "uid=nobody,ou=people,dc=example,dc=org"
+	cfg := lookupConfig(r, users)
+	rep := run(t, cfg)
+	want := uint64(lookupUses(3, 5, 4, 200))
+	checkCounts(t, rep, 200, want)
+	if len(rep.Errors) != 1 || rep.Errors[0].Code != CodeNoEntry || rep.Errors[0].Count != want ||
+		rep.Errors[0].Example != "nothing found for uid=nobody,ou=people,dc=example,dc=org under ou=people,dc=example,dc=org" {
+		t.Errorf("errors %v, want noEntry: %d", rep.Errors, want)
+	}
+	if got := r.bindsOf(cfg.Service.Name); got != 4 {
+		t.Errorf("the service account bound %d times, want 4", got)
+	}
+
+	cfg = lookupConfig(r, names(5))
+	cfg.Base = "ou=many"
+	rep = run(t, cfg)
+	checkCounts(t, rep, 200, 200)
+	if len(rep.Errors) != 1 || rep.Errors[0].Code != CodeTooMany || !strings.Contains(rep.Errors[0].Example, "more than one entry found for uid=user") {
+		t.Errorf("errors %v, want tooMany: 200", rep.Errors)
+	}
+}
+
+// A service account that cannot bind stops the run before it starts, with
+// the server's answer.
+func TestRun_LookupServiceRefusedIsAnError(t *testing.T) {
+	t.Parallel()
+	r := startResponder(t, &responder{})
+	cfg := lookupConfig(r, names(3))
+	cfg.Service.Password = "wrong"
+	_, err := Run(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "the service account uid=postfix,ou=people,dc=example,dc=org cannot bind to ldap://") ||
+		!strings.Contains(err.Error(), "invalidCredentials (49)") {
+		t.Errorf("%v", err)
+	}
+	cfg.Service = User{}
+	if _, err := Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "lookup binds as a service account") {
+		t.Errorf("no service account: %v", err)
+	}
+}
+
+// A connection lost is opened again and bound again before the next
+// search: 3 requests per connection are one bind and two searches.
+func TestRun_LookupBindsAgainOnANewConnection(t *testing.T) {
+	t.Parallel()
+	r := startResponder(t, &responder{hangUpAfter: 3, binds: map[string]int{}})
+	cfg := lookupConfig(r, names(2))
+	cfg.Concurrency, cfg.Count = 1, 10
+	rep := run(t, cfg)
+	// 2 found, 1 lost; bind again, 2 found, 1 lost; again; 1 found.
+	checkCounts(t, rep, 10, 3)
+	if len(rep.Errors) != 1 || rep.Errors[0].Code != CodeNetwork {
+		t.Errorf("errors %v, want network: 3 (and no insufficientAccessRights)", rep.Errors)
+	}
+	if got := r.bindsOf(cfg.Service.Name); got != 4 {
+		t.Errorf("the service account bound %d times, want 4, once per connection", got)
+	}
+}
+
+// The default base is ou=people under -D's dc= components, and the default
+// filter looks up the mail address in the base's domain, if it has one.
+func TestLookupDefaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ service, base, wantBase, wantFilter string }{
+		{"uid=postfix,ou=people,dc=example,dc=org", "", "ou=people,dc=example,dc=org", "(mail=%u@example.org)"},
+		{"cn=admin,dc=mail,dc=corp,dc=com", "", "ou=people,dc=mail,dc=corp,dc=com", "(mail=%u@mail.corp.com)"},
+		{"CN=Postfix,OU=Services,DC=Corp,DC=Com", "", "ou=people,dc=Corp,dc=Com", "(mail=%u@Corp.Com)"},
+		{"postfix", "", "ou=people,dc=example,dc=org", "(mail=%u@example.org)"},
+		{"cn=admin,o=corp", "", "ou=people,dc=example,dc=org", "(mail=%u@example.org)"},
+		{"postfix", "ou=users,dc=corp,dc=com", "ou=users,dc=corp,dc=com", "(mail=%u@corp.com)"},
+		{"cn=admin,dc=corp,dc=com", "ou=people,o=corp", "ou=people,o=corp", "(uid=%u)"},
+		{"postfix", "dc=corp,ou=x", "dc=corp,ou=x", "(uid=%u)"},
+	} {
+		base, filter := LookupDefaults(tc.service, tc.base)
+		if base != tc.wantBase || filter != tc.wantFilter {
+			t.Errorf("%q, %q: %q, %q; want %q, %q", tc.service, tc.base, base, filter, tc.wantBase, tc.wantFilter)
+		}
+	}
+}
+
+// A lookup's %u is a DN's first RDN value or the name as it is, escaped;
+// a filter given replaces the default, and the base given is used for
+// every name, DN or not.
+func TestTargets_Lookup(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Mode: ModeLookup, Service: User{"uid=postfix,ou=people,dc=example,dc=org", "pw"}, Users: []User{
+		{Name: "uid=alice,ou=people,dc=example,dc=org"}, {Name: "bob"}, {Name: "c*(d)"},
+	}}
+	ts, err := cfg.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []string{"(mail=alice@example.org)", "(mail=bob@example.org)", `(mail=c\2a\28d\29@example.org)`} {
+		f, err := ldap.CompileFilter(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts[i].base != "ou=people,dc=example,dc=org" || !bytes.Equal(ts[i].filter, f.Bytes()) {
+			t.Errorf("%s: base %q, filter %x; want %s", cfg.Users[i].Name, ts[i].base, ts[i].filter, want)
+		}
+	}
+	cfg.Base, cfg.Filter = "dc=x", "(&(objectClass=inetOrgPerson)(uid=%u))"
+	ts, err = cfg.targets()
+	if err != nil || ts[1].base != "dc=x" || !strings.Contains(string(ts[1].filter), "bob") || strings.Contains(string(ts[1].filter), "mail") {
+		t.Errorf("with --base and --filter: %+v, %v", ts, err)
 	}
 }

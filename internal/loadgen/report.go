@@ -18,8 +18,9 @@ import (
 const (
 	CodeNetwork   = -1 // the connection failed: refused, reset, closed
 	CodeTimeout   = -2 // no answer within the timeout
-	CodeNoEntry   = -3 // bind-search: the search found nothing
+	CodeNoEntry   = -3 // bind-search, lookup: the search found nothing
 	CodeMalformed = -4 // the server's answer was not LDAP as RFC 4511 has it
+	CodeTooMany   = -5 // lookup: the search found more than one entry
 )
 
 // resultNames are RFC 4511's names (and those of the RFCs after it, for
@@ -30,6 +31,7 @@ var resultNames = map[int]string{
 	CodeTimeout:   "timeout",
 	CodeNoEntry:   "noEntry",
 	CodeMalformed: "malformed",
+	CodeTooMany:   "tooMany",
 
 	ldap.LDAPResultStrongAuthRequired:                 "strongerAuthRequired",
 	ldap.LDAPResultOffsetRangeError:                   "offsetRangeError",
@@ -70,6 +72,11 @@ type Report struct {
 	// Rate is the cap on operations a second the run had; 0 for none.
 	Rate  float64
 	Users int
+	// Service is the account lookup mode binds as.
+	Service string
+	// Base and Filter are the search of bind-search and lookup, defaults
+	// applied; an empty Base in bind-search is each bind name's parent.
+	Base, Filter string
 	// Duration is the measured time, from the first operation started to
 	// the last one finished, warmup excluded.
 	Duration    time.Duration
@@ -128,6 +135,16 @@ func (r *Report) WriteText(w io.Writer) error {
 		line("rate limit", "%g ops/s", r.Rate)
 	}
 	line("users", "%d", r.Users)
+	if r.Service != "" {
+		line("service", "%s", r.Service)
+	}
+	if r.Mode.searches() {
+		under := r.Base
+		if under == "" {
+			under = "each bind name's parent"
+		}
+		line("search", "%s under %s", r.Filter, under)
+	}
 	dur := fmt.Sprintf("%.3f s", r.Duration.Seconds())
 	if r.Interrupted {
 		dur += " (interrupted)"
@@ -163,6 +180,9 @@ type jsonReport struct {
 	Concurrency     int         `json:"concurrency"`
 	RateLimit       float64     `json:"rate_limit,omitempty"`
 	Users           int         `json:"users"`
+	Service         string      `json:"service,omitempty"`
+	SearchBase      string      `json:"search_base,omitempty"`
+	SearchFilter    string      `json:"search_filter,omitempty"`
 	DurationSeconds float64     `json:"duration_seconds"`
 	Operations      uint64      `json:"operations"`
 	Succeeded       uint64      `json:"succeeded"`
@@ -194,6 +214,9 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 		Concurrency:     r.Concurrency,
 		RateLimit:       r.Rate,
 		Users:           r.Users,
+		Service:         r.Service,
+		SearchBase:      r.Base,
+		SearchFilter:    r.Filter,
 		DurationSeconds: math.Round(r.Duration.Seconds()*1e3) / 1e3,
 		Operations:      r.Operations,
 		Succeeded:       r.Succeeded,

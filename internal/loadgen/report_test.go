@@ -17,6 +17,7 @@ func TestResultName_RFC4511Names(t *testing.T) {
 		80: "other", 118: "canceled", 123: "authorizationDenied", 4096: "syncRefreshRequired",
 		200: "unknown", 99: "unknown",
 		CodeNetwork: "network", CodeTimeout: "timeout", CodeNoEntry: "noEntry", CodeMalformed: "malformed",
+		CodeTooMany: "tooMany",
 	} {
 		if got := ResultName(code); got != want {
 			t.Errorf("%d: %q, want %q", code, got, want)
@@ -118,6 +119,42 @@ func TestReport_RateLimitShownWhenSet(t *testing.T) {
 	j, _ = json.Marshal(r)
 	if strings.Contains(string(j), "rate_limit") {
 		t.Errorf("JSON of a run without a rate: %s", j)
+	}
+}
+
+// A search's report says what was searched, and lookup's as whom; the
+// bind modes' have neither.
+func TestReport_SearchAndServiceShownWhenSearching(t *testing.T) {
+	t.Parallel()
+	r := sampleReport()
+	r.Mode, r.Service, r.Base, r.Filter = ModeLookup, "uid=postfix,ou=people,dc=example,dc=org", "ou=people,dc=example,dc=org", "(mail=%u@example.org)"
+	r.Errors = []ErrorCount{{Code: CodeNoEntry, Count: 9, Example: "nothing found for nobody under ou=people,dc=example,dc=org"}}
+	var b bytes.Buffer
+	if err := r.WriteText(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"users         1000\nservice       uid=postfix,ou=people,dc=example,dc=org\nsearch        (mail=%u@example.org) under ou=people,dc=example,dc=org\nduration",
+		"errors        noEntry: 9 (nothing found for nobody under ou=people,dc=example,dc=org)\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, b.String())
+		}
+	}
+	j, _ := json.Marshal(r)
+	for _, want := range []string{`"mode":"lookup"`, `"service":"uid=postfix,ou=people,dc=example,dc=org"`,
+		`"search_base":"ou=people,dc=example,dc=org"`, `"search_filter":"(mail=%u@example.org)"`,
+		`"errors":[{"result":"noEntry","code":-3,"count":9}]`} {
+		if !strings.Contains(string(j), want) {
+			t.Errorf("JSON lacks %s: %s", want, j)
+		}
+	}
+
+	r.Mode, r.Service, r.Base, r.Filter = ModeBindSearch, "", "", "(uid=%u)"
+	b.Reset()
+	r.WriteText(&b)
+	if !strings.Contains(b.String(), "search        (uid=%u) under each bind name's parent\n") || strings.Contains(b.String(), "service") {
+		t.Errorf("bind-search's text:\n%s", b.String())
 	}
 }
 

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -10,8 +11,10 @@ import (
 // responder is a tiny LDAP server on loopback that answers binds and
 // searches from fixed bytes, allocating nothing per request, so that a
 // benchmark's allocations are the client's. A bind with the password
-// "wrong" gets invalidCredentials; a search under ou=empty finds nothing,
-// any other finds one entry.
+// "wrong" gets invalidCredentials; a search on a connection that has not
+// bound gets insufficientAccessRights; a search under ou=empty, or whose
+// filter holds "nobody", finds nothing, one under ou=many finds two
+// entries, any other one.
 type responder struct {
 	addr  string
 	conns atomic.Int64
@@ -27,7 +30,10 @@ type responder struct {
 	mu sync.Mutex
 	// binds counts the binds of each name, when not nil.
 	binds map[string]int
-	open  map[net.Conn]bool
+	// searches counts the searches of each filter, as its bytes, when not
+	// nil.
+	searches map[string]int
+	open     map[net.Conn]bool
 }
 
 const responderEntryDN = "uid=alice,ou=people,dc=example,dc=org"
@@ -78,6 +84,7 @@ func (r *responder) serve(nc net.Conn) {
 	var in client
 	in.attach(nc)
 	var out []byte
+	bound := false
 	for n := 1; ; n++ {
 		msg, err := in.readMessage()
 		if err != nil {
@@ -103,9 +110,25 @@ func (r *responder) serve(nc net.Conn) {
 				r.binds[string(name)]++
 				r.mu.Unlock()
 			}
+			bound = code == 0
 			out = appendResult(out, id, tagBindResponse, code)
 		case tagSearchRequest:
-			if _, base, _, _ := parseTLV(op); string(base) != "ou=empty" {
+			if !bound {
+				out = appendResult(out, id, tagSearchDone, ldapInsufficientAccess)
+				break
+			}
+			base, filter := searchBaseAndFilter(op)
+			if r.searches != nil {
+				r.mu.Lock()
+				r.searches[string(filter)]++
+				r.mu.Unlock()
+			}
+			switch {
+			case string(base) == "ou=empty" || bytes.Contains(filter, []byte("nobody")):
+			case string(base) == "ou=many":
+				out = appendEntry(out, id, responderEntryDN)
+				out = appendEntry(out, id, responderEntryDN)
+			default:
 				out = appendEntry(out, id, responderEntryDN)
 			}
 			out = appendResult(out, id, tagSearchDone, 0)
@@ -127,11 +150,29 @@ func (r *responder) bindsOf(name string) int {
 	return r.binds[name]
 }
 
+func (r *responder) searchesOf(filter []byte) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.searches[string(filter)]
+}
+
 const (
 	ldapProtocolError      = 2
 	ldapInvalidCredentials = 49
+	ldapInsufficientAccess = 50
 	ldapBusy               = 51
 )
+
+// searchBaseAndFilter reads the base and the encoded filter of a
+// SearchRequest's content.
+func searchBaseAndFilter(op []byte) (base, filter []byte) {
+	_, base, rest, _ := parseTLV(op)
+	for range 5 { // scope, derefAliases, sizeLimit, timeLimit, typesOnly
+		_, _, rest, _ = parseTLV(rest)
+	}
+	_, _, after, _ := parseTLV(rest)
+	return base, rest[:len(rest)-len(after)]
+}
 
 // bindCredentials reads the name and password of a BindRequest's content.
 func bindCredentials(op []byte) (name, password []byte) {

@@ -29,12 +29,48 @@ func ReadUsers(path string) ([]User, error) {
 	return ParseUsers(f, path)
 }
 
+// ReadNames reads a file of names to look up (see ParseNames).
+func ReadNames(path string) ([]User, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseNames(f, path)
+}
+
+// ParseNames reads the names that lookup mode looks up, one a line: the
+// first column of a users file (up to a tab, or else up to the first run
+// of spaces), so that a users file serves as it is, as does a plain list
+// of names or DNs. What follows the name is ignored. Blank lines and
+// lines starting with # are skipped. The users have no password.
+func ParseNames(r io.Reader, name string) ([]User, error) {
+	return parseLines(r, name, "no names: give one a line, a user name or DN", func(line string) (User, error) {
+		line = strings.TrimLeft(line, " ")
+		n, _, ok := strings.Cut(line, "\t")
+		if !ok {
+			n, _, _ = strings.Cut(line, " ")
+		}
+		n = strings.TrimRight(n, " ")
+		if n == "" {
+			return User{}, errors.New("no name before the tab")
+		}
+		return User{Name: n}, nil
+	})
+}
+
 // ParseUsers reads one user per line: the bind name, a tab, then the
 // password. A line without a tab is split at its first run of spaces
 // instead, which a DN can hold only escaped. The password is the rest of
 // the line as it is, spaces included. Blank lines and lines starting with #
 // are skipped. Errors name the file (as name) and the line.
 func ParseUsers(r io.Reader, name string) ([]User, error) {
+	return parseLines(r, name, "no users: give one per line, the bind name, a tab, then the password", parseUserLine)
+}
+
+// parseLines reads the users of a file, one a line with parse, skipping
+// blank lines and comments; none is the error of a file without any.
+func parseLines(r io.Reader, name, none string, parse func(string) (User, error)) ([]User, error) {
 	var users []User
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 4096), maxUserLine)
@@ -45,7 +81,7 @@ func ParseUsers(r io.Reader, name string) ([]User, error) {
 		if s := strings.TrimLeft(line, " \t"); s == "" || s[0] == '#' {
 			continue
 		}
-		u, err := parseUserLine(line)
+		u, err := parse(line)
 		if err != nil {
 			return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 		}
@@ -58,7 +94,7 @@ func ParseUsers(r io.Reader, name string) ([]User, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if len(users) == 0 {
-		return nil, fmt.Errorf("%s: no users: give one per line, the bind name, a tab, then the password", name)
+		return nil, fmt.Errorf("%s: %s", name, none)
 	}
 	return users, nil
 }

@@ -71,3 +71,45 @@ func TestReadUsers_NamesTheFile(t *testing.T) {
 		t.Errorf("a missing file: %v", err)
 	}
 }
+
+// Lookup's names are the first column of a users file or a list of names
+// or DNs; passwords, if any, are left out.
+func TestParseNames_FirstColumnOfAnyList(t *testing.T) {
+	t.Parallel()
+	file := "# names\n" +
+		"uid=alice,ou=people,dc=example,dc=org\tabcd-efgh-ijkl-mnop\n" +
+		"\n" +
+		"uid=bob, ou=people, dc=example, dc=org\tpw\n" +
+		"  carol\r\n" +
+		"dave   some words\n" +
+		"erin@example.org\n"
+	got, err := ParseNames(strings.NewReader(file), "names.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []User{
+		{Name: "uid=alice,ou=people,dc=example,dc=org"},
+		{Name: "uid=bob, ou=people, dc=example, dc=org"},
+		{Name: "carol"},
+		{Name: "dave"},
+		{Name: "erin@example.org"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	for _, tc := range []struct{ file, want string }{
+		{"alice\n\tpw\n", "names.txt:2: no name"},
+		{"# nobody\n", "names.txt: no names"},
+	} {
+		if _, err := ParseNames(strings.NewReader(tc.file), "names.txt"); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: %v, want %q", tc.file, err, tc.want)
+		}
+	}
+	p := filepath.Join(t.TempDir(), "names.txt")
+	if err := os.WriteFile(p, []byte("alice\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if us, err := ReadNames(p); err != nil || len(us) != 1 {
+		t.Errorf("ReadNames: %v, %v", us, err)
+	}
+}

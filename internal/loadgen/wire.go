@@ -70,6 +70,9 @@ type client struct {
 	out []byte
 	in  []byte
 	id  int32
+	// bound: a bind on this connection succeeded, as the service account
+	// in lookup mode.
+	bound bool
 	// last is the protocolOp of the last response read, for a diagnostic
 	// message asked for after the fact. Valid until the next read.
 	last []byte
@@ -101,6 +104,7 @@ func (c *client) attach(nc net.Conn) {
 		c.r.Reset(nc)
 	}
 	c.id = 0
+	c.bound = false
 	c.last = nil
 }
 
@@ -137,6 +141,14 @@ func (c *client) bind(name, password string) (int, error) {
 		return 0, malformed("a bind was answered with %s", tagName(tag))
 	}
 	return resultCode(op)
+}
+
+// serviceBind binds as the service account and remembers whether that
+// succeeded.
+func (c *client) serviceBind(u User) (int, error) {
+	code, err := c.bind(u.Name, u.Password)
+	c.bound = err == nil && code == 0
+	return code, err
 }
 
 // search sends a subtree search for uid and mail and counts the entries

@@ -86,6 +86,8 @@ func TestAppendSearchRequest_SameBytesAsGoLDAP(t *testing.T) {
 	t.Parallel()
 	searches := []struct{ base, filter string }{
 		{"ou=people,dc=example,dc=org", "(uid=alice)"},
+		// lookup's default, as Postfix asks
+		{"ou=people,dc=example,dc=org", "(mail=user100000@example.org)"},
 		{"ou=people,dc=example,dc=org", "(uid=" + ldap.EscapeFilter("a*(b)\\") + ")"},
 		{"dc=example,dc=org", "(&(objectClass=inetOrgPerson)(|(uid=alice)(mail=alice@example.org))(!(accountStatus=disabled)))"},
 		{"ou=" + strings.Repeat("d", 200) + ",dc=example,dc=org", "(uid=" + strings.Repeat("e", 300) + ")"},
