@@ -194,10 +194,7 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 }
 
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
-	// rowid breaks ties between passwords created within the same instant
-	// in creation order.
-	rows, err := s.r.QueryContext(ctx,
-		selectAppPassword+` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`, accountID)
+	rows, err := s.listAppPasswords.QueryContext(pointRead(ctx), accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
 	}
