@@ -287,7 +287,10 @@ func (s *Service) grantOne(ctx context.Context, name, label string, enroll bool)
 
 // LeftOut counts the accounts AppPasswordCandidates leaves out, by reason.
 type LeftOut struct {
-	Service, Admin, Disabled, WithoutTOTP int
+	Service     int `json:"service"`
+	Admin       int `json:"admin"`
+	Disabled    int `json:"disabled"`
+	WithoutTOTP int `json:"without_totp"`
 }
 
 // AppPasswordCandidates lists, by name, the accounts a bulk creation gives
