@@ -91,8 +91,8 @@ type Store interface {
 	// insert. ErrExists means the id is taken.
 	CreateAppPassword(ctx context.Context, p *AppPassword, verifier []byte, limit int) error
 	// GrantAppPasswords creates the app password of each grant, in one
-	// transaction, all or none. A grant with a Seed first enrols its
-	// account as SetTOTPSeed would; the account must have no seed then
+	// transaction, all or none. A grant with a non-empty Seed first enrols
+	// its account as SetTOTPSeed would; the account must have no seed then
 	// (ErrExists), so that an enrolment made meanwhile is never replaced.
 	// Each creation is checked as CreateAppPassword checks it, counting
 	// the grants before it in the batch: ErrNotFound,

@@ -72,13 +72,13 @@ type AccountCreation struct {
 
 // AppPasswordGrant is one entry of Store.GrantAppPasswords: an app password
 // to create with its verifier, after enrolling the account's second factor
-// when Seed is set, and the records of both.
+// when Seed is not empty, and the records of both.
 type AppPasswordGrant struct {
 	// AppPassword is the one to create, as CreateAppPassword takes it.
 	AppPassword AppPassword
 	Verifier    []byte
-	// Seed, when not nil, is a sealed TOTP seed to enrol the account with
-	// first.
+	// Seed, when not empty, is a sealed TOTP seed to enrol the account
+	// with first.
 	Seed []byte
 	// Enrolment and Creation are the records of the enrolment and of the
 	// creation, nil for none.
