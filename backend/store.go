@@ -32,7 +32,10 @@ type Generation struct {
 // neither is. n is how many app passwords the call revoked (what
 // SetPasswordHash, SetTOTPSeed and RevokeAllAppPasswords return), 0 for the
 // others. A call that fails writes no record; the account domain records
-// the refusal itself. Other methods are never given one.
+// the refusal itself. Other methods are never given one. The batch methods,
+// CreateAccounts and GrantAppPasswords, change many accounts at once: they
+// take no change from their context but the record of each entry with the
+// entry, and insert each in the batch's transaction.
 type Store interface {
 	// Generation changes whenever a write commits that could change how a
 	// bind is answered or what Directory returns (accounts, their app
@@ -55,6 +58,13 @@ type Store interface {
 	ListAccounts(ctx context.Context) ([]Account, error)
 	// CreateAccount fills in a.ID; ErrExists when the name or mail is taken.
 	CreateAccount(ctx context.Context, a *Account) error
+	// CreateAccounts creates the accounts of batch in one transaction, all
+	// or none, as CreateAccount would one after another: it fills in each
+	// Account.ID, and inserts the record of each entry's Change (when not
+	// nil; Record(0)) with its account. ErrExists when a name or mail is
+	// taken, by an existing account or an earlier one of the batch; then
+	// no account is created and no record written.
+	CreateAccounts(ctx context.Context, batch []AccountCreation) error
 	DeleteAccount(ctx context.Context, id int64) error
 	SetDisabled(ctx context.Context, id int64, disabled bool) error
 	SetRole(ctx context.Context, id int64, role string) error
@@ -80,6 +90,17 @@ type Store interface {
 	// (ErrSecondFactorRequired), both checked in the same transaction as the
 	// insert. ErrExists means the id is taken.
 	CreateAppPassword(ctx context.Context, p *AppPassword, verifier []byte, limit int) error
+	// GrantAppPasswords creates the app password of each grant, in one
+	// transaction, all or none. A grant with a non-empty Seed first enrols
+	// its account as SetTOTPSeed would; the account must have no seed then
+	// (ErrExists), so that an enrolment made meanwhile is never replaced.
+	// Each creation is checked as CreateAppPassword checks it, counting
+	// the grants before it in the batch: ErrNotFound,
+	// ErrSecondFactorRequired, ErrLimitReached, ErrExists for a taken id.
+	// Each grant's records (Enrolment, Creation, when not nil; Record(0))
+	// are inserted with it. On any error nothing is changed and no record
+	// written.
+	GrantAppPasswords(ctx context.Context, grants []AppPasswordGrant, limit int) error
 	// AppPasswordByVerifier finds an app password, active or revoked, by its
 	// verifier: one indexed lookup whatever the number of app passwords.
 	AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*AppPassword, error)

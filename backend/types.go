@@ -63,6 +63,28 @@ type AppPassword struct {
 // Active reports whether the app password still authenticates.
 func (p *AppPassword) Active() bool { return p.RevokedAt.IsZero() }
 
+// AccountCreation is one account of Store.CreateAccounts with the record of
+// its creation (nil for none).
+type AccountCreation struct {
+	Account *Account
+	Change  *Change
+}
+
+// AppPasswordGrant is one entry of Store.GrantAppPasswords: an app password
+// to create with its verifier, after enrolling the account's second factor
+// when Seed is not empty, and the records of both.
+type AppPasswordGrant struct {
+	// AppPassword is the one to create, as CreateAppPassword takes it.
+	AppPassword AppPassword
+	Verifier    []byte
+	// Seed, when not empty, is a sealed TOTP seed to enrol the account
+	// with first.
+	Seed []byte
+	// Enrolment and Creation are the records of the enrolment and of the
+	// creation, nil for none.
+	Enrolment, Creation *Change
+}
+
 // AppPasswordUse is one successful bind with an app password, recorded off
 // the bind path and written in batches.
 type AppPasswordUse struct {

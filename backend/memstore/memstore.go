@@ -212,16 +212,61 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) (err erro
 		return err
 	}
 	defer s.commit(ctx, &err, nil)
+	if err := s.canCreateLocked(a, nil); err != nil {
+		return err
+	}
+	s.createLocked(a)
+	return nil
+}
+
+func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreation) error {
+	if err := s.write(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	// Everything is checked before anything changes: all or none.
+	taken := map[string]bool{}
+	for _, c := range batch {
+		if err := s.canCreateLocked(c.Account, taken); err != nil {
+			return err
+		}
+		taken["name "+fold(c.Account.Name)] = true
+		if c.Account.Mail != "" {
+			taken["mail "+fold(c.Account.Mail)] = true
+		}
+	}
+	for _, c := range batch {
+		s.createLocked(c.Account)
+		if c.Change != nil {
+			s.appendAudit(c.Change.Record(0))
+		}
+	}
+	return nil
+}
+
+// canCreateLocked refuses a when its name or mail is taken, by an account
+// or by one of a batch (taken, keyed "name "+folded name and "mail
+// "+folded mail).
+func (s *Store) canCreateLocked(a *backend.Account, taken map[string]bool) error {
 	name, mail := fold(a.Name), fold(a.Mail)
-	if _, taken := s.byName[name]; taken {
+	if _, ok := s.byName[name]; ok || taken["name "+name] {
 		return fmt.Errorf("memstore: create account %q: name taken: %w", a.Name, backend.ErrExists)
 	}
-	if _, taken := s.byMail[mail]; taken && mail != "" {
+	if mail == "" {
+		return nil
+	}
+	if _, ok := s.byMail[mail]; ok || taken["mail "+mail] {
 		return fmt.Errorf("memstore: create account %q: mail taken: %w", a.Name, backend.ErrExists)
 	}
-	if _, taken := s.byAlias[mail]; taken && mail != "" {
+	if _, ok := s.byAlias[mail]; ok {
 		return fmt.Errorf("memstore: create account %q: mail is an alias: %w", a.Name, backend.ErrExists)
 	}
+	return nil
+}
+
+// createLocked stores a copy of a, checked by canCreateLocked, and fills in
+// a.ID.
+func (s *Store) createLocked(a *backend.Account) {
 	s.nextID++
 	c := copyAccount(a)
 	c.ID = s.nextID
@@ -230,12 +275,11 @@ func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) (err erro
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
 	s.accounts[c.ID] = c
-	s.byName[name] = c.ID
-	if mail != "" {
+	s.byName[fold(a.Name)] = c.ID
+	if mail := fold(a.Mail); mail != "" {
 		s.byMail[mail] = c.ID
 	}
 	a.ID = c.ID
-	return nil
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
@@ -356,23 +400,108 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 		return err
 	}
 	defer s.commit(ctx, &err, nil)
+	if err := s.canGrantLocked(p, verifier, false, limit, nil); err != nil {
+		return err
+	}
+	s.grantLocked(p, verifier)
+	return nil
+}
+
+func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPasswordGrant, limit int) error {
+	for _, g := range grants {
+		if g.AppPassword.ID == "" || len(g.Verifier) == 0 {
+			return fmt.Errorf("memstore: grant app passwords: empty id or verifier: %w", backend.ErrInvalidInput)
+		}
+	}
+	if err := s.write(); err != nil {
+		return err
+	}
+	defer s.mu.Unlock()
+	// Everything is checked, counting the grants before, before anything
+	// changes: all or none.
+	var b batchGrants
+	for i := range grants {
+		g := &grants[i]
+		if err := s.canGrantLocked(&g.AppPassword, g.Verifier, len(g.Seed) > 0, limit, &b); err != nil {
+			return err
+		}
+		b.add(g)
+	}
+	for i := range grants {
+		g := &grants[i]
+		if len(g.Seed) > 0 {
+			a := s.accounts[g.AppPassword.AccountID]
+			a.TOTPSeed = cloneBytes(g.Seed)
+			a.TOTPLastStep = 0
+			if g.Enrolment != nil {
+				s.appendAudit(g.Enrolment.Record(0))
+			}
+		}
+		s.grantLocked(&g.AppPassword, g.Verifier)
+		if g.Creation != nil {
+			s.appendAudit(g.Creation.Record(0))
+		}
+	}
+	return nil
+}
+
+// batchGrants is what the grants of a batch checked so far will change.
+type batchGrants struct {
+	seeded map[int64]bool
+	active map[int64]int
+	ids    map[string]bool
+	verifs map[verifierKey]bool
+}
+
+func (b *batchGrants) add(g *backend.AppPasswordGrant) {
+	if b.seeded == nil {
+		b.seeded, b.active, b.ids, b.verifs = map[int64]bool{}, map[int64]int{}, map[string]bool{}, map[verifierKey]bool{}
+	}
+	id := g.AppPassword.AccountID
+	if len(g.Seed) > 0 {
+		b.seeded[id] = true
+	}
+	b.active[id]++
+	b.ids[g.AppPassword.ID] = true
+	b.verifs[verifierKey{id, string(g.Verifier)}] = true
+}
+
+// canGrantLocked checks the creation of p, after enrolling its account
+// when enrol is set, as CreateAppPassword and GrantAppPasswords document;
+// b, when not nil, holds the changes of the grants checked before it.
+func (s *Store) canGrantLocked(p *backend.AppPassword, verifier []byte, enrol bool, limit int, b *batchGrants) error {
+	if b == nil {
+		b = &batchGrants{}
+	}
 	a, ok := s.accounts[p.AccountID]
 	if !ok {
 		return notFound("create app password", p.AccountID)
 	}
-	if len(a.TOTPSeed) == 0 {
+	enrolled := len(a.TOTPSeed) > 0 || b.seeded[p.AccountID]
+	if enrol {
+		if enrolled {
+			return fmt.Errorf("memstore: enrol totp: account %d already has a second factor: %w", p.AccountID, backend.ErrExists)
+		}
+		enrolled = true
+	}
+	if !enrolled {
 		return backend.ErrSecondFactorRequired
 	}
-	if active := s.activeLocked(p.AccountID); active >= limit {
+	if active := s.activeLocked(p.AccountID) + b.active[p.AccountID]; active >= limit {
 		return fmt.Errorf("memstore: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
 	}
 	key := verifierKey{p.AccountID, string(verifier)}
-	if _, taken := s.apps[p.ID]; taken {
+	if _, taken := s.apps[p.ID]; taken || b.ids[p.ID] {
 		return fmt.Errorf("memstore: create app password %q: id taken: %w", p.ID, backend.ErrExists)
 	}
-	if _, taken := s.byVerif[key]; taken {
+	if _, taken := s.byVerif[key]; taken || b.verifs[key] {
 		return fmt.Errorf("memstore: create app password %q: verifier taken: %w", p.ID, backend.ErrExists)
 	}
+	return nil
+}
+
+// grantLocked stores p, checked by canGrantLocked.
+func (s *Store) grantLocked(p *backend.AppPassword, verifier []byte) {
 	s.nextSeq++
 	s.apps[p.ID] = &appPassword{
 		AppPassword: backend.AppPassword{
@@ -381,11 +510,10 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 			Label:     p.Label,
 			CreatedAt: utc(p.CreatedAt),
 		},
-		verifier: key.verifier,
+		verifier: string(verifier),
 		seq:      s.nextSeq,
 	}
-	s.byVerif[key] = p.ID
-	return nil
+	s.byVerif[verifierKey{p.AccountID, string(verifier)}] = p.ID
 }
 
 func (s *Store) activeLocked(accountID int64) int {

@@ -91,45 +91,119 @@ func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
-	salt := a.AppPasswordSalt
-	if salt == nil {
-		// The column is NOT NULL; a nil salt binds as NULL.
-		salt = []byte{}
-	}
-	op := fmt.Sprintf("create account %q", a.Name)
 	var id int64
 	err := s.change(ctx, func(tx *sql.Tx) error {
-		// The unique index keeps the mail from another account's mail; only
-		// this check, in the same transaction, keeps it from an alias.
-		if a.Mail != "" {
-			owner, err := addressOwner(ctx, tx, qAliasOwner, a.Mail)
-			if err != nil {
-				return fmt.Errorf("sqlite: %s: %w", op, err)
-			}
-			if owner != 0 {
-				return fmt.Errorf("sqlite: %s: mail is an alias of account %d: %w", op, owner, backend.ErrExists)
-			}
-		}
-		res, err := tx.ExecContext(ctx, `INSERT INTO accounts
-			(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
-			 apppw_salt, created_at, password_changed_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
-			a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+		ins, err := prepareAccountInsert(ctx, tx)
 		if err != nil {
-			return mapErr(op, err)
+			return err
 		}
-		id, err = res.LastInsertId()
-		if err != nil {
-			return fmt.Errorf("sqlite: %s: %w", op, err)
-		}
-		return nil
+		defer ins.close()
+		id, err = ins.insert(ctx, a)
+		return err
 	})
 	if err != nil {
 		return err
 	}
 	a.ID = id
 	return nil
+}
+
+func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreation) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(batch))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		ins, err := prepareAccountInsert(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ins.close()
+		audit, err := tx.PrepareContext(ctx, qInsertAudit)
+		if err != nil {
+			return fmt.Errorf("sqlite: create accounts: %w", err)
+		}
+		defer audit.Close()
+		for i, c := range batch {
+			if ids[i], err = ins.insert(ctx, c.Account); err != nil {
+				return err
+			}
+			if c.Change != nil {
+				if err := execAudit(ctx, audit, c.Change.Record(0)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Only once committed: a refused batch leaves its accounts as given.
+	for i, c := range batch {
+		c.Account.ID = ids[i]
+	}
+	return nil
+}
+
+// accountInsert holds the statements that create an account, prepared
+// once for a whole batch.
+type accountInsert struct {
+	account, aliasOwner *sql.Stmt
+}
+
+func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, error) {
+	var w accountInsert
+	var err error
+	if w.account, err = tx.PrepareContext(ctx, `INSERT INTO accounts
+		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
+		 apppw_salt, created_at, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		return nil, fmt.Errorf("sqlite: create account: %w", err)
+	}
+	if w.aliasOwner, err = tx.PrepareContext(ctx, qAliasOwner); err != nil {
+		w.account.Close()
+		return nil, fmt.Errorf("sqlite: create account: %w", err)
+	}
+	return &w, nil
+}
+
+func (w *accountInsert) close() {
+	w.account.Close()
+	w.aliasOwner.Close()
+}
+
+// insert creates a and returns its id.
+func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, error) {
+	salt := a.AppPasswordSalt
+	if salt == nil {
+		// The column is NOT NULL; a nil salt binds as NULL.
+		salt = []byte{}
+	}
+	op := fmt.Sprintf("create account %q", a.Name)
+	// The unique index keeps the mail from another account's mail; only
+	// this check, in the same transaction, keeps it from an alias.
+	if a.Mail != "" {
+		var owner int64
+		err := w.aliasOwner.QueryRowContext(ctx, a.Mail).Scan(&owner)
+		switch {
+		case err == nil:
+			return 0, fmt.Errorf("sqlite: %s: mail is an alias of account %d: %w", op, owner, backend.ErrExists)
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
+	res, err := w.account.ExecContext(ctx,
+		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
+		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+	if err != nil {
+		return 0, mapErr(op, err)
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return id, nil
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {

@@ -40,33 +40,146 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 	// Immediate transaction: the count and the insert see the same state,
 	// so parallel creations cannot together pass the limit.
 	return s.change(ctx, func(tx *sql.Tx) error {
-		// The second factor is checked here, not only by the caller, so a
-		// concurrent TOTP removal cannot leave an app password behind.
-		var enrolled bool
-		err := tx.QueryRowContext(ctx, `SELECT coalesce(length(totp_seed), 0) > 0 FROM accounts WHERE id = ?`,
-			p.AccountID).Scan(&enrolled)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: create app password: account %d: %w", p.AccountID, backend.ErrNotFound)
-		}
+		ins, err := prepareAppPasswordInsert(ctx, tx)
 		if err != nil {
-			return fmt.Errorf("sqlite: create app password: %w", err)
+			return err
 		}
-		if !enrolled {
-			return backend.ErrSecondFactorRequired
-		}
-		var active int
-		err = tx.QueryRowContext(ctx,
-			`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, p.AccountID).Scan(&active)
-		if err != nil {
-			return fmt.Errorf("sqlite: create app password: %w", err)
-		}
-		if active >= limit {
-			return fmt.Errorf("sqlite: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO app_passwords (id, account_id, label, verifier, created_at)
-			VALUES (?, ?, ?, ?, ?)`, p.ID, p.AccountID, p.Label, verifier, toNanos(p.CreatedAt))
-		return mapErr("create app password", err)
+		defer ins.close()
+		return ins.insert(ctx, p, verifier, limit)
 	})
+}
+
+func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPasswordGrant, limit int) error {
+	for _, g := range grants {
+		if g.AppPassword.ID == "" || len(g.Verifier) == 0 {
+			return fmt.Errorf("sqlite: grant app passwords: empty id or verifier: %w", backend.ErrInvalidInput)
+		}
+	}
+	if len(grants) == 0 {
+		return nil
+	}
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		ins, err := prepareAppPasswordInsert(ctx, tx)
+		if err != nil {
+			return err
+		}
+		defer ins.close()
+		audit, err := tx.PrepareContext(ctx, qInsertAudit)
+		if err != nil {
+			return fmt.Errorf("sqlite: grant app passwords: %w", err)
+		}
+		defer audit.Close()
+		enrol, err := tx.PrepareContext(ctx, `UPDATE accounts SET totp_seed = ?, totp_last_step = 0
+			WHERE id = ? AND coalesce(length(totp_seed), 0) = 0`)
+		if err != nil {
+			return fmt.Errorf("sqlite: grant app passwords: %w", err)
+		}
+		defer enrol.Close()
+		for _, g := range grants {
+			p := &g.AppPassword
+			if len(g.Seed) > 0 {
+				res, err := enrol.ExecContext(ctx, g.Seed, p.AccountID)
+				if err != nil {
+					return mapErr("enrol totp", err)
+				}
+				if n, err := res.RowsAffected(); err != nil || n != 1 {
+					// No row: an unknown account, or one enrolled meanwhile.
+					enrolled, err := ins.enrolled(ctx, p.AccountID)
+					if err != nil {
+						return err
+					}
+					if enrolled {
+						return fmt.Errorf("sqlite: enrol totp: account %d already has a second factor: %w", p.AccountID, backend.ErrExists)
+					}
+					return fmt.Errorf("sqlite: enrol totp: account %d: %w", p.AccountID, backend.ErrNotFound)
+				}
+				if g.Enrolment != nil {
+					if err := execAudit(ctx, audit, g.Enrolment.Record(0)); err != nil {
+						return err
+					}
+				}
+			}
+			if err := ins.insert(ctx, p, g.Verifier, limit); err != nil {
+				return err
+			}
+			if g.Creation != nil {
+				if err := execAudit(ctx, audit, g.Creation.Record(0)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// appPasswordInsert holds the statements that create an app password,
+// prepared once for a whole batch.
+type appPasswordInsert struct {
+	enrolledQ, active, insertQ *sql.Stmt
+}
+
+func prepareAppPasswordInsert(ctx context.Context, tx *sql.Tx) (*appPasswordInsert, error) {
+	var w appPasswordInsert
+	for _, st := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&w.enrolledQ, `SELECT coalesce(length(totp_seed), 0) > 0 FROM accounts WHERE id = ?`},
+		{&w.active, `SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`},
+		{&w.insertQ, `INSERT INTO app_passwords (id, account_id, label, verifier, created_at) VALUES (?, ?, ?, ?, ?)`},
+	} {
+		var err error
+		if *st.dst, err = tx.PrepareContext(ctx, st.query); err != nil {
+			w.close()
+			return nil, fmt.Errorf("sqlite: create app password: %w", err)
+		}
+	}
+	return &w, nil
+}
+
+func (w *appPasswordInsert) close() {
+	for _, st := range []*sql.Stmt{w.enrolledQ, w.active, w.insertQ} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// enrolled reports whether the account has a second factor; ErrNotFound
+// when there is no such account.
+func (w *appPasswordInsert) enrolled(ctx context.Context, accountID int64) (bool, error) {
+	var enrolled bool
+	err := w.enrolledQ.QueryRowContext(ctx, accountID).Scan(&enrolled)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, fmt.Errorf("sqlite: create app password: account %d: %w", accountID, backend.ErrNotFound)
+	}
+	if err != nil {
+		return false, fmt.Errorf("sqlite: create app password: %w", err)
+	}
+	return enrolled, nil
+}
+
+// insert stores p unless the account has no second factor or already has
+// limit active app passwords, as CreateAppPassword documents.
+func (w *appPasswordInsert) insert(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) error {
+	// The second factor is checked here, not only by the caller, so a
+	// concurrent TOTP removal cannot leave an app password behind.
+	enrolled, err := w.enrolled(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if !enrolled {
+		return backend.ErrSecondFactorRequired
+	}
+	var active int
+	if err := w.active.QueryRowContext(ctx, p.AccountID).Scan(&active); err != nil {
+		return fmt.Errorf("sqlite: create app password: %w", err)
+	}
+	if active >= limit {
+		return fmt.Errorf("sqlite: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
+	}
+	_, err = w.insertQ.ExecContext(ctx, p.ID, p.AccountID, p.Label, verifier, toNanos(p.CreatedAt))
+	return mapErr("create app password", err)
 }
 
 func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*backend.AppPassword, error) {
@@ -81,10 +194,7 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 }
 
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
-	// rowid breaks ties between passwords created within the same instant
-	// in creation order.
-	rows, err := s.r.QueryContext(ctx,
-		selectAppPassword+` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`, accountID)
+	rows, err := s.listAppPasswords.QueryContext(pointRead(ctx), accountID)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
 	}

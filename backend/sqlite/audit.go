@@ -17,18 +17,28 @@ func (s *Store) InsertAudit(ctx context.Context, recs []backend.AuditRecord) err
 	return s.inTx(ctx, func(tx *sql.Tx) error { return insertAudit(ctx, tx, recs) })
 }
 
+const qInsertAudit = `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail, count)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
 func insertAudit(ctx context.Context, tx *sql.Tx, recs []backend.AuditRecord) error {
-	st, err := tx.PrepareContext(ctx, `INSERT INTO audit (at, actor, action, subject, method, remote, result, detail, count)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, qInsertAudit)
 	if err != nil {
 		return fmt.Errorf("sqlite: insert audit records: %w", err)
 	}
 	defer st.Close()
 	for _, r := range recs {
-		if _, err := st.ExecContext(ctx, toNanos(r.At), nullString(r.Actor), r.Action, nullString(r.Subject),
-			nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail), max(1, r.Count)); err != nil {
-			return fmt.Errorf("sqlite: insert audit record: %w", err)
+		if err := execAudit(ctx, st, r); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// execAudit inserts r with st, a prepared qInsertAudit.
+func execAudit(ctx context.Context, st *sql.Stmt, r backend.AuditRecord) error {
+	if _, err := st.ExecContext(ctx, toNanos(r.At), nullString(r.Actor), r.Action, nullString(r.Subject),
+		nullString(r.Method), nullString(r.Remote), r.Result, nullString(r.Detail), max(1, r.Count)); err != nil {
+		return fmt.Errorf("sqlite: insert audit record: %w", err)
 	}
 	return nil
 }

@@ -42,6 +42,7 @@ type Store struct {
 	accountByName         *sql.Stmt
 	accountByMail         *sql.Stmt
 	appPasswordByVerifier *sql.Stmt
+	listAppPasswords      *sql.Stmt
 	advanceTOTPStep       *sql.Stmt
 	generation            *sql.Stmt
 	// wal spares the bind path a query while nothing commits; pin keeps a
@@ -173,7 +174,8 @@ func (s *Store) checkDurability(ctx context.Context) error {
 	return nil
 }
 
-// The statements of the bind path, prepared once at Open.
+// The statements of the bind path, and of what the bulk commands repeat
+// for every account, prepared once at Open.
 const (
 	qAccountByName = selectAccount + ` WHERE name = ?`
 	// "mail <> ''" repeats the partial index's condition so that SQLite
@@ -182,8 +184,11 @@ const (
 	qAccountByMail = selectAccount + ` WHERE mail = ? AND mail <> ''
 		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
-	qAdvanceTOTPStep       = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
-	qGeneration            = `SELECT n, stamp FROM generation`
+	// rowid breaks ties between passwords created within the same instant
+	// in creation order.
+	qListAppPasswords = selectAppPassword + ` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`
+	qAdvanceTOTPStep  = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
+	qGeneration       = `SELECT n, stamp FROM generation`
 )
 
 func (s *Store) prepare(ctx context.Context) error {
@@ -202,6 +207,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	s.accountByName = prep(s.r, qAccountByName)
 	s.accountByMail = prep(s.r, qAccountByMail)
 	s.appPasswordByVerifier = prep(s.r, qAppPasswordByVerifier)
+	s.listAppPasswords = prep(s.r, qListAppPasswords)
 	s.advanceTOTPStep = prep(s.w, qAdvanceTOTPStep)
 	s.generation = prep(s.r, qGeneration)
 	return err
@@ -220,7 +226,7 @@ func (s *Store) Close() error {
 		errs = append(errs, s.pin.Close())
 		s.pin = nil
 	}
-	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.advanceTOTPStep, s.generation} {
+	for _, st := range []*sql.Stmt{s.accountByName, s.accountByMail, s.appPasswordByVerifier, s.listAppPasswords, s.advanceTOTPStep, s.generation} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -22,7 +22,7 @@ func newAppPWCmd(g *globals) *cobra.Command {
 apps, CalDAV accounts, relays) sign in. Each is shown once when created, can be
 revoked on its own, and all are revoked when the primary password changes.`,
 	}
-	cmd.AddCommand(newAppPWCreateCmd(g), newAppPWListCmd(g), newAppPWRevokeCmd(g))
+	cmd.AddCommand(newAppPWCreateCmd(g), newAppPWCreateBulkCmd(g), newAppPWListCmd(g), newAppPWRevokeCmd(g))
 	return cmd
 }
 

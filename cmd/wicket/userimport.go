@@ -260,34 +260,51 @@ until 'wicket user passwd' sets a password.`,
 			defer e.Close()
 			ctx := cmd.Context()
 			failed := 0
-			for i := range accounts {
-				a := &accounts[i]
-				switch _, err := e.svc.User(ctx, a.Name); {
-				case err == nil:
-					a.Status = "exists"
-					continue
-				case !errors.Is(err, backend.ErrNotFound):
+			if dryRun {
+				for i := range accounts {
+					a := &accounts[i]
+					exists, err := e.svc.AccountExists(ctx, a.Name)
+					if err != nil {
+						return err
+					}
+					a.Status = "would create"
+					if exists {
+						a.Status = "exists"
+					}
+				}
+			} else {
+				users := make([]backend.ImportUser, len(accounts))
+				for i, a := range accounts {
+					users[i] = backend.ImportUser{Name: a.Name, Mail: a.Mail, Hash: a.hash}
+				}
+				results, err := e.svc.ImportUsers(ctx, users, role)
+				if results == nil {
 					return err
 				}
-				if dryRun {
-					a.Status = "would create"
-					continue
-				}
-				if a.hash == "" {
-					_, err = e.svc.AddUser(ctx, a.Name, a.Mail, "", role)
-				} else {
-					_, err = e.svc.AddUserWithHash(ctx, a.Name, a.Mail, a.hash, role)
-				}
-				switch {
-				case errors.Is(err, backend.ErrExists):
-					a.Status, a.Error = "failed", "mail address "+a.Mail+" is already in use"
-				case err != nil:
-					a.Status, a.Error = "failed", userMessage(err)
-				default:
-					a.Status = "created"
+				for i, r := range results {
+					a := &accounts[i]
+					switch {
+					case r.Exists:
+						a.Status = "exists"
+					case r.Created:
+						a.Status = "created"
+					case errors.Is(r.Err, backend.ErrExists):
+						a.Status, a.Error = "failed", "mail address "+a.Mail+" is already in use"
+					case r.Err != nil:
+						a.Status, a.Error = "failed", userMessage(r.Err)
+					default:
+						a.Status = "not attempted"
+					}
+					if a.Status == "failed" {
+						failed++
+					}
 				}
 				if err != nil {
-					failed++
+					// What was created stays: say what it was.
+					if perr := printImport(cmd.OutOrStdout(), g.json, accounts); perr != nil {
+						return perr
+					}
+					return fmt.Errorf("import stopped: %w", err)
 				}
 			}
 			if failed > 0 {

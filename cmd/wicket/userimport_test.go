@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -180,4 +181,54 @@ func TestUserImportRefusesBadFileWhole(t *testing.T) {
 	contains(t, "change records", c.fail("dn: uid=x,dc=example\nchangetype: add\nuid: x\n", "user", "import", "-"), "change records")
 	contains(t, "no accounts", c.fail("dn: dc=example,dc=org\ndc: example\n", "user", "import", "-"), "no entry with a uid")
 	contains(t, "missing file", c.fail("", "user", "import", "/nonexistent/users.ldif"), "no such file")
+}
+
+// An import larger than a transaction's batch creates every account, each
+// with its own record; an entry the store refuses (an address already in
+// use) is refused alone, the rest of its batch created; a second run
+// leaves them all alone.
+func TestUserImportManyInBatches(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	const n = 2500
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		mail := fmt.Sprintf("user%04d@example.org", i)
+		if i == 1500 {
+			mail = "user0007@example.org"
+		}
+		fmt.Fprintf(&b, "dn: uid=user%04d,ou=people,dc=example,dc=org\nuid: user%04d\nmail: %s\nuserPassword: %s\n\n",
+			i, i, mail, importedSSHA)
+	}
+	o := c.exec(strings.NewReader(b.String()), "user", "import", "-")
+	if o.code == 0 {
+		t.Fatal("import with an address used twice succeeded")
+	}
+	contains(t, "import", o.stdout, fmt.Sprintf("%d accounts created, 0 already existed", n-1))
+	contains(t, "import refusal", o.stderr, "1 account not imported", "line 7496: user1500: mail address user0007@example.org is already in use",
+		fmt.Sprintf("1 account of %d not imported", n))
+
+	e := c.service()
+	recs, err := e.svc.AuditRecords(context.Background(), backend.AuditFilter{})
+	e.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := map[string]bool{}
+	for _, r := range recs {
+		switch {
+		case r.Action == backend.ActionUserCreate && r.Result == backend.ResultSuccess:
+			created[r.Subject] = true
+		case r.Action == backend.ActionUserCreate && r.Subject == "user1500" && r.Result == backend.FailExists:
+		default:
+			t.Errorf("record %+v", r)
+		}
+	}
+	if len(created) != n-1 || created["user1500"] || !created["user1499"] || !created["user1501"] {
+		t.Errorf("%d accounts created with a record, want %d: all but user1500", len(created), n-1)
+	}
+	c.binds(map[string]string{"user0001": "correct horse battery", "user2500": "correct horse battery"})
+
+	o = c.exec(strings.NewReader(b.String()), "user", "import", "-")
+	contains(t, "second import", o.stdout, fmt.Sprintf("0 accounts created, %d already existed", n-1))
 }
