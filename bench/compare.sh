@@ -413,31 +413,13 @@ echo "wicket: $users users imported in $t_import s" >&2
 # create_bind_credentials NAMES OUT gives each user of NAMES (one a line)
 # what a mail client binds to wicket with, TOTP and one app password, and
 # writes OUT as `wicket bench --users` reads it: the bind DN, a tab, the app
-# password, one user a line, in any order.
-#
-# THE ONE PLACE TO SWITCH TO A BULK COMMAND: today two commands per user
-# (`wicket totp enroll`, `wicket apppw create`), a few at a time, mostly in
-# starting processes, whose start grows with the directory: 15 to 65 s per
-# 1,000 users in a directory of 1,000, about 1,000 s per 1,000 in one of
-# 100,000 (2 CPUs). When `wicket apppw create-bulk` exists, replace the body
-# with one call of it that writes the same OUT.
+# password, one user a line. One process, a thousand users a transaction.
 create_bind_credentials() { # NAMES OUT
-  local names=$1 out=$2 jobs
-  # Each command is a process that opens the database, so a few run at
-  # once.
-  jobs=$(($(nproc) * 2))
-  ((jobs > 8)) && jobs=8
-  echo "wicket: TOTP and one app password for each of $(wc -l <"$names") users, $jobs commands at a time" >&2
-  WICKET_BIN=$wicket WICKET_CONFIG=$wd/wicket.toml PEOPLE=$people \
-    xargs -P "$jobs" -n 25 bash -c '
-    set -euo pipefail
-    for name; do
-      "$WICKET_BIN" --config "$WICKET_CONFIG" --json totp enroll "$name" >/dev/null
-      created=$("$WICKET_BIN" --config "$WICKET_CONFIG" --json apppw create "$name" --label bench)
-      [[ $created =~ \"password\":\ *\"([a-z-]+)\" ]] || { echo "no app password for $name: $created" >&2; exit 1; }
-      printf "uid=%s,%s\t%s\n" "$name" "$PEOPLE" "${BASH_REMATCH[1]}"
-    done
-  ' _ <"$names" >"$out"
+  local names=$1 out=$2
+  echo "wicket: TOTP and one app password for each of $(wc -l <"$names") users (apppw create-bulk)" >&2
+  "$wicket" --config "$wd/wicket.toml" apppw create-bulk --label bench --enroll-totp \
+    --names "$names" --out "$out" 2>"$wd/create-bulk.log" ||
+    { cat "$wd/create-bulk.log" >&2; die "wicket apppw create-bulk failed"; }
 }
 
 if [ "$binding" -eq 1 ]; then
