@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -78,4 +79,69 @@ func BenchmarkInsertAudit(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*batch), "ns/record")
+}
+
+// BenchmarkDirectory_UpdateAfterOneChange is what a server does to its copy
+// of a directory of 100,000 accounts after a command-line write changed one
+// account's aliases: apply the logged change ("delta"), or read every
+// account again as it did before the log ("whole").
+func BenchmarkDirectory_UpdateAfterOneChange(b *testing.B) {
+	store, err := sqlite.Open(filepath.Join(b.TempDir(), "wicket.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	ctx := context.Background()
+	const accounts = 100_000
+	batch := make([]backend.AccountCreation, 0, 1000)
+	for i := range accounts {
+		name := fmt.Sprintf("user%06d", i)
+		batch = append(batch, backend.AccountCreation{Account: &backend.Account{Name: name, Mail: name + "@example.org",
+			Role: backend.RoleUser, PasswordHash: "x", AppPasswordSalt: []byte("salt"), CreatedAt: time.Now(), PasswordChangedAt: time.Now()}})
+		if len(batch) == cap(batch) {
+			if err := store.CreateAccounts(ctx, batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
+	full, err := store.Directory(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := backend.NewDir(full)
+	id := full.Accounts[accounts/2].ID
+	change := func(i int) {
+		b.StopTimer()
+		if err := store.SetAliases(ctx, id, []string{fmt.Sprintf("alias%d@example.org", i)}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.Run("delta", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			change(i)
+			i++
+			ch, err := store.DirectoryChanges(ctx, dir.Mark())
+			if err != nil || ch == nil {
+				b.Fatalf("no delta: %v", err)
+			}
+			dir.Apply(ch)
+		}
+	})
+	b.Run("whole", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			change(i)
+			i++
+			d, err := store.Directory(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dir = backend.NewDir(d)
+		}
+	})
 }
