@@ -608,13 +608,24 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	d, err := s.Directory(ctx)
+	// One account's aliases and groups: a command run once must not read
+	// a directory of a hundred thousand accounts for them. A server has
+	// its copy at hand.
+	if s.dir.Load() != nil {
+		d, err := s.Directory(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if e := d.Account(a.Name); e != nil {
+			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+		}
+		return ui, nil
+	}
+	ch, err := s.store.DirectoryAccounts(ctx, []int64{a.ID})
 	if err != nil {
 		return nil, err
 	}
-	if e := d.Account(a.Name); e != nil {
-		ui.Aliases, ui.Groups = e.Aliases, e.Groups
-	}
+	ui.Aliases, ui.Groups = ch.Aliases[a.ID], ch.Groups[a.ID]
 	return ui, nil
 }
 

@@ -142,6 +142,11 @@ type Store interface {
 	// restored or replaced), or too much changed for a delta to be cheaper
 	// than Directory; the caller then reads the whole directory.
 	DirectoryChanges(ctx context.Context, mark ChangeMark) (*DirectoryChanges, error)
+	// DirectoryAccounts reads the directory's view of the accounts ids, as
+	// DirectoryChanges reports changed ones (Accounts, Aliases, Groups,
+	// Gone), without reading the others: what one command needs of one
+	// account in a directory of any size.
+	DirectoryAccounts(ctx context.Context, ids []int64) (*DirectoryChanges, error)
 	// PruneDirectoryChanges forgets the log's entries but the newest keep.
 	// A reader whose mark was forgotten reads the whole directory again.
 	PruneDirectoryChanges(ctx context.Context, keep int) error

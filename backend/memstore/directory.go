@@ -199,3 +199,30 @@ func (s *Store) PruneDirectoryChanges(ctx context.Context, keep int) error {
 	s.mu.Unlock()
 	return nil
 }
+
+func (s *Store) DirectoryAccounts(ctx context.Context, ids []int64) (*backend.DirectoryChanges, error) {
+	d, err := s.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch := &backend.DirectoryChanges{Aliases: map[int64][]string{}, Groups: map[int64][]string{}}
+	found := map[int64]bool{}
+	for _, a := range d.Accounts {
+		if slices.Contains(ids, a.ID) {
+			ch.Accounts = append(ch.Accounts, a)
+			found[a.ID] = true
+			if l, ok := d.Aliases[a.ID]; ok {
+				ch.Aliases[a.ID] = l
+			}
+			if l, ok := d.Groups[a.ID]; ok {
+				ch.Groups[a.ID] = l
+			}
+		}
+	}
+	for _, id := range slices.Sorted(slices.Values(ids)) {
+		if !found[id] {
+			ch.Gone = append(ch.Gone, id)
+		}
+	}
+	return ch, nil
+}

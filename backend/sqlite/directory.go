@@ -370,7 +370,21 @@ func readChanges(ctx context.Context, tx *sql.Tx, mark backend.ChangeMark) (*bac
 	for id := range changed {
 		ids = append(ids, id)
 	}
-	slices.Sort(ids)
+	if err := readAccountsByID(ctx, tx, ids, ch); err != nil {
+		return nil, err
+	}
+	if groups {
+		if ch.AllGroups, err = readGroups(ctx, tx, nil); err != nil {
+			return nil, err
+		}
+	}
+	return ch, nil
+}
+
+// readAccountsByID fills ch with the accounts of ids that exist, their
+// aliases and groups, and lists the others as gone.
+func readAccountsByID(ctx context.Context, tx *sql.Tx, ids []int64, ch *backend.DirectoryChanges) error {
+	ids = slices.Sorted(slices.Values(ids))
 	found := map[int64]bool{}
 	for chunk := range slices.Chunk(ids, inChunk) {
 		in, args := inList(chunk)
@@ -381,16 +395,16 @@ func readChanges(ctx context.Context, tx *sql.Tx, mark backend.ChangeMark) (*bac
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		err = eachRowArgs(ctx, tx, `SELECT account_id, address FROM aliases WHERE account_id IN (`+in+`) ORDER BY address`, args, aliasRow(ch.Aliases))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		err = eachRowArgs(ctx, tx, `SELECT m.account_id, g.name FROM group_members m JOIN groups g ON g.id = m.group_id
 			WHERE m.account_id IN (`+in+`) ORDER BY g.name`, args, aliasRow(ch.Groups))
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
 	// Chunks come out ordered each; the whole list must be. Names are
@@ -403,10 +417,13 @@ func readChanges(ctx context.Context, tx *sql.Tx, mark backend.ChangeMark) (*bac
 			ch.Gone = append(ch.Gone, id)
 		}
 	}
-	if groups {
-		if ch.AllGroups, err = readGroups(ctx, tx, nil); err != nil {
-			return nil, err
-		}
+	return nil
+}
+
+func (s *Store) DirectoryAccounts(ctx context.Context, ids []int64) (*backend.DirectoryChanges, error) {
+	ch := &backend.DirectoryChanges{Aliases: map[int64][]string{}, Groups: map[int64][]string{}}
+	if err := s.readTx(ctx, func(tx *sql.Tx) error { return readAccountsByID(ctx, tx, ids, ch) }); err != nil {
+		return nil, fmt.Errorf("sqlite: directory accounts: %w", err)
 	}
 	return ch, nil
 }

@@ -653,3 +653,31 @@ func directoryChangesUnknownMark(t *testing.T, s backend.Store) {
 		t.Errorf("changes after a mark whose tag differs: %+v, %v; want nil, nil", ch, err)
 	}
 }
+
+// directoryAccountsReadsOnlyThose: one account's view, as a command needs
+// it, the same as the whole directory shows it.
+func directoryAccountsReadsOnlyThose(t *testing.T, s backend.Store) {
+	ctx := t.Context()
+	alice := mustCreate(t, s, "alice", "alice@example.org")
+	bob := mustCreate(t, s, "bob", "")
+	mustSetAliases(t, s, alice.ID, "b@example.org", "a@example.org")
+	mustCreateGroup(t, s, "staff")
+	mustSetMember(t, s, "staff", alice.ID, true)
+	ch, err := s.DirectoryAccounts(ctx, []int64{alice.ID, 4242})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Accounts) != 1 || ch.Accounts[0].ID != alice.ID || ch.Accounts[0].Mail != "alice@example.org" {
+		t.Fatalf("accounts %+v, want alice alone", ch.Accounts)
+	}
+	if !reflect.DeepEqual(ch.Aliases[alice.ID], []string{"a@example.org", "b@example.org"}) ||
+		!reflect.DeepEqual(ch.Groups[alice.ID], []string{"staff"}) {
+		t.Errorf("alice's aliases %v and groups %v", ch.Aliases[alice.ID], ch.Groups[alice.ID])
+	}
+	if _, ok := ch.Aliases[bob.ID]; ok {
+		t.Error("bob, not asked for, was read")
+	}
+	if !reflect.DeepEqual(ch.Gone, []int64{4242}) {
+		t.Errorf("Gone %v, want the unknown id", ch.Gone)
+	}
+}

@@ -113,6 +113,7 @@ var tests = []test{
 	{"Directory_IsOneConsistentSnapshot", directorySnapshot},
 	{"DirectoryChanges_FollowEveryWrite", directoryChangesFollowEveryWrite},
 	{"DirectoryChanges_UnknownMarkReadsWhole", directoryChangesUnknownMark},
+	{"DirectoryAccounts_ReadsOnlyThose", directoryAccountsReadsOnlyThose},
 	{"RecordAuthFailure_LocksAtLimit", recordFailureLocksAtLimit},
 	{"RecordAuthFailure_PathsAndAccountsApart", recordFailurePathsApart},
 	{"RecordAuthFailure_ParallelCallersNoneLost", recordFailureParallel},

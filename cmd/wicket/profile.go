@@ -157,15 +157,14 @@ func prepareChange(ctx context.Context, e *env, u *backend.UserInfo, ch *backend
 	if len(addrs) == 0 {
 		return first, nil
 	}
-	d, err := e.svc.Directory(ctx)
-	if err != nil {
-		return nil, err
-	}
 	for _, addr := range addrs {
-		for _, a := range d.ByAddress(addr) {
-			if a.Name != u.Name {
-				return nil, takenError(addr, a.Name)
-			}
+		owner, err := e.svc.Resolve(ctx, addr)
+		switch {
+		case errors.Is(err, backend.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case owner != u.Name:
+			return nil, takenError(addr, owner)
 		}
 	}
 	return first, nil
