@@ -140,6 +140,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return fmt.Errorf("reading the directory: %w", err)
 	}
 	log.Info("directory read", "accounts", dir.Len(), "took", time.Since(loadStart).Round(time.Millisecond))
+	// Paced once the directory is in, so the limit starts from its size.
+	runtime.GC()
+	paceGC(pruneCtx, log)
 
 	trusted, err := cfg.Lockout.TrustedPrefixes()
 	if err != nil {
