@@ -72,25 +72,36 @@ func smallInt(b []byte) (int64, bool) {
 	return v, true
 }
 
-// fastBind decodes a message that is exactly a simple bind without
-// controls. It reports false for anything else.
-func fastBind(frame []byte) (*request, bool) {
+// plainMessage reads the envelope of a message without controls whose
+// protocolOp has the one-byte tag opTag: its message ID and the op's
+// content.
+func plainMessage(frame []byte, opTag byte) (id int64, op []byte, ok bool) {
 	outer := berReader{b: frame}
 	tag, msg, ok := outer.next()
 	if !ok || tag != 0x30 || outer.off != len(frame) {
-		return nil, false
+		return 0, nil, false
 	}
 	m := berReader{b: msg}
 	tag, idb, ok := m.next()
 	if !ok || tag != 0x02 {
-		return nil, false
+		return 0, nil, false
 	}
-	id, ok := smallInt(idb)
+	id, ok = smallInt(idb)
 	if !ok || id < 1 || id > maxMessageID {
-		return nil, false
+		return 0, nil, false
 	}
-	tag, opb, ok := m.next()
-	if !ok || tag != 0x60 || m.off != len(msg) {
+	tag, op, ok = m.next()
+	if !ok || tag != opTag || m.off != len(msg) {
+		return 0, nil, false
+	}
+	return id, op, true
+}
+
+// fastBind decodes a message that is exactly a simple bind without
+// controls. It reports false for anything else.
+func fastBind(frame []byte) (*request, bool) {
+	id, opb, ok := plainMessage(frame, 0x60)
+	if !ok {
 		return nil, false
 	}
 	op := berReader{b: opb}
@@ -256,22 +267,8 @@ var searchOp = &ber.Packet{Identifier: ber.Identifier{
 // that path alone says what is wrong. elements is the limit the general
 // decoder applies to the whole message.
 func fastSearch(frame []byte, elements int) (*request, bool) {
-	outer := berReader{b: frame}
-	tag, msg, ok := outer.next()
-	if !ok || tag != 0x30 || outer.off != len(frame) {
-		return nil, false
-	}
-	m := berReader{b: msg}
-	tag, idb, ok := m.next()
-	if !ok || tag != 0x02 {
-		return nil, false
-	}
-	id, ok := smallInt(idb)
-	if !ok || id < 1 || id > maxMessageID {
-		return nil, false
-	}
-	tag, opb, ok := m.next()
-	if !ok || tag != 0x63 || m.off != len(msg) {
+	id, opb, ok := plainMessage(frame, 0x63)
+	if !ok {
 		return nil, false
 	}
 	op := berReader{b: opb}
