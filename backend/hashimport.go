@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -99,19 +98,23 @@ func parseImported(s string) (importedHash, error) {
 	return h, nil
 }
 
-// timingPadSalt salts the throw-away derivation of verifyImported; its value
-// does not matter.
-var timingPadSalt = make([]byte, argonSaltLen)
-
 // verifyImported verifies password against an imported hash. It first spends
 // one argon2id derivation with the configured parameters, as a native hash
 // costs: {SSHA} alone takes microseconds, and a bind that fails that fast
 // would tell an observer that the account exists (unknown accounts are
 // checked against a dummy argon2id hash).
-func verifyImported(stored, password string, want Argon2Params) bool {
-	argon2.IDKey([]byte(password), timingPadSalt, want.Time, want.MemoryKiB, want.Threads, argonKeyLen)
+//
+// That derivation is the account's new argon2id hash, with a fresh salt:
+// when the password is right it replaces the imported one, so a migrated
+// user's first bind costs one derivation, not the padding and then a
+// second for the upgrade.
+func verifyImported(stored, password string, want Argon2Params) (ok bool, upgrade string) {
+	upgrade, herr := HashPassword(password, want)
 	h, err := parseImported(stored)
-	return err == nil && h.verify([]byte(password))
+	if err != nil || herr != nil || !h.verify([]byte(password)) {
+		return false, ""
+	}
+	return true, upgrade
 }
 
 func onlyPrefix(parse schemeParser, prefix string) schemeParser {

@@ -126,12 +126,21 @@ func (h *phcHash) verify(password []byte) bool {
 // with other parameters than want, or imported in another scheme (see
 // hashimport.go).
 func verifyPassword(stored, password string, want Argon2Params) (ok, stale bool) {
+	ok, stale, _ = checkPassword(stored, password, want)
+	return ok, stale
+}
+
+// checkPassword is verifyPassword for a bind: when the stored hash should
+// be replaced (stale) and its replacement came with the check (an imported
+// hash, see verifyImported), upgrade is that replacement.
+func checkPassword(stored, password string, want Argon2Params) (ok, stale bool, upgrade string) {
 	if strings.HasPrefix(stored, "{") {
-		return verifyImported(stored, password, want), true
+		ok, upgrade = verifyImported(stored, password, want)
+		return ok, true, upgrade
 	}
 	h, err := parsePHC(stored)
 	if err != nil {
-		return false, false
+		return false, false, ""
 	}
-	return h.verify([]byte(password)), h.params != want
+	return h.verify([]byte(password)), h.params != want, ""
 }

@@ -317,7 +317,7 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 	if err := s.acquire(ctx); err != nil {
 		return nil, err
 	}
-	pwOK, stale := verifyPassword(hash, password, s.opts.Argon2)
+	pwOK, stale, upgrade := checkPassword(hash, password, s.opts.Argon2)
 	s.release()
 
 	// The code is matched against a seed whatever the account, a dummy's
@@ -376,7 +376,7 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 	}
 
 	if stale {
-		s.rehash(ctx, acct, password)
+		s.rehash(ctx, acct, password, upgrade)
 	}
 	method := MethodPassword
 	if acct.TOTPEnrolled() {
@@ -387,12 +387,15 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 
 // rehash moves a hash made with old parameters to the configured ones. It
 // must not revoke app passwords: the password itself did not change.
-func (s *Service) rehash(ctx context.Context, acct *Account, password string) {
-	if err := s.acquire(ctx); err != nil {
-		return
+func (s *Service) rehash(ctx context.Context, acct *Account, password, upgrade string) {
+	h, err := upgrade, error(nil)
+	if h == "" {
+		if err := s.acquire(ctx); err != nil {
+			return
+		}
+		h, err = HashPassword(password, s.opts.Argon2)
+		s.release()
 	}
-	h, err := HashPassword(password, s.opts.Argon2)
-	s.release()
 	if err == nil {
 		_, err = s.store.SetPasswordHash(ctx, acct.ID, h, false, acct.PasswordChangedAt)
 	}
