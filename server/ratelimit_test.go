@@ -13,6 +13,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/internal/testutil"
 )
 
 // dialRawFrom connects from a chosen loopback address, as a client on
@@ -28,26 +29,8 @@ func dialRawFrom(t *testing.T, addr, from string) *rawConn {
 	return &rawConn{t: t, nc: nc.(*net.TCPConn), r: bufio.NewReader(nc)}
 }
 
-// fakeClock is a limiter's time, moved by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestAddressLimiter_BurstThenSlowThenRefused(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	l := newAddressLimiter(1, 3, clk.Now) // one failure a second, three at once
 	a := netip.MustParseAddr("192.0.2.1")
 	for i := range 3 {
@@ -70,14 +53,14 @@ func TestAddressLimiter_BurstThenSlowThenRefused(t *testing.T) {
 		t.Errorf("another address: wait %v, ok %v", wait, ok)
 	}
 	// Time pays the debt back.
-	clk.add(6 * time.Second)
+	clk.Add(6 * time.Second)
 	if wait, ok := l.reserve(a); !ok || wait != 0 {
 		t.Errorf("after the debt is paid: wait %v, ok %v", wait, ok)
 	}
 }
 
 func TestAddressLimiter_SuccessesCostNothing(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	l := newAddressLimiter(1, 2, clk.Now)
 	a := netip.MustParseAddr("192.0.2.1")
 	for range 100 {
@@ -92,7 +75,7 @@ func TestAddressLimiter_SuccessesCostNothing(t *testing.T) {
 }
 
 func TestAddressLimiter_MemoryIsBounded(t *testing.T) {
-	clk := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
 	l := newAddressLimiter(1, 1, clk.Now)
 	first := netip.MustParseAddr("10.0.0.0")
 	a := first
@@ -108,7 +91,7 @@ func TestAddressLimiter_MemoryIsBounded(t *testing.T) {
 		t.Errorf("the evicted address: wait %v, ok %v", wait, ok)
 	}
 	// Buckets that have filled up again go without waiting for eviction.
-	clk.add(time.Hour)
+	clk.Add(time.Hour)
 	for range maxTrackedAddresses {
 		l.reserve(a)
 	}

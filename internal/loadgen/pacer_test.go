@@ -3,32 +3,15 @@ package loadgen
 import (
 	"context"
 	"math"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wicketldap/wicket/internal/testutil"
 )
-
-// fakeClock is a time that moves only when the test says.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func TestPacer_SlotsOneIntervalApart(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	p := newPacer(100, clk.Now)
 	// Workers asking at once are given the slots in turn: 0, 10, 20 ms...
 	for i := range 5 {
@@ -38,7 +21,7 @@ func TestPacer_SlotsOneIntervalApart(t *testing.T) {
 	}
 	// Time catches up with the slots taken: the next is 50 ms from the
 	// start, 10 ms from now.
-	clk.advance(40 * time.Millisecond)
+	clk.Add(40 * time.Millisecond)
 	if got := p.reserve(); got != 10*time.Millisecond {
 		t.Errorf("after 40 ms: wait %v, want 10ms", got)
 	}
@@ -49,10 +32,10 @@ func TestPacer_SlotsOneIntervalApart(t *testing.T) {
 // from now.
 func TestPacer_NoBurstAfterFallingBehind(t *testing.T) {
 	t.Parallel()
-	clk := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+	clk := testutil.NewClock(time.Unix(1_800_000_000, 0))
 	p := newPacer(100, clk.Now)
 	p.reserve()
-	clk.advance(5 * time.Second)
+	clk.Add(5 * time.Second)
 	for i, want := range []time.Duration{0, 10 * time.Millisecond, 20 * time.Millisecond} {
 		if got := p.reserve(); got != want {
 			t.Errorf("slot %d after a 5 s stall: wait %v, want %v", i, got, want)
@@ -65,12 +48,12 @@ func TestPacer_NoBurstAfterFallingBehind(t *testing.T) {
 func TestPacer_NeverMoreThanTheRateInAnyWindow(t *testing.T) {
 	t.Parallel()
 	for _, rate := range []float64{1, 7.5, 100, 2500} {
-		clk := &fakeClock{now: time.Unix(1_800_000_000, 0)}
+		clk := testutil.NewClock(time.Unix(1_800_000_000, 0))
 		p := newPacer(rate, clk.Now)
 		var starts []time.Time
 		gaps := []time.Duration{0, 0, 3 * time.Millisecond, 0, 250 * time.Millisecond, 0, 0, 0, 1100 * time.Millisecond, 0}
 		for i := range 400 {
-			clk.advance(gaps[i%len(gaps)])
+			clk.Add(gaps[i%len(gaps)])
 			starts = append(starts, clk.Now().Add(p.reserve()))
 		}
 		// Slots are handed out in order, so the starts are sorted.
