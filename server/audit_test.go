@@ -159,7 +159,9 @@ func passwdModifyValue(old, new string) []byte {
 	if old != "" {
 		seq.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 1, old, "oldPasswd"))
 	}
-	seq.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 2, new, "newPasswd"))
+	if new != "" {
+		seq.AppendChild(ber.NewString(ber.ClassContext, ber.TypePrimitive, 2, new, "newPasswd"))
+	}
 	return seq.Bytes()
 }
 
@@ -229,4 +231,34 @@ func TestAudit_AdministratorActingAsUserIsTheActor(t *testing.T) {
 		"alice", string(backend.MethodPasswordTOTP), "sasl=PLAIN", "as=bob")
 	wantRecord(t, e.waitAudit(t, backend.ActionAppPasswordRevokeAll, "alice", backend.ResultSuccess),
 		"bob", "extended-operation", "count=1")
+}
+
+// Password Modify is answered as slapd answers it (RFC 3062 defines no
+// responseName): no name, and no value unless a password was generated.
+// python-ldap's passwd_s refuses a response that names the request's OID,
+// after the password has changed and every app password was revoked.
+func TestPasswordModify_ResponseHasNoName(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := dialRaw(t, e.addr)
+	c.call(message(1, simpleBind(3, aliceDN, e.alicePasswordAndCode()))).assert(t, 1, ldap.ApplicationBindResponse, 0)
+	for i, tc := range []struct {
+		value   []byte
+		code    uint16
+		genPass bool
+	}{
+		{passwdModifyValue(alicePassword, "a brand new password"), ldap.LDAPResultSuccess, false},
+		{passwdModifyValue("a brand new password", ""), ldap.LDAPResultSuccess, true},
+		{passwdModifyValue("not my password", "another new password"), ldap.LDAPResultInvalidCredentials, false},
+	} {
+		id := int64(2 + i)
+		r := c.call(message(id, extended(exop.OIDPasswordModify, tc.value)))
+		r.assert(t, id, ldap.ApplicationExtendedResponse, tc.code)
+		if r.name != "" {
+			t.Errorf("case %d: responseName %q, want none", i, r.name)
+		}
+		if r.hasValue != tc.genPass {
+			t.Errorf("case %d: a response value %v, want %v (only a generated password has one)", i, r.hasValue, tc.genPass)
+		}
+	}
 }

@@ -66,7 +66,13 @@ func (c *conn) extended(o *op) {
 		return
 	}
 	r, value := h(c, o, x)
-	c.reply(o, extendedOp(r, x.name, value))
+	name := x.name
+	if name == exop.OIDPasswordModify {
+		// RFC 3062 gives its response no name, and slapd sends none;
+		// python-ldap's passwd_s raises on one, after the change is made.
+		name = ""
+	}
+	c.reply(o, extendedOp(r, name, value))
 }
 
 // accountOps are the extended operations served through Accounts.
