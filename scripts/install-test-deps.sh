@@ -13,6 +13,8 @@ need=()
 mail=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
+# python-ldap for Debian's own python3, whatever python3 comes first in PATH.
+/usr/bin/python3 -c 'import ldap' >/dev/null 2>&1 || need+=(python3-ldap)
 # The restore test backs up and restores the database as an administrator would.
 command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
