@@ -144,8 +144,10 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	}
 	if !found {
 		// Also the answer for entries the session may not read, so their
-		// existence does not leak.
-		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.cfg.BaseDN, diag: "no such entry"}, nil
+		// existence does not leak: matchedDN names the closest entry above
+		// that the session can read, as slapd names the closest it may
+		// disclose.
+		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.matchedDN(t, nodes), diag: "no such entry"}, nil
 	}
 	from, to := page.window(len(matches))
 	for i := from; i < to; i++ {
@@ -254,4 +256,23 @@ func selectAttrs(e *entry, want []string, isOp func(string) bool) []attribute {
 func (s *Server) underBase(raw string) bool {
 	dn, err := ldap.ParseDN(raw)
 	return err == nil && (s.baseDN.AncestorOfFold(dn) || s.baseDN.EqualFold(dn))
+}
+
+// matchedDN is the closest existing entry above the missing target t among
+// the entries the session reads (nodes).
+func (s *Server) matchedDN(t target, nodes []node) string {
+	switch t.kind {
+	case dnAppPassword:
+		for i := range nodes {
+			if n := &nodes[i]; n.depth == 2 && n.branch == branchPeople && n.name == t.name {
+				return n.e.dn
+			}
+		}
+		return s.fixed.people.dn
+	case dnUser:
+		return s.fixed.people.dn
+	case dnGroup:
+		return s.fixed.groups.dn
+	}
+	return s.cfg.BaseDN
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -342,6 +343,39 @@ func TestFilter_ExtensibleMatchFallsBackToEquality(t *testing.T) {
 		}
 		if got := match(p, e); got != tc.want {
 			t.Errorf("%s = %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+}
+
+// A search of a missing entry names the closest entry above it that the
+// session can read, as slapd does; an entry the session may not read is
+// not named, so its existence does not leak.
+func TestSearch_MissingEntryNamesTheClosestReadableOne(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.dial(t)
+	if err := l.Bind("alice", e.appPassword); err != nil {
+		t.Fatal(err)
+	}
+	people, groups := "ou=people,"+testBase, "ou=groups,"+testBase
+	for _, tc := range []struct{ base, matched string }{
+		{"uid=nobody," + people, people},
+		{"appPasswordId=0000000000," + aliceDN, aliceDN},
+		{"appPasswordId=0000000000,uid=nobody," + people, people},
+		{"appPasswordId=0000000000,uid=dave," + people, people}, // exists, not alice's to read
+		{"uid=dave," + people, people},
+		{"cn=nogroup," + groups, groups},
+		{"ou=nothing," + testBase, testBase},
+	} {
+		_, err := l.Search(ldap.NewSearchRequest(tc.base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(objectClass=*)", nil, nil))
+		var le *ldap.Error
+		if !errors.As(err, &le) || le.ResultCode != ldap.LDAPResultNoSuchObject {
+			t.Errorf("%s: %v, want noSuchObject", tc.base, err)
+			continue
+		}
+		if le.MatchedDN != tc.matched {
+			t.Errorf("%s: matchedDN %q, want %q", tc.base, le.MatchedDN, tc.matched)
 		}
 	}
 }
