@@ -65,23 +65,29 @@ func (c *conn) extended(o *op) {
 		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "extended operation %s is not supported", x.name), "", nil))
 		return
 	}
-	r, value := h(c, o, x)
+	r, value := h.run(c, o, x)
 	name := x.name
-	if name == exop.OIDPasswordModify {
-		// RFC 3062 gives its response no name, and slapd sends none;
-		// python-ldap's passwd_s raises on one, after the change is made.
+	if h.unnamed {
 		name = ""
 	}
 	c.reply(o, extendedOp(r, name, value))
 }
 
-// accountOps are the extended operations served through Accounts.
-var accountOps = map[string]func(*conn, *op, *extendedRequest) (result, []byte){
-	exop.OIDAppPasswordCreate:    (*conn).appPasswordCreate,
-	exop.OIDAppPasswordList:      (*conn).appPasswordList,
-	exop.OIDAppPasswordRevoke:    (*conn).appPasswordRevoke,
-	exop.OIDAppPasswordRevokeAll: (*conn).appPasswordRevokeAll,
-	exop.OIDPasswordModify:       (*conn).passwordModify,
+// accountOp is an extended operation served through Accounts.
+type accountOp struct {
+	run func(*conn, *op, *extendedRequest) (result, []byte)
+	// unnamed: the response carries no responseName. RFC 3062 gives Password
+	// Modify's none, and slapd sends none; python-ldap's passwd_s raises on
+	// one, after the change is made.
+	unnamed bool
+}
+
+var accountOps = map[string]accountOp{
+	exop.OIDAppPasswordCreate:    {run: (*conn).appPasswordCreate},
+	exop.OIDAppPasswordList:      {run: (*conn).appPasswordList},
+	exop.OIDAppPasswordRevoke:    {run: (*conn).appPasswordRevoke},
+	exop.OIDAppPasswordRevokeAll: {run: (*conn).appPasswordRevokeAll},
+	exop.OIDPasswordModify:       {run: (*conn).passwordModify, unnamed: true},
 }
 
 // whoAmI answers RFC 4532: "dn:<entry DN>" when bound, empty when anonymous.
