@@ -281,24 +281,9 @@ func TestAttack_ReplaysOfAnAcceptedCodeDoNotLockTheUsersSignIn(t *testing.T) {
 			accepted := codes.withCode(u)
 			requireBindFrom(t, w, "password+code", from, u, accepted, 0)
 
-			results := make([]int, 19)
-			var wg sync.WaitGroup
-			for k := range results {
-				wg.Go(func() {
-					c, err := dialFrom(t, w, from)
-					if err != nil {
-						t.Errorf("connect from %s: %v", from, err)
-						return
-					}
-					defer c.Close()
-					results[k] = int(bindCode(c.Bind(u.dn, accepted)))
-				})
-			}
-			wg.Wait()
-			for k, rc := range results {
-				if rc != 49 {
-					t.Errorf("replay %d of the accepted code: result %d, want 49", k+1, rc)
-				}
+			// 19 connections at once, one replay each.
+			if got := parallelGuesses(t, w, from, u, 19, 19, func(int) string { return accepted }); got[49] != 19 {
+				t.Errorf("19 replays of the accepted code: results %v, want 49 for each", got)
 			}
 			requireBindFrom(t, w, "password and the next code after 19 replays", from, u, codes.withCode(u), 0)
 		})
