@@ -43,6 +43,14 @@ type Account struct {
 	// source in memory; a different count read with the account means an
 	// administrator lifted them, from whichever process.
 	Unlocks int64
+	// UUID is the account's entryUUID: drawn at random when the row is
+	// created (CreateAccount fills it in), never changed, never reused.
+	UUID UUID
+	// ModifiedAt is when what the directory serves of the account last
+	// changed (modifyTimestamp): its profile, aliases, groups, role or
+	// state; never bookkeeping. The store keeps it; CreateAccount sets it
+	// to CreatedAt.
+	ModifiedAt time.Time
 }
 
 // TOTPEnrolled reports whether the account has a second factor.
@@ -58,6 +66,9 @@ type AppPassword struct {
 	LastUsedAt   time.Time // zero when never used
 	LastUsedFrom string
 	RevokedAt    time.Time // zero while active
+	// UUID is the entryUUID of its entry, drawn when it is created (the
+	// store fills it in).
+	UUID UUID
 }
 
 // Active reports whether the app password still authenticates.
@@ -130,6 +141,12 @@ type Profile struct {
 type Group struct {
 	Name    string   `json:"name"`
 	Members []string `json:"members"` // account names, sorted
+	// UUID, CreatedAt and ModifiedAt are the entry's entryUUID,
+	// createTimestamp and modifyTimestamp, which the store keeps: a new
+	// member or one leaving moves ModifiedAt.
+	UUID       UUID      `json:"uuid"`
+	CreatedAt  time.Time `json:"created_at"`
+	ModifiedAt time.Time `json:"modified_at"`
 }
 
 // DirAccount is what the directory shows of an account. It holds no
@@ -145,6 +162,10 @@ type DirAccount struct {
 	Surname     string
 	DisplayName string
 	CreatedAt   time.Time
+	// ModifiedAt and UUID as Account has them: 40 bytes of the entry, the
+	// UUID kept as bytes rather than its 36 characters of text.
+	ModifiedAt time.Time
+	UUID       UUID
 }
 
 // Directory is every account with its aliases and every group, read in one
@@ -158,6 +179,11 @@ type Directory struct {
 	// AllGroups are the groups themselves, by name.
 	AllGroups []Group
 	Mark      ChangeMark
+	// Namespace is drawn once per database: the entries that have no row
+	// (the naming context, ou=people, ou=groups, cn=Subschema) take their
+	// entryUUID from it and their DN (NameUUID), so theirs stay the same
+	// across restarts and differ between databases.
+	Namespace UUID
 }
 
 // ChangeMark is a place in the store's log of directory changes. Like a

@@ -49,12 +49,20 @@ type Store struct {
 	// audit is in insertion order; nextAudit numbers it as rowids would.
 	audit     []backend.AuditRecord
 	nextAudit int64
+	// namespace is the database's, drawn once (backend.Directory).
+	namespace backend.UUID
 }
 
 type group struct {
-	name    string
-	members map[int64]struct{}
+	name              string
+	members           map[int64]struct{}
+	uuid              backend.UUID
+	created, modified time.Time
 }
+
+// now is the time of modifyTimestamp, which the SQLite store takes from
+// its own clock too rather than from the account domain's.
+func now() time.Time { return time.Now().UTC() }
 
 type verifierKey struct {
 	account  int64
@@ -64,14 +72,15 @@ type verifierKey struct {
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		accounts: map[int64]*backend.Account{},
-		byName:   map[string]int64{},
-		byMail:   map[string]int64{},
-		byAlias:  map[string]int64{},
-		aliases:  map[int64][]string{},
-		groups:   map[string]*group{},
-		apps:     map[string]*appPassword{},
-		byVerif:  map[verifierKey]string{},
+		accounts:  map[int64]*backend.Account{},
+		byName:    map[string]int64{},
+		byMail:    map[string]int64{},
+		byAlias:   map[string]int64{},
+		aliases:   map[int64][]string{},
+		groups:    map[string]*group{},
+		apps:      map[string]*appPassword{},
+		byVerif:   map[verifierKey]string{},
+		namespace: backend.NewUUID(),
 	}
 }
 
@@ -274,12 +283,13 @@ func (s *Store) createLocked(a *backend.Account) {
 	c.PasswordFailures, c.AppPasswordFailures = backend.Failures{}, backend.Failures{}
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
+	c.UUID, c.ModifiedAt = backend.NewUUID(), c.CreatedAt
 	s.accounts[c.ID] = c
 	s.byName[fold(a.Name)] = c.ID
 	if mail := fold(a.Mail); mail != "" {
 		s.byMail[mail] = c.ID
 	}
-	a.ID = c.ID
+	a.ID, a.UUID, a.ModifiedAt = c.ID, c.UUID, a.CreatedAt
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
@@ -301,7 +311,10 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
 	}
 	delete(s.aliases, id)
 	for _, g := range s.groups {
-		delete(g.members, id)
+		if _, ok := g.members[id]; ok {
+			delete(g.members, id)
+			g.modified = now()
+		}
 	}
 	for pid, p := range s.apps {
 		if p.AccountID == id {
@@ -325,7 +338,9 @@ func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) (err e
 	if !ok {
 		return notFound("set disabled", id)
 	}
-	a.Disabled = disabled
+	if a.Disabled != disabled {
+		a.Disabled, a.ModifiedAt = disabled, now()
+	}
 	return nil
 }
 
@@ -338,7 +353,9 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) (err error) 
 	if !ok {
 		return notFound("set role", id)
 	}
-	a.Role = role
+	if a.Role != role {
+		a.Role, a.ModifiedAt = role, now()
+	}
 	return nil
 }
 
@@ -500,15 +517,17 @@ func (s *Store) canGrantLocked(p *backend.AppPassword, verifier []byte, enrol bo
 	return nil
 }
 
-// grantLocked stores p, checked by canGrantLocked.
+// grantLocked stores p, checked by canGrantLocked, and fills in its UUID.
 func (s *Store) grantLocked(p *backend.AppPassword, verifier []byte) {
 	s.nextSeq++
+	p.UUID = backend.NewUUID()
 	s.apps[p.ID] = &appPassword{
 		AppPassword: backend.AppPassword{
 			ID:        p.ID,
 			AccountID: p.AccountID,
 			Label:     p.Label,
 			CreatedAt: utc(p.CreatedAt),
+			UUID:      p.UUID,
 		},
 		verifier: string(verifier),
 		seq:      s.nextSeq,

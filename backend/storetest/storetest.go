@@ -114,6 +114,9 @@ var tests = []test{
 	{"DirectoryChanges_FollowEveryWrite", directoryChangesFollowEveryWrite},
 	{"DirectoryChanges_UnknownMarkReadsWhole", directoryChangesUnknownMark},
 	{"DirectoryAccounts_ReadsOnlyThose", directoryAccountsReadsOnlyThose},
+	{"UUID_DrawnForEveryEntryAndKept", uuidsAreDrawnAndKept},
+	{"Directory_NamespaceIsTheDatabases", namespaceIsTheDatabases},
+	{"ModifiedAt_FollowsWhatTheEntryServes", modifiedAtFollowsTheEntry},
 	{"RecordAuthFailure_LocksAtLimit", recordFailureLocksAtLimit},
 	{"RecordAuthFailure_PathsAndAccountsApart", recordFailurePathsApart},
 	{"RecordAuthFailure_ParallelCallersNoneLost", recordFailureParallel},
@@ -257,7 +260,7 @@ func sameTime(t *testing.T, what string, got, want time.Time) {
 func sameAccount(t *testing.T, what string, got, want *backend.Account) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Mail != want.Mail || got.Role != want.Role ||
-		got.Disabled != want.Disabled || got.PasswordHash != want.PasswordHash ||
+		got.Disabled != want.Disabled || got.PasswordHash != want.PasswordHash || got.UUID != want.UUID ||
 		!bytes.Equal(got.TOTPSeed, want.TOTPSeed) || got.TOTPLastStep != want.TOTPLastStep ||
 		!bytes.Equal(got.AppPasswordSalt, want.AppPasswordSalt) ||
 		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName {
