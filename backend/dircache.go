@@ -97,7 +97,9 @@ func byName(a, b *DirEntry) int {
 func (d *Dir) index(e *DirEntry) {
 	d.byID[e.ID] = e
 	d.byName[FoldKey(e.Name)] = e
-	d.byUUID[e.UUID] = e
+	if !e.UUID.IsZero() {
+		d.byUUID[e.UUID] = e
+	}
 	if e.Mail != "" {
 		k := FoldKey(e.Mail)
 		d.byAddr[k] = append(d.byAddr[k], e)

@@ -860,6 +860,12 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 	return aps, nil
 }
 
+// AppPasswordByUUID finds an active app password by its entryUUID, for a
+// search that asks for one: ErrNoSuchAppPassword when none has it.
+func (s *Service) AppPasswordByUUID(ctx context.Context, u UUID) (*AppPassword, error) {
+	return s.store.AppPasswordByUUID(ctx, u)
+}
+
 // RevokeAppPassword revokes one app password of the account. An id that is
 // not the account's own is ErrNoSuchAppPassword, so nothing leaks.
 func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) (err error) {

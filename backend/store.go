@@ -107,6 +107,10 @@ type Store interface {
 	// AppPasswordByVerifier finds an app password, active or revoked, by its
 	// verifier: one indexed lookup whatever the number of app passwords.
 	AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*AppPassword, error)
+	// AppPasswordByUUID finds an active app password by its UUID (the
+	// entryUUID a search asks for): one indexed lookup.
+	// ErrNoSuchAppPassword when no active one has it.
+	AppPasswordByUUID(ctx context.Context, u UUID) (*AppPassword, error)
 	// ListAppPasswords returns the active app passwords of an account, oldest first.
 	ListAppPasswords(ctx context.Context, accountID int64) ([]AppPassword, error)
 	// RevokeAppPassword returns ErrNoSuchAppPassword unless id is an active

@@ -149,10 +149,8 @@ func match(f *ber.Packet, e *entry) tristate {
 			return dnMatch(e, f)
 		}
 		return anyValue(e, f, func(v, want string) bool { return strings.EqualFold(v, want) })
-	case filterGreaterOrEqual:
-		return anyValue(e, f, func(v, want string) bool { return strings.ToLower(v) >= strings.ToLower(want) })
-	case filterLessOrEqual:
-		return anyValue(e, f, func(v, want string) bool { return strings.ToLower(v) <= strings.ToLower(want) })
+	case filterGreaterOrEqual, filterLessOrEqual:
+		return ordered(e, f, f.Tag == filterGreaterOrEqual)
 	case filterSubstrings:
 		a := e.get(f.Children[0].Data.String())
 		if a == nil {
@@ -207,7 +205,7 @@ func extensibleMatch(f *ber.Packet, e *entry) tristate {
 // dnValued are the attributes of DN syntax, compared with
 // distinguishedNameMatch (RFC 4517 4.2.15) as the subschema says, so
 // "cn=staff, ou=groups, …" matches however it is spaced or escaped.
-var dnValued = map[string]bool{"member": true, "memberof": true, "subschemasubentry": true}
+var dnValued = map[string]bool{"member": true, "memberof": true, "subschemasubentry": true, "entrydn": true}
 
 func dnMatch(e *entry, f *ber.Packet) tristate {
 	want, err := ldap.ParseDN(f.Children[1].Data.String())

@@ -42,6 +42,11 @@ var attributeTypes = []string{
 	"( " + exop.OIDAttrLastUsedTimestamp + " NAME 'lastUsedTimestamp' DESC 'wicket: last successful bind with the app password' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX " + synGeneralizedTime + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( " + exop.OIDAttrLastUsedFrom + " NAME 'lastUsedFrom' DESC 'wicket: client address of that bind' EQUALITY caseIgnoreIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( " + exop.OIDAttrAccountStatus + " NAME 'accountStatus' DESC 'wicket: active or disabled' EQUALITY caseIgnoreIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE NO-USER-MODIFICATION )",
+	"( 1.3.6.1.1.16.4 NAME 'entryUUID' DESC 'UUID of the entry' EQUALITY UUIDMatch ORDERING UUIDOrderingMatch SYNTAX 1.3.6.1.1.16.1 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	"( 2.5.18.2 NAME 'modifyTimestamp' DESC 'RFC4512: time which object was last modified' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX " + synGeneralizedTime + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	"( 1.3.6.1.1.20 NAME 'entryDN' DESC 'DN of the entry' EQUALITY distinguishedNameMatch SYNTAX " + synDN + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	"( 2.5.21.9 NAME 'structuralObjectClass' DESC 'RFC4512: structural object class of entry' EQUALITY objectIdentifierMatch SYNTAX " + synOID + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	"( 2.5.18.9 NAME 'hasSubordinates' DESC 'X.501: entry has children' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 }
 
 var objectClasses = []string{
@@ -65,6 +70,8 @@ var ldapSyntaxes = []string{
 	"( " + synDN + " DESC 'DN' )",
 	"( " + synGeneralizedTime + " DESC 'Generalized Time' )",
 	"( " + synOID + " DESC 'OID' )",
+	"( 1.3.6.1.1.16.1 DESC 'UUID' )",
+	"( 1.3.6.1.4.1.1466.115.121.1.7 DESC 'Boolean' )",
 }
 
 var matchingRules = []string{
@@ -76,6 +83,9 @@ var matchingRules = []string{
 	"( 1.3.6.1.4.1.1466.109.114.3 NAME 'caseIgnoreIA5SubstringsMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.58 )",
 	"( 2.5.13.27 NAME 'generalizedTimeMatch' SYNTAX " + synGeneralizedTime + " )",
 	"( 2.5.13.28 NAME 'generalizedTimeOrderingMatch' SYNTAX " + synGeneralizedTime + " )",
+	"( 1.3.6.1.1.16.2 NAME 'UUIDMatch' SYNTAX 1.3.6.1.1.16.1 )",
+	"( 1.3.6.1.1.16.3 NAME 'UUIDOrderingMatch' SYNTAX 1.3.6.1.1.16.1 )",
+	"( 2.5.13.13 NAME 'booleanMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 )",
 }
 
 func subschemaEntry() *entry {

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -104,7 +105,11 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	case s.base == "":
 		return c.searchFixed(o, s, c.srv.rootDSE(), rootDSEOperational), nil
 	case strings.EqualFold(strings.ReplaceAll(s.base, " ", ""), subschemaDN):
-		return c.searchFixed(o, s, subschemaEntry(), subschemaOperational), nil
+		e, err := c.subschema(o.ctx, s)
+		if err != nil {
+			return c.backendResult("search", err), nil
+		}
+		return c.searchFixed(o, s, e, subschemaOperational), nil
 	}
 	t, ok := c.srv.classify(s.base)
 	if !ok {
@@ -177,6 +182,20 @@ func (c *conn) searchFixed(o *op, s *searchRequest, e *entry, isOp func(string) 
 		c.replyEntry(o, e, selectAttrs(e, s.attrs, isOp), s.typesOnly)
 	}
 	return success()
+}
+
+// subschema is the subschema entry, with the operational attributes every
+// entry has when the search can use them; its UUID is the database's, so a
+// server without one (bind-only) serves none.
+func (c *conn) subschema(ctx context.Context, s *searchRequest) (*entry, error) {
+	if c.srv.accounts == nil || !opsWanted(s).on {
+		return subschemaEntry(), nil
+	}
+	d, err := c.srv.accounts.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return subschemaWithOps(d.Namespace()), nil
 }
 
 // rootDSE is the root DSE (RFC 4512 5.1).

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -108,8 +109,10 @@ type Server struct {
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
 	// fixed are the entries that never change, built once; searches only
-	// read them.
-	fixed struct{ base, people, groups *entry }
+	// read them. fixedOpsCache holds them with their operational
+	// attributes, whose UUIDs depend on the database.
+	fixed         struct{ base, people, groups *entry }
+	fixedOpsCache atomic.Pointer[fixedOps]
 }
 
 var setBERLimits sync.Once

@@ -558,6 +558,20 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 	return &p, nil
 }
 
+func (s *Store) AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend.AppPassword, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	for _, p := range s.apps {
+		if p.UUID == u && p.Active() {
+			c := p.AppPassword
+			return &c, nil
+		}
+	}
+	return nil, fmt.Errorf("memstore: app password %s: %w", u, backend.ErrNoSuchAppPassword)
+}
+
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
 	if err := s.lock(); err != nil {
 		return nil, err

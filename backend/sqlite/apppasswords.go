@@ -212,6 +212,17 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 	return p, nil
 }
 
+func (s *Store) AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend.AppPassword, error) {
+	p, err := scanAppPassword(s.r.QueryRowContext(pointRead(ctx), qAppPasswordByUUID, u[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: app password %s: %w", u, backend.ErrNoSuchAppPassword)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: app password %s: %w", u, err)
+	}
+	return p, nil
+}
+
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
 	rows, err := s.listAppPasswords.QueryContext(pointRead(ctx), accountID)
 	if err != nil {

@@ -184,6 +184,7 @@ const (
 	qAccountByMail = selectAccount + ` WHERE mail = ? AND mail <> ''
 		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
+	qAppPasswordByUUID     = selectAppPassword + ` WHERE uuid = ? AND revoked_at IS NULL`
 	// rowid breaks ties between passwords created within the same instant
 	// in creation order.
 	qListAppPasswords = selectAppPassword + ` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`

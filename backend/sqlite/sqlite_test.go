@@ -576,6 +576,7 @@ func TestHotStatements_UseIndexes(t *testing.T) {
 		{`DELETE FROM group_members WHERE group_id = ?`, []any{int64(1)}},
 		{`SELECT id FROM groups WHERE name = ?`, []any{"staff"}},
 		{qAppPasswordByVerifier, []any{int64(1), []byte("v")}},
+		{qAppPasswordByUUID, []any{[]byte("0123456789abcdef")}},
 		{qAdvanceTOTPStep, []any{int64(5), int64(1), int64(5)}},
 		{`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, []any{int64(1)}},
 	} {
