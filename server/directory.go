@@ -19,6 +19,7 @@ const (
 	attrLabel         = "label"
 	attrLastUsed      = "lastUsedTimestamp"
 	attrLastUsedFrom  = "lastUsedFrom"
+	attrRole          = "wicketRole"
 )
 
 // dnKind says what a DN names in wicket's tree:
@@ -126,9 +127,12 @@ func (s *Server) ouEntry(ou string) *entry {
 	}}
 }
 
-// userEntry is an account as inetOrgPerson. appPasswordIDs is nil when the
-// session may not see them.
+// userEntry is an account as inetOrgPerson, or a service account as an
+// account (RFC 4524), which is no person: a filter on the class or on
+// wicketRole keeps services out of what lists people (a mail server's
+// logins). appPasswordIDs is nil when the session may not see them.
 func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry {
+	service := a.Role == backend.RoleService
 	cn, sn := a.Name, a.Name
 	if a.DisplayName != "" {
 		cn = a.DisplayName
@@ -140,17 +144,23 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	if a.Disabled {
 		status = "disabled"
 	}
-	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 14)}
+	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 15)}
 	add := func(name string, values ...string) {
 		if len(values) > 0 && values[0] != "" {
 			e.attrs = append(e.attrs, attribute{name, values})
 		}
 	}
-	add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount")
+	if service {
+		add("objectClass", "top", "account", "wicketAccount")
+	} else {
+		add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount")
+	}
 	add("uid", a.Name)
 	add("cn", cn)
-	add("sn", sn)
-	add("givenName", a.GivenName)
+	if !service {
+		add("sn", sn)
+		add("givenName", a.GivenName)
+	}
 	add("displayName", a.DisplayName)
 	add("mail", a.Mail)
 	add("mailAlternateAddress", a.Aliases...)
@@ -160,9 +170,18 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	}
 	add("memberOf", memberOf...)
 	add("accountStatus", status)
+	add(attrRole, a.Role)
 	add(attrAppPasswordID, appPasswordIDs...)
 	add("createTimestamp", ldapTime(a.CreatedAt))
 	return e
+}
+
+// structuralOf is the structural object class of an account's entry.
+func structuralOf(a *backend.DirEntry) []string {
+	if a.Role == backend.RoleService {
+		return structAccount
+	}
+	return structPerson
 }
 
 func (s *Server) groupEntry(g *backend.Group) *entry {
@@ -367,7 +386,7 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		}
 		e := s.userEntry(a, ids)
 		if ops.on {
-			e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structPerson, subordinates: len(aps) > 0})
+			e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structuralOf(a), subordinates: len(aps) > 0})
 		}
 		nodes = append(nodes, node{e: e, branch: branchPeople, depth: 2, name: a.Name})
 		for j := range aps {

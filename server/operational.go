@@ -42,6 +42,7 @@ var (
 	structOrganization = []string{"organization"}
 	structOU           = []string{"organizationalUnit"}
 	structPerson       = []string{"inetOrgPerson"}
+	structAccount      = []string{"account"}
 	structGroup        = []string{"groupOfNames"}
 	structAppPassword  = []string{"wicketAppPassword"}
 	structSubentry     = []string{"subentry"}

@@ -346,3 +346,52 @@ func TestSearch_EntryDNMatchesAsADN(t *testing.T) {
 		t.Errorf("%s found %v", f, got)
 	}
 }
+
+// A service account is an account (RFC 4524), not a person, and every
+// account says its role: a mail server's filter on either keeps services
+// out of logins.
+func TestSearch_ServiceAccountIsNoPerson(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.bindAdmin(t)
+	e.addService(t)
+	svc := one(t, l, svcDN, "*", "+")
+	for attr, want := range map[string][]string{
+		"objectClass":           {"top", "account", "wicketAccount"},
+		"structuralObjectClass": {"account"},
+		"wicketRole":            {"service"},
+		"uid":                   {svcName},
+		"cn":                    {svcName},
+		"mail":                  {svcMail},
+		"accountStatus":         {"active"},
+		"sn":                    nil,
+		"givenName":             nil,
+	} {
+		if got := svc.GetAttributeValues(attr); !slices.Equal(got, want) {
+			t.Errorf("service %s = %q, want %q", attr, got, want)
+		}
+	}
+	for dn, role := range map[string]string{aliceDN: "user", "uid=root," + peopleDN: "admin"} {
+		if got := one(t, l, dn, "wicketRole").GetAttributeValue("wicketRole"); got != role {
+			t.Errorf("%s: wicketRole %q, want %s", dn, got, role)
+		}
+	}
+	const filter = "(&(objectClass=inetOrgPerson)(uid=%s)(!(wicketRole=service)))"
+	for name, found := range map[string]bool{"alice": true, "root": true, svcName: false} {
+		got := searchAll(t, l, peopleDN, ldap.ScopeWholeSubtree, strings.ReplaceAll(filter, "%s", name), "1.1")
+		if (len(got) == 1) != found {
+			t.Errorf("%s: found %v, want found %v", name, dns(got), found)
+		}
+	}
+	if got := dns(searchAll(t, l, peopleDN, ldap.ScopeSingleLevel, "(objectClass=account)", "1.1")); !slices.Equal(got, []string{svcDN}) {
+		t.Errorf("(objectClass=account): %v", got)
+	}
+	// The role is the store's: a change shows at once.
+	if err := e.svc.SetRole(context.Background(), svcName, backend.RoleUser); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, l, svcDN, "objectClass", "wicketRole"); !slices.Contains(got.GetAttributeValues("objectClass"), "inetOrgPerson") ||
+		got.GetAttributeValue("wicketRole") != "user" {
+		t.Errorf("after the role changed: %v %v", got.GetAttributeValues("objectClass"), got.GetAttributeValue("wicketRole"))
+	}
+}

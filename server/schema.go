@@ -47,6 +47,8 @@ var attributeTypes = []string{
 	"( 1.3.6.1.1.20 NAME 'entryDN' DESC 'DN of the entry' EQUALITY distinguishedNameMatch SYNTAX " + synDN + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( 2.5.21.9 NAME 'structuralObjectClass' DESC 'RFC4512: structural object class of entry' EQUALITY objectIdentifierMatch SYNTAX " + synOID + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( 2.5.18.9 NAME 'hasSubordinates' DESC 'X.501: entry has children' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	"( " + exop.OIDAttrRole + " NAME 'wicketRole' DESC 'wicket: user, admin or service (a service reads the directory and logs in to no mail)' EQUALITY caseIgnoreIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE NO-USER-MODIFICATION )",
+	"( 0.9.2342.19200300.100.1.9 NAME 'host' DESC 'RFC1274: host computer' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX " + synDirectoryString + " )",
 }
 
 var objectClasses = []string{
@@ -60,8 +62,9 @@ var objectClasses = []string{
 	"( 2.5.6.9 NAME 'groupOfNames' SUP top STRUCTURAL MUST cn MAY member )",
 	"( 2.5.20.1 NAME 'subschema' AUXILIARY MAY ( attributeTypes $ objectClasses $ ldapSyntaxes $ matchingRules ) )",
 	"( 2.5.17.0 NAME 'subentry' SUP top STRUCTURAL MUST cn )",
-	"( " + exop.OIDClassWicketAccount + " NAME 'wicketAccount' DESC 'wicket: an account that binds through wicket' SUP top AUXILIARY MAY ( appPasswordId $ mailAlternateAddress $ memberOf $ accountStatus ) )",
+	"( " + exop.OIDClassWicketAccount + " NAME 'wicketAccount' DESC 'wicket: an account that binds through wicket' SUP top AUXILIARY MAY ( appPasswordId $ mailAlternateAddress $ memberOf $ accountStatus $ wicketRole $ cn $ mail $ displayName ) )",
 	"( " + exop.OIDClassWicketAppPassword + " NAME 'wicketAppPassword' DESC 'wicket: an app-specific password, never its secret' SUP top STRUCTURAL MUST ( appPasswordId $ label ) MAY ( lastUsedTimestamp $ lastUsedFrom ) )",
+	"( 0.9.2342.19200300.100.4.5 NAME 'account' DESC 'RFC4524: a computer account; wicket: a service account' SUP top STRUCTURAL MUST uid MAY ( description $ seeAlso $ l $ o $ ou $ host ) )",
 }
 
 var ldapSyntaxes = []string{
