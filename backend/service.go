@@ -595,7 +595,7 @@ func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
 }
 
 func userInfo(a *Account, activeAppPasswords int) *UserInfo {
-	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
+	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled, UUID: a.UUID, Posix: a.Posix,
 		GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
 		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
 		ActiveAppPasswords: activeAppPasswords, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
@@ -987,6 +987,19 @@ type ProfileChange struct {
 	Mail, GivenName, Surname, DisplayName *string
 	// Aliases, when not nil, replace the account's aliases.
 	Aliases *[]string
+	// UIDNumber, GIDNumber, HomeDirectory and LoginShell set the POSIX
+	// attributes one by one, as typed ("" removes one); NoPosix removes
+	// them all before. The account must end with a uid number, a gid
+	// number and a home directory, or with none of the four.
+	UIDNumber, GIDNumber, HomeDirectory, LoginShell *string
+	NoPosix                                         bool
+}
+
+// profileFields reports whether ch changes anything written with the
+// profile (not the aliases, which are written apart).
+func (ch ProfileChange) profileFields() bool {
+	return ch.Mail != nil || ch.GivenName != nil || ch.Surname != nil || ch.DisplayName != nil ||
+		ch.UIDNumber != nil || ch.GIDNumber != nil || ch.HomeDirectory != nil || ch.LoginShell != nil || ch.NoPosix
 }
 
 // UpdateProfile applies a ProfileChange: the profile in one write, then the
@@ -995,7 +1008,7 @@ type ProfileChange struct {
 // one record of the refusal; one that changes nothing, none.
 func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) (err error) {
 	action := ActionUserProfile
-	if ch.Mail == nil && ch.GivenName == nil && ch.Surname == nil && ch.DisplayName == nil {
+	if !ch.profileFields() {
 		action = ActionUserAliases
 	}
 	rctx, refusal := s.changing(ctx, action, name, "")
@@ -1008,7 +1021,7 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 	if err != nil {
 		return err
 	}
-	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}
+	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName, Posix: a.Posix}
 	for _, f := range []struct {
 		dst *string
 		src *string
@@ -1024,6 +1037,9 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 		if utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
 			return fmt.Errorf("%w: names must be at most 200 characters of UTF-8 without control characters", ErrInvalidInput)
 		}
+	}
+	if p.Posix, err = applyPosix(a.Posix, ch); err != nil {
+		return err
 	}
 	// Everything is checked before the first write, so bad input changes
 	// nothing.
@@ -1054,6 +1070,7 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			changed = append(changed, f.key, f.now)
 		}
 	}
+	changed = append(changed, posixChanges(a.Posix, p.Posix)...)
 	if len(changed) > 0 {
 		pctx, pc := s.changing(ctx, ActionUserProfile, name, KV(changed...))
 		refusal = nil

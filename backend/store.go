@@ -121,8 +121,9 @@ type Store interface {
 	// returns ErrNoSuchAppPassword. Repeated ids count once.
 	RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error
 	RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error)
-	// SetProfile replaces the profile attributes and the primary mail
-	// address (ErrExists when another account has it as mail or alias).
+	// SetProfile replaces the profile attributes, the POSIX attributes
+	// (nil: none) and the primary mail address (ErrExists when another
+	// account has it as mail or alias).
 	SetProfile(ctx context.Context, id int64, p Profile) error
 	// SetAliases replaces the account's aliases, all or none. ErrExists when
 	// one is another account's mail or alias; an alias equal to the

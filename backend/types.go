@@ -51,6 +51,20 @@ type Account struct {
 	// state; never bookkeeping. The store keeps it; CreateAccount sets it
 	// to CreatedAt.
 	ModifiedAt time.Time
+	// Posix is nil unless the account has POSIX attributes.
+	Posix *Posix
+}
+
+// Posix is an account's RFC 2307 attributes, for systems that resolve mail
+// users as system users (nslcd, SSSD, Dovecot with system uids). The
+// directory serves them, as the auxiliary class posixAccount, only as a
+// whole: UIDNumber, GIDNumber and HomeDirectory are always set together
+// (ValidatePosix); LoginShell may be empty.
+type Posix struct {
+	UIDNumber     uint32 `json:"uid_number"`
+	GIDNumber     uint32 `json:"gid_number"`
+	HomeDirectory string `json:"home_directory"`
+	LoginShell    string `json:"login_shell,omitempty"`
 }
 
 // TOTPEnrolled reports whether the account has a second factor.
@@ -135,6 +149,8 @@ type Profile struct {
 	GivenName   string
 	Surname     string
 	DisplayName string
+	// Posix is nil for none.
+	Posix *Posix
 }
 
 // Group is a named set of accounts (groupOfNames).
@@ -166,6 +182,9 @@ type DirAccount struct {
 	// UUID kept as bytes rather than its 36 characters of text.
 	ModifiedAt time.Time
 	UUID       UUID
+	// Posix is shared, never modified; nil for most accounts, which so
+	// pay 8 bytes for it.
+	Posix *Posix
 }
 
 // Directory is every account with its aliases and every group, read in one
@@ -219,8 +238,10 @@ type UserInfo struct {
 	GivenName          string    `json:"given_name,omitempty"`
 	Surname            string    `json:"surname,omitempty"`
 	DisplayName        string    `json:"display_name,omitempty"`
+	Posix              *Posix    `json:"posix,omitempty"`
 	Groups             []string  `json:"groups,omitempty"`
 	Role               string    `json:"role"`
+	UUID               UUID      `json:"uuid"`
 	Disabled           bool      `json:"disabled"`
 	TOTPEnrolled       bool      `json:"totp_enrolled"`
 	HasPassword        bool      `json:"has_password"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,17 +145,20 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	if a.Disabled {
 		status = "disabled"
 	}
-	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 15)}
+	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 19)}
 	add := func(name string, values ...string) {
 		if len(values) > 0 && values[0] != "" {
 			e.attrs = append(e.attrs, attribute{name, values})
 		}
 	}
+	classes := personClasses
 	if service {
-		add("objectClass", "top", "account", "wicketAccount")
-	} else {
-		add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount")
+		classes = serviceClasses
 	}
+	if a.Posix != nil {
+		classes = append(classes[:len(classes):len(classes)], "posixAccount")
+	}
+	add("objectClass", classes...)
 	add("uid", a.Name)
 	add("cn", cn)
 	if !service {
@@ -171,10 +175,25 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	add("memberOf", memberOf...)
 	add("accountStatus", status)
 	add(attrRole, a.Role)
+	if p := a.Posix; p != nil {
+		// posixAccount (RFC 2307), for nslcd and SSSD; served whole or not
+		// at all, as the store keeps it.
+		add("uidNumber", strconv.FormatUint(uint64(p.UIDNumber), 10))
+		add("gidNumber", strconv.FormatUint(uint64(p.GIDNumber), 10))
+		add("homeDirectory", p.HomeDirectory)
+		add("loginShell", p.LoginShell)
+	}
 	add(attrAppPasswordID, appPasswordIDs...)
 	add("createTimestamp", ldapTime(a.CreatedAt))
 	return e
 }
+
+// The object classes of an account's entry, shared; posixAccount is added
+// to a copy.
+var (
+	personClasses  = []string{"top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount"}
+	serviceClasses = []string{"top", "account", "wicketAccount"}
+)
 
 // structuralOf is the structural object class of an account's entry.
 func structuralOf(a *backend.DirEntry) []string {

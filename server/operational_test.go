@@ -395,3 +395,55 @@ func TestSearch_ServiceAccountIsNoPerson(t *testing.T) {
 		t.Errorf("after the role changed: %v %v", got.GetAttributeValues("objectClass"), got.GetAttributeValue("wicketRole"))
 	}
 }
+
+// posixAccount is served when the account has POSIX attributes, and only
+// then; nss modules find accounts by class, name and number.
+func TestSearch_PosixAccountWhenSet(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	l := e.bindService(t)
+	posixAttrs := []string{"uidNumber", "gidNumber", "homeDirectory", "loginShell"}
+	before := one(t, l, aliceDN, append([]string{"objectClass"}, posixAttrs...)...)
+	if slices.Contains(before.GetAttributeValues("objectClass"), "posixAccount") || len(before.Attributes) != 1 {
+		t.Fatalf("without POSIX attributes: %v %v", before.GetAttributeValues("objectClass"), names(before))
+	}
+	s := func(v string) *string { return &v }
+	if err := e.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{UIDNumber: s("10001"), GIDNumber: s("100"),
+		HomeDirectory: s("/home/alice"), LoginShell: s("/bin/bash")}); err != nil {
+		t.Fatal(err)
+	}
+	got := one(t, l, aliceDN, "*")
+	for attr, want := range map[string]string{"uidNumber": "10001", "gidNumber": "100", "homeDirectory": "/home/alice",
+		"loginShell": "/bin/bash", "cn": "alice", "uid": "alice"} {
+		if v := got.GetAttributeValue(attr); v != want {
+			t.Errorf("%s = %q, want %q", attr, v, want)
+		}
+	}
+	if !slices.Contains(got.GetAttributeValues("objectClass"), "posixAccount") {
+		t.Errorf("objectClass %v lacks posixAccount", got.GetAttributeValues("objectClass"))
+	}
+	for f, want := range map[string]bool{
+		"(&(objectClass=posixAccount)(uid=alice))":       true,
+		"(uidNumber=10001)":                              true,
+		"(uidNumber=010001)":                             false, // not an INTEGER: Undefined, as slapd answers
+		"(&(objectClass=posixAccount)(uidNumber>=1000))": true,
+		"(uidNumber>=10002)":                             false,
+		"(uidNumber<=9999)":                              false,
+		"(gidNumber<=100)":                               true,
+		"(homeDirectory=/home/alice)":                    true,
+		"(&(objectClass=posixAccount)(uid=dave))":        false,
+	} {
+		found := len(searchAll(t, l, peopleDN, ldap.ScopeSingleLevel, f, "1.1")) == 1
+		if found != want {
+			t.Errorf("%s: found %v, want %v", f, found, want)
+		}
+	}
+	if err := e.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{NoPosix: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := one(t, l, aliceDN, "objectClass", "uidNumber"); len(got.Attributes) != 1 ||
+		slices.Contains(got.GetAttributeValues("objectClass"), "posixAccount") {
+		t.Errorf("after removing them: %v", names(got))
+	}
+}

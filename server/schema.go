@@ -49,6 +49,11 @@ var attributeTypes = []string{
 	"( 2.5.18.9 NAME 'hasSubordinates' DESC 'X.501: entry has children' EQUALITY booleanMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( " + exop.OIDAttrRole + " NAME 'wicketRole' DESC 'wicket: user, admin or service (a service reads the directory and logs in to no mail)' EQUALITY caseIgnoreIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE NO-USER-MODIFICATION )",
 	"( 0.9.2342.19200300.100.1.9 NAME 'host' DESC 'RFC1274: host computer' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX " + synDirectoryString + " )",
+	"( 1.3.6.1.1.1.1.0 NAME 'uidNumber' DESC 'RFC2307: An integer uniquely identifying a user in an administrative domain' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+	"( 1.3.6.1.1.1.1.1 NAME 'gidNumber' DESC 'RFC2307: An integer uniquely identifying a group in an administrative domain' EQUALITY integerMatch ORDERING integerOrderingMatch SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 SINGLE-VALUE )",
+	"( 1.3.6.1.1.1.1.2 NAME 'gecos' DESC 'The GECOS field; the common name' EQUALITY caseIgnoreIA5Match SUBSTR caseIgnoreIA5SubstringsMatch SYNTAX " + synIA5String + " SINGLE-VALUE )",
+	"( 1.3.6.1.1.1.1.3 NAME 'homeDirectory' DESC 'The absolute path to the home directory' EQUALITY caseExactIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE )",
+	"( 1.3.6.1.1.1.1.4 NAME 'loginShell' DESC 'The path to the login shell' EQUALITY caseExactIA5Match SYNTAX " + synIA5String + " SINGLE-VALUE )",
 }
 
 var objectClasses = []string{
@@ -65,6 +70,7 @@ var objectClasses = []string{
 	"( " + exop.OIDClassWicketAccount + " NAME 'wicketAccount' DESC 'wicket: an account that binds through wicket' SUP top AUXILIARY MAY ( appPasswordId $ mailAlternateAddress $ memberOf $ accountStatus $ wicketRole $ cn $ mail $ displayName ) )",
 	"( " + exop.OIDClassWicketAppPassword + " NAME 'wicketAppPassword' DESC 'wicket: an app-specific password, never its secret' SUP top STRUCTURAL MUST ( appPasswordId $ label ) MAY ( lastUsedTimestamp $ lastUsedFrom ) )",
 	"( 0.9.2342.19200300.100.4.5 NAME 'account' DESC 'RFC4524: a computer account; wicket: a service account' SUP top STRUCTURAL MUST uid MAY ( description $ seeAlso $ l $ o $ ou $ host ) )",
+	"( 1.3.6.1.1.1.2.0 NAME 'posixAccount' DESC 'Abstraction of an account with POSIX attributes' SUP top AUXILIARY MUST ( cn $ uid $ uidNumber $ gidNumber $ homeDirectory ) MAY ( userPassword $ loginShell $ gecos $ description ) )",
 }
 
 var ldapSyntaxes = []string{
@@ -89,6 +95,9 @@ var matchingRules = []string{
 	"( 1.3.6.1.1.16.2 NAME 'UUIDMatch' SYNTAX 1.3.6.1.1.16.1 )",
 	"( 1.3.6.1.1.16.3 NAME 'UUIDOrderingMatch' SYNTAX 1.3.6.1.1.16.1 )",
 	"( 2.5.13.13 NAME 'booleanMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.7 )",
+	"( 2.5.13.14 NAME 'integerMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 )",
+	"( 2.5.13.15 NAME 'integerOrderingMatch' SYNTAX 1.3.6.1.4.1.1466.115.121.1.27 )",
+	"( 1.3.6.1.4.1.1466.109.114.1 NAME 'caseExactIA5Match' SYNTAX " + synIA5String + " )",
 }
 
 func subschemaEntry() *entry {

@@ -48,9 +48,11 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) (er
 	if p.Mail != "" {
 		s.byMail[mail] = id
 	}
-	if a.Mail != p.Mail || a.GivenName != p.GivenName || a.Surname != p.Surname || a.DisplayName != p.DisplayName {
+	if a.Mail != p.Mail || a.GivenName != p.GivenName || a.Surname != p.Surname || a.DisplayName != p.DisplayName ||
+		!samePosix(a.Posix, p.Posix) {
 		a.ModifiedAt = now()
 	}
+	a.Posix = copyPosix(p.Posix)
 	a.Mail = p.Mail
 	a.GivenName = p.GivenName
 	a.Surname = p.Surname
@@ -180,7 +182,7 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 	for _, a := range s.accounts {
 		d.Accounts = append(d.Accounts, backend.DirAccount{ID: a.ID, Name: a.Name, Mail: a.Mail, Role: a.Role,
 			Disabled: a.Disabled, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
-			CreatedAt: a.CreatedAt, ModifiedAt: a.ModifiedAt, UUID: a.UUID})
+			CreatedAt: a.CreatedAt, ModifiedAt: a.ModifiedAt, UUID: a.UUID, Posix: copyPosix(a.Posix)})
 	}
 	slices.SortFunc(d.Accounts, func(a, b backend.DirAccount) int {
 		return cmp.Or(compareFolded(a.Name, b.Name), cmp.Compare(a.ID, b.ID))

@@ -128,7 +128,20 @@ func copyAccount(a *backend.Account) *backend.Account {
 	if c.AppPasswordSalt == nil {
 		c.AppPasswordSalt = []byte{}
 	}
+	c.Posix = copyPosix(a.Posix)
 	return &c
+}
+
+func copyPosix(p *backend.Posix) *backend.Posix {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+func samePosix(a, b *backend.Posix) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // write is lock for a method that changes what a bind may find.

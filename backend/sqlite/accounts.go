@@ -12,7 +12,7 @@ import (
 
 const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
 	given_name, surname, display_name, apppw_salt, created_at, password_changed_at,
-	` + failureColumns + `, unlocks, uuid, modified_at FROM accounts`
+	` + failureColumns + `, unlocks, uuid, modified_at, ` + posixColumns + ` FROM accounts`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -26,14 +26,16 @@ func scanAccount(row scanner) (*backend.Account, error) {
 		modified             int64
 		uuid                 []byte
 		pwFail, appFail      failureRow
+		px                   posixRow
 	)
 	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
 		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt,
 		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until, &a.Unlocks,
-		&uuid, &modified)
+		&uuid, &modified, &px.uid, &px.gid, &px.home, &px.shell)
 	if err != nil {
 		return nil, err
 	}
+	a.Posix = px.posix()
 	copy(a.UUID[:], uuid)
 	a.ModifiedAt = fromNanos(modified)
 	a.PasswordFailures, a.AppPasswordFailures = pwFail.failures(), appFail.failures()
@@ -172,8 +174,8 @@ func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, erro
 	var err error
 	if w.account, err = tx.PrepareContext(ctx, `INSERT INTO accounts
 		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
-		 apppw_salt, created_at, password_changed_at, uuid, modified_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		 apppw_salt, created_at, password_changed_at, uuid, modified_at, `+posixColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		return nil, fmt.Errorf("sqlite: create account: %w", err)
 	}
 	if w.aliasOwner, err = tx.PrepareContext(ctx, qAliasOwner); err != nil {
@@ -209,10 +211,10 @@ func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (created
 		}
 	}
 	uuid := backend.NewUUID()
-	res, err := w.account.ExecContext(ctx,
-		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
+	args := []any{a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
 		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt),
-		uuid[:], toNanos(a.CreatedAt))
+		uuid[:], toNanos(a.CreatedAt)}
+	res, err := w.account.ExecContext(ctx, append(args, posixArgs(a.Posix)...)...)
 	if err != nil {
 		return created{}, mapErr(op, err)
 	}
@@ -320,6 +322,30 @@ func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool
 		return false, fmt.Errorf("sqlite: advance totp step: %w", err)
 	}
 	return n == 1, nil
+}
+
+// posixColumns are the POSIX attributes, NULL when the account has none.
+const posixColumns = `uid_number, gid_number, home_directory, login_shell`
+
+type posixRow struct {
+	uid, gid    sql.NullInt64
+	home, shell sql.NullString
+}
+
+func (r posixRow) posix() *backend.Posix {
+	if !r.uid.Valid {
+		return nil
+	}
+	return &backend.Posix{UIDNumber: uint32(r.uid.Int64), GIDNumber: uint32(r.gid.Int64),
+		HomeDirectory: r.home.String, LoginShell: r.shell.String}
+}
+
+// posixArgs are the column values of p, NULL for none.
+func posixArgs(p *backend.Posix) []any {
+	if p == nil {
+		return []any{nil, nil, nil, nil}
+	}
+	return []any{int64(p.UIDNumber), int64(p.GIDNumber), p.HomeDirectory, nullString(p.LoginShell)}
 }
 
 // toNanos and fromNanos store times as Unix nanoseconds (years 1678 to

@@ -37,9 +37,11 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) err
 		// The update comes first so that an unknown account is ErrNotFound
 		// whatever the address, and the unique index refuses another
 		// account's mail; the alias check then runs before the commit.
+		args := append([]any{nullString(p.Mail), p.GivenName, p.Surname, p.DisplayName}, posixArgs(p.Posix)...)
 		res, err := tx.ExecContext(ctx,
-			`UPDATE accounts SET mail = ?, given_name = ?, surname = ?, display_name = ? WHERE id = ?`,
-			nullString(p.Mail), p.GivenName, p.Surname, p.DisplayName, id)
+			`UPDATE accounts SET mail = ?, given_name = ?, surname = ?, display_name = ?,
+				uid_number = ?, gid_number = ?, home_directory = ?, login_shell = ? WHERE id = ?`,
+			append(args, id)...)
 		if err != nil {
 			return mapErr(op, err)
 		}
@@ -213,7 +215,7 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // selectDirAccount is what the directory reads of an account: never the
 // hash, the seed, the salt or the failure records.
 const selectDirAccount = `SELECT id, name, mail, role, disabled, given_name, surname, display_name, created_at,
-	modified_at, uuid FROM accounts`
+	modified_at, uuid, ` + posixColumns + ` FROM accounts`
 
 func scanDirAccount(rows *sql.Rows) (backend.DirAccount, error) {
 	var (
@@ -221,10 +223,11 @@ func scanDirAccount(rows *sql.Rows) (backend.DirAccount, error) {
 		mail              sql.NullString
 		created, modified int64
 		uuid              []byte
+		px                posixRow
 	)
 	err := rows.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.GivenName, &a.Surname, &a.DisplayName, &created,
-		&modified, &uuid)
-	a.Mail, a.CreatedAt, a.ModifiedAt = mail.String, fromNanos(created), fromNanos(modified)
+		&modified, &uuid, &px.uid, &px.gid, &px.home, &px.shell)
+	a.Mail, a.CreatedAt, a.ModifiedAt, a.Posix = mail.String, fromNanos(created), fromNanos(modified), px.posix()
 	copy(a.UUID[:], uuid)
 	return a, err
 }

@@ -297,6 +297,37 @@ CREATE TRIGGER dir_groups_update AFTER UPDATE OF id, name, uuid, created_at ON g
 CREATE TABLE directory_namespace (uuid BLOB NOT NULL);
 INSERT INTO directory_namespace (uuid) VALUES (randomblob(16));
 `,
+	// 10: POSIX attributes (RFC 2307 posixAccount), NULL for none. They
+	// are part of what the directory serves: they move the generation,
+	// the log of changes and modified_at like the profile.
+	`
+ALTER TABLE accounts ADD COLUMN uid_number     INTEGER;
+ALTER TABLE accounts ADD COLUMN gid_number     INTEGER;
+ALTER TABLE accounts ADD COLUMN home_directory TEXT;
+ALTER TABLE accounts ADD COLUMN login_shell    TEXT;
+
+DROP TRIGGER generation_accounts_update;
+CREATE TRIGGER generation_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, password_hash, totp_seed, apppw_salt, created_at,
+		password_changed_at, given_name, surname, display_name,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+DROP TRIGGER dir_accounts_update;
+CREATE TRIGGER dir_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, given_name, surname, display_name, created_at,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.id); INSERT INTO dir_changes (account_id) VALUES (NEW.id); END;
+DROP TRIGGER modified_accounts;
+CREATE TRIGGER modified_accounts
+	AFTER UPDATE OF name, mail, role, disabled, given_name, surname, display_name,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	WHEN OLD.name IS NOT NEW.name COLLATE BINARY OR OLD.mail IS NOT NEW.mail COLLATE BINARY OR OLD.role IS NOT NEW.role
+		OR OLD.disabled IS NOT NEW.disabled OR OLD.given_name IS NOT NEW.given_name
+		OR OLD.surname IS NOT NEW.surname OR OLD.display_name IS NOT NEW.display_name
+		OR OLD.uid_number IS NOT NEW.uid_number OR OLD.gid_number IS NOT NEW.gid_number
+		OR OLD.home_directory IS NOT NEW.home_directory OR OLD.login_shell IS NOT NEW.login_shell
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.id; END;
+`,
 }
 
 // sqlNow is the time, in the Unix nanoseconds the time columns hold (to

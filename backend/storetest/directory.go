@@ -539,7 +539,7 @@ func consistent(d *backend.Directory) error {
 func sameDirAccount(t *testing.T, what string, got backend.DirAccount, want *backend.Account) {
 	t.Helper()
 	if got.ID != want.ID || got.Name != want.Name || got.Mail != want.Mail || got.Role != want.Role ||
-		got.Disabled != want.Disabled || got.UUID != want.UUID ||
+		got.Disabled != want.Disabled || got.UUID != want.UUID || !reflect.DeepEqual(got.Posix, want.Posix) ||
 		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
@@ -612,6 +612,13 @@ func directoryChangesFollowEveryWrite(t *testing.T, s backend.Store) {
 	step("aliases", s.SetAliases(ctx, alice.ID, []string{"a@example.org", "al@example.org"}))
 	step("other aliases", s.SetAliases(ctx, alice.ID, []string{"al@example.org", "lice@example.org"}))
 	step("an alias becomes the mail", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org"}))
+	posix := &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/bash"}
+	step("POSIX attributes", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org", Posix: posix}))
+	step("another login shell", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org",
+		Posix: &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/zsh"}}))
+	if e := kept.Account("alice"); e == nil || e.Posix == nil || e.Posix.LoginShell != "/bin/zsh" {
+		t.Errorf("the kept directory's alice after a new shell: %+v", e)
+	}
 	step("a group", s.CreateGroup(ctx, "staff"))
 	step("a member", s.SetGroupMember(ctx, "staff", alice.ID, true))
 	step("another member", s.SetGroupMember(ctx, "staff", bob.ID, true))

@@ -214,6 +214,9 @@ func modifiedAtFollowsTheEntry(t *testing.T, s backend.Store) {
 	moves("aliases", "p3", func(id int64) error { return s.SetAliases(ctx, id, []string{"p3@example.org"}) })
 	moves("a role", "p4", func(id int64) error { return s.SetRole(ctx, id, backend.RoleService) })
 	moves("disabled", "p5", func(id int64) error { return s.SetDisabled(ctx, id, true) })
+	moves("POSIX attributes", "p9", func(id int64) error {
+		return s.SetProfile(ctx, id, backend.Profile{Posix: &backend.Posix{UIDNumber: 1, GIDNumber: 1, HomeDirectory: "/"}})
+	})
 	moves("joining a group", "p6", func(id int64) error { return s.SetGroupMember(ctx, "staff", id, true) })
 	moves("leaving a group", "p7", func(id int64) error {
 		mustSetMember(t, s, "staff", id, true)
@@ -258,5 +261,40 @@ func modifiedAtFollowsTheEntry(t *testing.T, s backend.Store) {
 	}
 	if created.CreatedAt.Location() != time.UTC {
 		t.Errorf("a group's time in %v, want UTC", created.CreatedAt.Location())
+	}
+}
+
+// setProfilePosix: the POSIX attributes are part of the profile, written
+// whole with it, read back by every lookup, and removed with nil.
+func setProfilePosix(t *testing.T, s backend.Store) {
+	alice := mustCreate(t, s, "alice", "alice@example.org")
+	posix := &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/bash"}
+	mustSetProfile(t, s, alice.ID, backend.Profile{Mail: alice.Mail, Posix: posix})
+	alice.Posix = posix
+	sameAccount(t, "after SetProfile with POSIX attributes", mustByName(t, s, "alice"), alice)
+	sameDirAccount(t, "Directory", dirAccount(t, s, "alice"), alice)
+	ch, err := s.DirectoryAccounts(t.Context(), []int64{alice.ID})
+	if err != nil || len(ch.Accounts) != 1 {
+		t.Fatal(ch, err)
+	}
+	sameDirAccount(t, "DirectoryAccounts", ch.Accounts[0], alice)
+
+	// No login shell is no login shell, not an empty one.
+	noShell := &backend.Posix{UIDNumber: 0, GIDNumber: 0, HomeDirectory: "/"}
+	mustSetProfile(t, s, alice.ID, backend.Profile{Mail: alice.Mail, Posix: noShell})
+	alice.Posix = noShell
+	sameAccount(t, "root's ids and no shell", mustByName(t, s, "alice"), alice)
+
+	// What the caller keeps is its own.
+	noShell.HomeDirectory = "/changed"
+	if got := mustByName(t, s, "alice").Posix; got == nil || got.HomeDirectory != "/" {
+		t.Errorf("the store shares the caller's value: %+v", got)
+	}
+	mustSetProfile(t, s, alice.ID, backend.Profile{Mail: alice.Mail})
+	if got := mustByName(t, s, "alice").Posix; got != nil {
+		t.Errorf("after SetProfile without: %+v", got)
+	}
+	if got := dirAccount(t, s, "alice").Posix; got != nil {
+		t.Errorf("the directory after SetProfile without: %+v", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +118,7 @@ var tests = []test{
 	{"UUID_DrawnForEveryEntryAndKept", uuidsAreDrawnAndKept},
 	{"Directory_NamespaceIsTheDatabases", namespaceIsTheDatabases},
 	{"ModifiedAt_FollowsWhatTheEntryServes", modifiedAtFollowsTheEntry},
+	{"SetProfile_PosixAttributesRoundTrip", setProfilePosix},
 	{"RecordAuthFailure_LocksAtLimit", recordFailureLocksAtLimit},
 	{"RecordAuthFailure_PathsAndAccountsApart", recordFailurePathsApart},
 	{"RecordAuthFailure_ParallelCallersNoneLost", recordFailureParallel},
@@ -263,7 +265,8 @@ func sameAccount(t *testing.T, what string, got, want *backend.Account) {
 		got.Disabled != want.Disabled || got.PasswordHash != want.PasswordHash || got.UUID != want.UUID ||
 		!bytes.Equal(got.TOTPSeed, want.TOTPSeed) || got.TOTPLastStep != want.TOTPLastStep ||
 		!bytes.Equal(got.AppPasswordSalt, want.AppPasswordSalt) ||
-		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName {
+		got.GivenName != want.GivenName || got.Surname != want.Surname || got.DisplayName != want.DisplayName ||
+		!reflect.DeepEqual(got.Posix, want.Posix) {
 		t.Errorf("%s:\n got %+v\nwant %+v", what, got, want)
 	}
 	sameTime(t, what+" CreatedAt", got.CreatedAt, want.CreatedAt)
@@ -280,6 +283,7 @@ func createAccountRoundTrips(t *testing.T, s backend.Store) {
 	a.TOTPSeed = randomBytes(t, 48)
 	a.PasswordChangedAt = t0.Add(90 * time.Minute)
 	a.GivenName, a.Surname, a.DisplayName = "Alice", "Liddell", "Alice Liddell (Wonderland)"
+	a.Posix = &backend.Posix{UIDNumber: 2147483647, GIDNumber: 0, HomeDirectory: "/home/alice", LoginShell: "/bin/sh"}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -1195,6 +1199,8 @@ func generationMoves(t *testing.T, s backend.Store) {
 	moved("removing a member", s.SetGroupMember(ctx, "staff", a.ID, false))
 	moved("deleting a group", s.DeleteGroup(ctx, "staff"))
 	moved("changing the profile", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice"}))
+	moved("giving POSIX attributes", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice",
+		Posix: &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice"}}))
 	moved("changing the password", func() error {
 		_, err := s.SetPasswordHash(ctx, a.ID, "hash", true, t0)
 		return err
