@@ -36,8 +36,8 @@ type Dir struct {
 	byName map[string]*DirEntry   // FoldKey of the name
 	byAddr map[string][]*DirEntry // FoldKey of the mail and of each alias
 	// byUUID answers (entryUUID=...), as Nextcloud finds its users, at
-	// about 40 bytes per account beside the 40 the UUID and
-	// modifyTimestamp add to the entry itself.
+	// about 27 bytes per account (measured at 100,000), beside the 48 the
+	// UUID, modifyTimestamp and the POSIX pointer add to the entry itself.
 	byUUID map[UUID]*DirEntry
 	order  []*DirEntry // by name, as the store orders accounts
 	groups []Group
