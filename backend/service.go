@@ -595,7 +595,7 @@ func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
 }
 
 func userInfo(a *Account, activeAppPasswords int) *UserInfo {
-	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled, UUID: a.UUID, Posix: a.Posix,
+	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
 		GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
 		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
 		ActiveAppPasswords: activeAppPasswords, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
@@ -620,7 +620,7 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 			return nil, err
 		}
 		if e := d.Account(a.Name); e != nil {
-			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+			ui.withEntry(&e.DirAccount, e.Aliases, e.Groups)
 		}
 		return ui, nil
 	}
@@ -628,8 +628,15 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui.Aliases, ui.Groups = ch.Aliases[a.ID], ch.Groups[a.ID]
+	if len(ch.Accounts) == 1 {
+		ui.withEntry(&ch.Accounts[0], ch.Aliases[a.ID], ch.Groups[a.ID])
+	}
 	return ui, nil
+}
+
+// withEntry adds what the directory shows of the account to ui.
+func (ui *UserInfo) withEntry(e *DirAccount, aliases, groups []string) {
+	ui.Aliases, ui.Groups, ui.UUID, ui.Posix = aliases, groups, e.UUID, e.Posix
 }
 
 // Users lists every account.
@@ -650,7 +657,7 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 			return nil, err
 		}
 		if e := d.Account(a.Name); e != nil {
-			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+			ui.withEntry(&e.DirAccount, e.Aliases, e.Groups)
 		}
 		out = append(out, *ui)
 	}
@@ -1021,7 +1028,17 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 	if err != nil {
 		return err
 	}
-	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName, Posix: a.Posix}
+	// The POSIX attributes are no part of what a bind reads (Account):
+	// SetProfile writes them whole, so the ones in force are read here.
+	entry, err := s.store.DirectoryAccounts(ctx, []int64{a.ID})
+	if err != nil {
+		return err
+	}
+	if len(entry.Accounts) != 1 {
+		return fmt.Errorf("account %q: %w", name, ErrNotFound)
+	}
+	was := entry.Accounts[0].Posix
+	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName, Posix: was}
 	for _, f := range []struct {
 		dst *string
 		src *string
@@ -1038,7 +1055,7 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			return fmt.Errorf("%w: names must be at most 200 characters of UTF-8 without control characters", ErrInvalidInput)
 		}
 	}
-	if p.Posix, err = applyPosix(a.Posix, ch); err != nil {
+	if p.Posix, err = applyPosix(was, ch); err != nil {
 		return err
 	}
 	// Everything is checked before the first write, so bad input changes
@@ -1070,7 +1087,7 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			changed = append(changed, f.key, f.now)
 		}
 	}
-	changed = append(changed, posixChanges(a.Posix, p.Posix)...)
+	changed = append(changed, posixChanges(was, p.Posix)...)
 	if len(changed) > 0 {
 		pctx, pc := s.changing(ctx, ActionUserProfile, name, KV(changed...))
 		refusal = nil

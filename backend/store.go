@@ -56,9 +56,9 @@ type Store interface {
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	AccountByMail(ctx context.Context, mail string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
-	// CreateAccount fills in a.ID, a.UUID (a new random one, whatever a
-	// held) and a.ModifiedAt (a.CreatedAt); ErrExists when the name or
-	// mail is taken.
+	// CreateAccount fills in a.ID; ErrExists when the name or mail is
+	// taken. The account gets a new random UUID, and no POSIX attributes
+	// (SetProfile gives them).
 	CreateAccount(ctx context.Context, a *Account) error
 	// CreateAccounts creates the accounts of batch in one transaction, all
 	// or none, as CreateAccount would one after another: it fills in each

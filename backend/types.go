@@ -43,16 +43,6 @@ type Account struct {
 	// source in memory; a different count read with the account means an
 	// administrator lifted them, from whichever process.
 	Unlocks int64
-	// UUID is the account's entryUUID: drawn at random when the row is
-	// created (CreateAccount fills it in), never changed, never reused.
-	UUID UUID
-	// ModifiedAt is when what the directory serves of the account last
-	// changed (modifyTimestamp): its profile, aliases, groups, role or
-	// state; never bookkeeping. The store keeps it; CreateAccount sets it
-	// to CreatedAt.
-	ModifiedAt time.Time
-	// Posix is nil unless the account has POSIX attributes.
-	Posix *Posix
 }
 
 // Posix is an account's RFC 2307 attributes, for systems that resolve mail
@@ -178,9 +168,18 @@ type DirAccount struct {
 	Surname     string
 	DisplayName string
 	CreatedAt   time.Time
-	// ModifiedAt and UUID as Account has them: 40 bytes of the entry, the
-	// UUID kept as its 16 bytes rather than 36 characters of text (a
-	// string would also cost a header and an allocation per account).
+	// ModifiedAt is when what the directory serves of the account last
+	// changed (modifyTimestamp): its profile, aliases, groups, role or
+	// state; never bookkeeping. A new account's is its CreatedAt.
+	//
+	// UUID is the account's entryUUID: drawn at random when the row is
+	// created, never changed, never reused; kept as its 16 bytes rather
+	// than 36 characters of text (a string would also cost a header and
+	// an allocation per account).
+	//
+	// Account, what a bind reads, has neither, nor the POSIX attributes:
+	// every column a bind reads for a real account is time that an unknown
+	// name does not take.
 	ModifiedAt time.Time
 	UUID       UUID
 	// Posix is shared, never modified; nil for most accounts, which so
@@ -242,7 +241,7 @@ type UserInfo struct {
 	Posix              *Posix    `json:"posix,omitempty"`
 	Groups             []string  `json:"groups,omitempty"`
 	Role               string    `json:"role"`
-	UUID               UUID      `json:"uuid"`
+	UUID               UUID      `json:"uuid,omitzero"`
 	Disabled           bool      `json:"disabled"`
 	TOTPEnrolled       bool      `json:"totp_enrolled"`
 	HasPassword        bool      `json:"has_password"`

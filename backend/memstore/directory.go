@@ -48,11 +48,12 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) (er
 	if p.Mail != "" {
 		s.byMail[mail] = id
 	}
+	ef := s.entries[id]
 	if a.Mail != p.Mail || a.GivenName != p.GivenName || a.Surname != p.Surname || a.DisplayName != p.DisplayName ||
-		!samePosix(a.Posix, p.Posix) {
-		a.ModifiedAt = now()
+		!samePosix(ef.posix, p.Posix) {
+		ef.modified = now()
 	}
-	a.Posix = copyPosix(p.Posix)
+	ef.posix = copyPosix(p.Posix)
 	a.Mail = p.Mail
 	a.GivenName = p.GivenName
 	a.Surname = p.Surname
@@ -94,7 +95,7 @@ func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) (err
 	// The SQLite store deletes the old list and inserts the new one, and
 	// either moves the time.
 	if len(s.aliases[id]) > 0 || len(keep) > 0 {
-		s.accounts[id].ModifiedAt = now()
+		s.entries[id].modified = now()
 	}
 	for _, old := range s.aliases[id] {
 		delete(s.byAlias, fold(old))
@@ -136,7 +137,7 @@ func (s *Store) DeleteGroup(ctx context.Context, name string) (err error) {
 		return fmt.Errorf("memstore: delete group %q: no such group: %w", name, backend.ErrNotFound)
 	}
 	for id := range g.members {
-		s.accounts[id].ModifiedAt = now()
+		s.entries[id].modified = now()
 	}
 	delete(s.groups, fold(name))
 	return nil
@@ -163,7 +164,7 @@ func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int6
 		delete(g.members, accountID)
 	}
 	t := now()
-	g.modified, s.accounts[accountID].ModifiedAt = t, t
+	g.modified, s.entries[accountID].modified = t, t
 	return nil
 }
 
@@ -180,9 +181,10 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 		Namespace: s.namespace,
 	}
 	for _, a := range s.accounts {
+		ef := s.entries[a.ID]
 		d.Accounts = append(d.Accounts, backend.DirAccount{ID: a.ID, Name: a.Name, Mail: a.Mail, Role: a.Role,
 			Disabled: a.Disabled, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
-			CreatedAt: a.CreatedAt, ModifiedAt: a.ModifiedAt, UUID: a.UUID, Posix: copyPosix(a.Posix)})
+			CreatedAt: a.CreatedAt, ModifiedAt: ef.modified, UUID: ef.uuid, Posix: copyPosix(ef.posix)})
 	}
 	slices.SortFunc(d.Accounts, func(a, b backend.DirAccount) int {
 		return cmp.Or(compareFolded(a.Name, b.Name), cmp.Compare(a.ID, b.ID))

@@ -51,6 +51,16 @@ type Store struct {
 	nextAudit int64
 	// namespace is the database's, drawn once (backend.Directory).
 	namespace backend.UUID
+	// entries hold, by account id, what the directory shows beyond the
+	// Account a bind reads, as the SQLite store keeps it in columns the
+	// bind's query leaves out.
+	entries map[int64]*entryFields
+}
+
+type entryFields struct {
+	uuid     backend.UUID
+	modified time.Time
+	posix    *backend.Posix
 }
 
 type group struct {
@@ -81,6 +91,7 @@ func New() *Store {
 		apps:      map[string]*appPassword{},
 		byVerif:   map[verifierKey]string{},
 		namespace: backend.NewUUID(),
+		entries:   map[int64]*entryFields{},
 	}
 }
 
@@ -128,7 +139,6 @@ func copyAccount(a *backend.Account) *backend.Account {
 	if c.AppPasswordSalt == nil {
 		c.AppPasswordSalt = []byte{}
 	}
-	c.Posix = copyPosix(a.Posix)
 	return &c
 }
 
@@ -296,13 +306,13 @@ func (s *Store) createLocked(a *backend.Account) {
 	c.PasswordFailures, c.AppPasswordFailures = backend.Failures{}, backend.Failures{}
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
-	c.UUID, c.ModifiedAt = backend.NewUUID(), c.CreatedAt
 	s.accounts[c.ID] = c
+	s.entries[c.ID] = &entryFields{uuid: backend.NewUUID(), modified: c.CreatedAt}
 	s.byName[fold(a.Name)] = c.ID
 	if mail := fold(a.Mail); mail != "" {
 		s.byMail[mail] = c.ID
 	}
-	a.ID, a.UUID, a.ModifiedAt = c.ID, c.UUID, a.CreatedAt
+	a.ID = c.ID
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
@@ -315,6 +325,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
 		return notFound("delete account", id)
 	}
 	delete(s.accounts, id)
+	delete(s.entries, id)
 	delete(s.byName, fold(a.Name))
 	if a.Mail != "" {
 		delete(s.byMail, fold(a.Mail))
@@ -352,7 +363,7 @@ func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) (err e
 		return notFound("set disabled", id)
 	}
 	if a.Disabled != disabled {
-		a.Disabled, a.ModifiedAt = disabled, now()
+		a.Disabled, s.entries[id].modified = disabled, now()
 	}
 	return nil
 }
@@ -367,7 +378,7 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) (err error) 
 		return notFound("set role", id)
 	}
 	if a.Role != role {
-		a.Role, a.ModifiedAt = role, now()
+		a.Role, s.entries[id].modified = role, now()
 	}
 	return nil
 }

@@ -12,7 +12,7 @@ import (
 
 const selectAccount = `SELECT id, name, mail, role, disabled, password_hash, totp_seed, totp_last_step,
 	given_name, surname, display_name, apppw_salt, created_at, password_changed_at,
-	` + failureColumns + `, unlocks, uuid, modified_at, ` + posixColumns + ` FROM accounts`
+	` + failureColumns + `, unlocks FROM accounts`
 
 type scanner interface {
 	Scan(dest ...any) error
@@ -23,21 +23,14 @@ func scanAccount(row scanner) (*backend.Account, error) {
 		a                    backend.Account
 		mail                 sql.NullString
 		created, pwChangedAt int64
-		modified             int64
-		uuid                 []byte
 		pwFail, appFail      failureRow
-		px                   posixRow
 	)
 	err := row.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.PasswordHash, &a.TOTPSeed,
 		&a.TOTPLastStep, &a.GivenName, &a.Surname, &a.DisplayName, &a.AppPasswordSalt, &created, &pwChangedAt,
-		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until, &a.Unlocks,
-		&uuid, &modified, &px.uid, &px.gid, &px.home, &px.shell)
+		&pwFail.count, &pwFail.at, &pwFail.until, &appFail.count, &appFail.at, &appFail.until, &a.Unlocks)
 	if err != nil {
 		return nil, err
 	}
-	a.Posix = px.posix()
-	copy(a.UUID[:], uuid)
-	a.ModifiedAt = fromNanos(modified)
 	a.PasswordFailures, a.AppPasswordFailures = pwFail.failures(), appFail.failures()
 	a.Mail = mail.String
 	a.CreatedAt = fromNanos(created)
@@ -98,38 +91,28 @@ func (s *Store) ListAccounts(ctx context.Context) ([]backend.Account, error) {
 }
 
 func (s *Store) CreateAccount(ctx context.Context, a *backend.Account) error {
-	var made created
+	var id int64
 	err := s.change(ctx, func(tx *sql.Tx) error {
 		ins, err := prepareAccountInsert(ctx, tx)
 		if err != nil {
 			return err
 		}
 		defer ins.close()
-		made, err = ins.insert(ctx, a)
+		id, err = ins.insert(ctx, a)
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	made.fill(a)
+	a.ID = id
 	return nil
-}
-
-// created is what the store gives a new account.
-type created struct {
-	id   int64
-	uuid backend.UUID
-}
-
-func (c created) fill(a *backend.Account) {
-	a.ID, a.UUID, a.ModifiedAt = c.id, c.uuid, a.CreatedAt
 }
 
 func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreation) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	made := make([]created, len(batch))
+	ids := make([]int64, len(batch))
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ins, err := prepareAccountInsert(ctx, tx)
 		if err != nil {
@@ -142,7 +125,7 @@ func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreat
 		}
 		defer audit.Close()
 		for i, c := range batch {
-			if made[i], err = ins.insert(ctx, c.Account); err != nil {
+			if ids[i], err = ins.insert(ctx, c.Account); err != nil {
 				return err
 			}
 			if c.Change != nil {
@@ -158,7 +141,7 @@ func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreat
 	}
 	// Only once committed: a refused batch leaves its accounts as given.
 	for i, c := range batch {
-		made[i].fill(c.Account)
+		c.Account.ID = ids[i]
 	}
 	return nil
 }
@@ -174,8 +157,8 @@ func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, erro
 	var err error
 	if w.account, err = tx.PrepareContext(ctx, `INSERT INTO accounts
 		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
-		 apppw_salt, created_at, password_changed_at, uuid, modified_at, `+posixColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		 apppw_salt, created_at, password_changed_at, uuid, modified_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		return nil, fmt.Errorf("sqlite: create account: %w", err)
 	}
 	if w.aliasOwner, err = tx.PrepareContext(ctx, qAliasOwner); err != nil {
@@ -190,8 +173,8 @@ func (w *accountInsert) close() {
 	w.aliasOwner.Close()
 }
 
-// insert creates a, with a new UUID, and returns its id and UUID.
-func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (created, error) {
+// insert creates a, with a new UUID, and returns its id.
+func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, error) {
 	salt := a.AppPasswordSalt
 	if salt == nil {
 		// The column is NOT NULL; a nil salt binds as NULL.
@@ -205,24 +188,24 @@ func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (created
 		err := w.aliasOwner.QueryRowContext(ctx, a.Mail).Scan(&owner)
 		switch {
 		case err == nil:
-			return created{}, fmt.Errorf("sqlite: %s: mail is an alias of account %d: %w", op, owner, backend.ErrExists)
+			return 0, fmt.Errorf("sqlite: %s: mail is an alias of account %d: %w", op, owner, backend.ErrExists)
 		case !errors.Is(err, sql.ErrNoRows):
-			return created{}, fmt.Errorf("sqlite: %s: %w", op, err)
+			return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 	}
 	uuid := backend.NewUUID()
-	args := []any{a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
+	res, err := w.account.ExecContext(ctx,
+		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
 		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt),
-		uuid[:], toNanos(a.CreatedAt)}
-	res, err := w.account.ExecContext(ctx, append(args, posixArgs(a.Posix)...)...)
+		uuid[:], toNanos(a.CreatedAt))
 	if err != nil {
-		return created{}, mapErr(op, err)
+		return 0, mapErr(op, err)
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		return created{}, fmt.Errorf("sqlite: %s: %w", op, err)
+		return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 	}
-	return created{id: id, uuid: uuid}, nil
+	return id, nil
 }
 
 func (s *Store) DeleteAccount(ctx context.Context, id int64) error {
