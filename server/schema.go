@@ -130,6 +130,9 @@ var attributeTypes = []string{
 	"( 1.3.6.1.1.5 NAME 'vendorVersion' EQUALITY caseExactMatch SYNTAX " + synDirectoryString + " SINGLE-VALUE NO-USER-MODIFICATION USAGE dSAOperation )",
 
 	"( 2.5.18.1 NAME 'createTimestamp' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX " + synGeneralizedTime + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
+	// Described for clients that ask for it by name (python3-ldap3 does when
+	// it reads this entry, and refuses to unless it is described).
+	"( 2.5.18.2 NAME 'modifyTimestamp' EQUALITY generalizedTimeMatch ORDERING generalizedTimeOrderingMatch SYNTAX " + synGeneralizedTime + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( 2.5.18.10 NAME 'subschemaSubentry' EQUALITY distinguishedNameMatch SYNTAX " + synDN + " SINGLE-VALUE NO-USER-MODIFICATION USAGE directoryOperation )",
 	"( " + exop.OIDAttrAppPasswordID + " NAME 'appPasswordId' DESC 'wicket: an active app-specific password' EQUALITY caseIgnoreMatch SYNTAX " + synDirectoryString + " )",
 	"( " + exop.OIDAttrLabel + " NAME 'label' DESC 'wicket: what the app password is for' EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch SYNTAX " + synDirectoryString + " SINGLE-VALUE )",
