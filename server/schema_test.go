@@ -337,8 +337,13 @@ var differentFromSlapd = map[string]string{
 func TestSchema_StandardDescriptionsAreSlapds(t *testing.T) {
 	t.Parallel()
 	slapd := map[string]map[string]schemaDesc{}
+	// oidOf maps every name slapd gives a type, class or rule (its
+	// alternative names too: slapd's account class names 'userid', wicket
+	// 'uid') to the OID, so that both sides compare by OID.
+	oidOf := map[string]map[string]string{}
 	for attr, descs := range readSlapdSchema(t) {
 		slapd[attr] = map[string]schemaDesc{}
+		oidOf[attr] = map[string]string{}
 		for _, s := range descs {
 			d, err := parseSchemaDesc(s)
 			if err != nil {
@@ -347,7 +352,18 @@ func TestSchema_StandardDescriptionsAreSlapds(t *testing.T) {
 				continue
 			}
 			slapd[attr][d.oid] = d
+			for _, n := range d.names {
+				oidOf[attr][strings.ToLower(n)] = d.oid
+			}
 		}
+	}
+	canon := func(kind, keyword, value string) string {
+		list := map[string]string{"SUP": kind, "MUST": "attributeTypes", "MAY": "attributeTypes",
+			"EQUALITY": "matchingRules", "ORDERING": "matchingRules", "SUBSTR": "matchingRules"}[keyword]
+		if oid, ok := oidOf[list][strings.ToLower(value)]; ok {
+			return oid
+		}
+		return strings.ToLower(value)
 	}
 	for _, k := range wicketSchema() {
 		if k.attr == "matchingRuleUse" {
@@ -368,7 +384,7 @@ func TestSchema_StandardDescriptionsAreSlapds(t *testing.T) {
 				}
 				continue
 			}
-			diff := descDifference(k.attr, d, ref)
+			diff := descDifference(k.attr, d, ref, canon)
 			key := k.attr + " " + d.oid
 			_, meant := differentFromSlapd[key]
 			switch {
@@ -382,8 +398,9 @@ func TestSchema_StandardDescriptionsAreSlapds(t *testing.T) {
 }
 
 // descDifference says how d differs from slapd's ref, but for what
-// wicket leaves out on purpose: DESC and further names.
-func descDifference(attr string, d, ref schemaDesc) string {
+// wicket leaves out on purpose: DESC and further names. canon gives the
+// value of a keyword in a form both sides share.
+func descDifference(attr string, d, ref schemaDesc, canon func(kind, keyword, value string) string) string {
 	for _, n := range d.names {
 		if !slices.Contains(ref.names, n) {
 			return fmt.Sprintf("name %s is not one of %v", n, ref.names)
@@ -410,17 +427,17 @@ func descDifference(attr string, d, ref schemaDesc) string {
 			keywords = append(keywords, kw)
 		}
 	}
-	fold := func(v []string) []string {
+	fold := func(kw string, v []string) []string {
 		out := make([]string, len(v))
 		for i, s := range v {
-			out[i] = strings.ToLower(s)
+			out[i] = canon(attr, kw, s)
 		}
 		slices.Sort(out)
 		return out
 	}
 	for _, kw := range keywords {
 		mine, theirs := d.fields[kw], ref.fields[kw]
-		if (mine == nil) != (theirs == nil) || !slices.Equal(fold(mine), fold(theirs)) {
+		if (mine == nil) != (theirs == nil) || !slices.Equal(fold(kw, mine), fold(kw, theirs)) {
 			return fmt.Sprintf("%s %v, slapd %v", kw, mine, theirs)
 		}
 	}
