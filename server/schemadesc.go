@@ -81,7 +81,7 @@ var descKeywords = []struct {
 // parseSchemaDesc parses one description. Keywords must come in RFC
 // 4512's order and at most once; extensions (X-...) come last.
 func parseSchemaDesc(s string) (schemaDesc, error) {
-	toks, err := schemaTokens(s)
+	toks, err := tokenizeSchemaDesc(s)
 	if err != nil {
 		return schemaDesc{}, err
 	}
@@ -90,7 +90,7 @@ func parseSchemaDesc(s string) (schemaDesc, error) {
 	}
 	toks = toks[1 : len(toks)-1]
 	d := schemaDesc{oid: toks[0], fields: map[string][]string{}}
-	if !isNumericOID(d.oid) {
+	if !isNumericoid(d.oid) {
 		return schemaDesc{}, fmt.Errorf("%q is not a numeric OID", d.oid)
 	}
 	toks = toks[1:]
@@ -189,12 +189,12 @@ func descValue(keyword string, val int, toks []string) ([]string, []string, erro
 				return nil, nil, fmt.Errorf("%s: %q is not a name", keyword, items[i])
 			}
 		case valOID, valOIDs:
-			if quoted || !(isDescr(it) || isNumericOID(it)) {
+			if quoted || !(isDescr(it) || isNumericoid(it)) {
 				return nil, nil, fmt.Errorf("%s: %q is not an OID or a name", keyword, it)
 			}
 		case valNOIDLen:
 			oid, length, hasLen := strings.Cut(it, "{")
-			if !isNumericOID(oid) || (hasLen && !(strings.HasSuffix(length, "}") && isDigits(strings.TrimSuffix(length, "}")))) {
+			if !isNumericoid(oid) || (hasLen && !(strings.HasSuffix(length, "}") && isDigits(strings.TrimSuffix(length, "}")))) {
 				return nil, nil, fmt.Errorf("%s: %q is not a numeric OID with an optional {length}", keyword, it)
 			}
 		case valUsage:
@@ -209,9 +209,9 @@ func descValue(keyword string, val int, toks []string) ([]string, []string, erro
 	return items, toks, nil
 }
 
-// schemaTokens splits a description into "(", ")", "$", quoted strings
+// tokenizeSchemaDesc splits a description into "(", ")", "$", quoted strings
 // (with their quotes, escapes \27 and \5C decoded) and words.
-func schemaTokens(s string) ([]string, error) {
+func tokenizeSchemaDesc(s string) ([]string, error) {
 	var toks []string
 	for i := 0; i < len(s); {
 		switch c := s[i]; {
@@ -243,8 +243,8 @@ func schemaTokens(s string) ([]string, error) {
 	return toks, nil
 }
 
-// isNumericOID: number *( "." number ), no leading zeros (RFC 4512 1.4).
-func isNumericOID(s string) bool {
+// isNumericoid: number *( "." number ), no leading zeros (RFC 4512 1.4).
+func isNumericoid(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -270,18 +270,18 @@ func isDigits(s string) bool {
 
 // isDescr: a keystring, ALPHA *( ALPHA / DIGIT / "-" ) (RFC 4512 1.4).
 func isDescr(s string) bool {
-	if s == "" || !isAlpha(s[0]) {
+	if s == "" || !isLetter(s[0]) {
 		return false
 	}
 	for i := 1; i < len(s); i++ {
-		if !isAlpha(s[i]) && !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' {
+		if !isLetter(s[i]) && !(s[i] >= '0' && s[i] <= '9') && s[i] != '-' {
 			return false
 		}
 	}
 	return true
 }
 
-func isAlpha(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
+func isLetter(c byte) bool { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') }
 
 // isExtensionName: "X-" 1*( ALPHA / "-" / "_" ) (RFC 4512 4.2).
 func isExtensionName(s string) bool {
@@ -290,7 +290,7 @@ func isExtensionName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {
-		if !isAlpha(rest[i]) && rest[i] != '-' && rest[i] != '_' {
+		if !isLetter(rest[i]) && rest[i] != '-' && rest[i] != '_' {
 			return false
 		}
 	}
