@@ -149,7 +149,7 @@ func startApache(t *testing.T, w *wicket, require, extra string) *apacheServer {
 	root := t.TempDir()
 	v := apacheValues{
 		WicketURI:             w.url(),
-		ApacheServicePassword: mailServiceAccount(w, "apache"),
+		ApacheServicePassword: apacheServiceAccount(w),
 		Location:              "/dav/",
 		Backend:               backend.URL + "/",
 		Require:               require,
@@ -185,6 +185,20 @@ func startApache(t *testing.T, w *wicket, require, extra string) *apacheServer {
 	addr := fmt.Sprintf("127.0.0.1:%d", v.Port)
 	d.waitListening(t, addr)
 	return &apacheServer{t: t, url: "http://" + addr + v.Location, dav: dav, root: root}
+}
+
+// apacheAccounts holds the password of uid=apache of each wicket, so that
+// a test can run several Apaches in front of one.
+var apacheAccounts sync.Map // *wicket → string
+
+func apacheServiceAccount(w *wicket) string {
+	if pw, ok := apacheAccounts.Load(w); ok {
+		return pw.(string)
+	}
+	pw := mailServiceAccount(w, "apache")
+	apacheAccounts.Store(w, pw)
+	w.t.Cleanup(func() { apacheAccounts.Delete(w) })
+	return pw
 }
 
 // get fetches the protected location with HTTP Basic credentials and
