@@ -12,6 +12,8 @@ set -euo pipefail
 need=()
 mail=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
+# ldapcompare (the Compare tests) comes with ldapwhoami, in ldap-utils.
+command -v ldapcompare >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
 # python-ldap and ldap3 for Debian's own python3, whatever python3 comes
 # first in PATH.
