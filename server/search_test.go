@@ -27,8 +27,10 @@ func TestSearch_RootDSE(t *testing.T) {
 		{"no list gives objectClass only", "(objectClass=*)", nil, []string{"objectClass"}},
 		{"star and plus give everything", "(objectClass=*)", []string{"*", "+"}, append([]string{"objectClass"}, operational...)},
 		{"1.1 gives no attributes", "(objectClass=*)", []string{"1.1"}, []string{}},
-		{"nested filter that matches", "(&(objectClass=*)(|(vendorName=WICKET)(cn=x))(!(supportedLDAPVersion=2))(vendorName=wic*))",
+		{"nested filter that matches", "(&(objectClass=*)(|(vendorName=wicket)(cn=x))(!(supportedLDAPVersion=2))(vendorName=wic*))",
 			[]string{"supportedLDAPVersion"}, []string{"supportedLDAPVersion"}},
+		// vendorName's equality is caseExactMatch (RFC 3045), as slapd has it.
+		{"vendorName in another case", "(vendorName=WICKET)", []string{"+"}, nil},
 		{"filter that does not match", "(supportedLDAPVersion=2)", []string{"+"}, nil},
 		{"absent attribute", "(cn=*)", []string{"+"}, nil},
 		{"negated match", "(!(objectClass=top))", []string{"+"}, nil},
