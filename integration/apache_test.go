@@ -134,11 +134,7 @@ func requireApache(t *testing.T) string {
 // startApache runs a private Apache with the example protecting /dav/ on
 // w, require filling its Require placeholder, and extra lines after it.
 // The service account uid=apache is added to w here, as deploy/ says.
-//
-// Require ldap-group and ldap-attribute ask wicket with LDAP compares;
-// their tests are startApache(t, w, "Require ldap-group cn=calendar,
-// ou=groups,dc=example,dc=org", "") and the same a.want lines as the
-// ldap-filter test's.
+
 func startApache(t *testing.T, w *wicket, require, extra string) *apacheServer {
 	t.Helper()
 	bin := requireApache(t)
@@ -277,6 +273,39 @@ func TestApache_LDAPFilterOnMemberOfAdmitsGroupMembersOnly(t *testing.T) {
 	a.want("a member with a wrong password", "alice", bobApp, http.StatusUnauthorized)
 	w.admin("", "group", "member-add", "calendar", "bob")
 	a.want("bob once a member", "bob", bobApp, http.StatusOK)
+}
+
+// Require ldap-group: mod_authnz_ldap compares the group's member
+// attribute with the user's DN (LDAP Compare, as the service account). A
+// member gets in, others do not, and a member removed from the group is
+// refused at the next request (the example keeps no compare cache).
+func TestApache_LDAPGroupAdmitsMembersOnly(t *testing.T) {
+	w := startWicket(t, "")
+	w.newUser("alice", true)
+	w.newUser("bob", true)
+	_, aliceApp := w.appPassword("alice", "calendar")
+	_, bobApp := w.appPassword("bob", "calendar")
+	w.admin("", "group", "add", "calendar")
+	w.admin("", "group", "member-add", "calendar", "alice")
+	a := startApache(t, w, "Require ldap-group cn=calendar,ou=groups,dc=example,dc=org", "")
+
+	a.want("a member", "alice", aliceApp, http.StatusOK)
+	a.want("a user outside the group", "bob", bobApp, http.StatusUnauthorized)
+	w.admin("", "group", "member-remove", "calendar", "alice")
+	a.want("alice once removed", "alice", aliceApp, http.StatusUnauthorized)
+}
+
+// Require ldap-attribute compares an attribute of the user's own entry.
+func TestApache_LDAPAttributeComparesTheUsersEntry(t *testing.T) {
+	w := startWicket(t, "")
+	w.newUser("alice", true)
+	w.newUser("bob", true)
+	_, aliceApp := w.appPassword("alice", "calendar")
+	_, bobApp := w.appPassword("bob", "calendar")
+	a := startApache(t, w, "Require ldap-attribute mail=ALICE@example.org", "")
+
+	a.want("alice, whose mail it is", "alice", aliceApp, http.StatusOK)
+	a.want("bob, whose mail it is not", "bob", bobApp, http.StatusUnauthorized)
 }
 
 // Why the example turns mod_ldap's cache off: with Apache's defaults, a
