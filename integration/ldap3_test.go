@@ -34,14 +34,14 @@ func requirePythonModule(t *testing.T, module, pkg string) string {
 
 // ldap3Script signs in three times through one default Server(): the
 // service account, which finds a user; the user with password and code
-// after StartTLS; the user with an app password. Between them it reads the
-// subschema entry as a program would, and it reports what the client made
-// of the schema. Any exception is a failure (exit status 1).
+// after StartTLS; the user with an app password, who compares their own
+// mail. Between them it reads the subschema entry as a program would, and
+// it reports what the client made of the schema. Any exception is a failure (exit status 1).
 const ldap3Script = `
 import json, ssl, sys
 from ldap3 import Server, Connection, Tls, BASE, SUBTREE
 
-url, ca, base, svc_dn, svc_pw, user_dn, user_pw_code, user_app = sys.argv[1:9]
+url, ca, base, svc_dn, svc_pw, user_dn, user_pw_code, user_app, user_mail = sys.argv[1:10]
 server = Server(url, tls=Tls(ca_certs_file=ca, validate=ssl.CERT_REQUIRED))
 out = {}
 
@@ -59,6 +59,10 @@ c.unbind()
 
 c = Connection(server, user_dn, user_app, auto_bind=True)
 out['app_whoami'] = c.extend.standard.who_am_i()
+out['compare'], out['compare_results'] = [], []
+for mail in (user_mail, 'someone@example.org'):
+    out['compare'].append(c.compare(user_dn, 'mail', mail))
+    out['compare_results'].append(c.result['description'])
 c.search('cn=Subschema', '(objectClass=subschema)', BASE,
          attributes=['objectClasses', 'attributeTypes', 'ldapSyntaxes', 'matchingRules', 'matchingRuleUse'])
 e = c.entries[0]
@@ -107,7 +111,7 @@ func TestLDAP3_DefaultServerSignsInTwiceAndWithStartTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(py, script, w.url(), s.certFile, "dc=example,dc=org", s.svcDN, s.password,
-		alice.dn, alice.password+totpCode(t, alice.secret, time.Now()), app)
+		alice.dn, alice.password+totpCode(t, alice.secret, time.Now()), app, alice.mail)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	cmd.WaitDelay = 5 * time.Second
 	var stderr strings.Builder
@@ -125,6 +129,8 @@ func TestLDAP3_DefaultServerSignsInTwiceAndWithStartTLS(t *testing.T) {
 		TLSBind   bool           `json:"tls_bind"`
 		TLSWhoAmI string         `json:"tls_whoami"`
 		AppWhoAmI string         `json:"app_whoami"`
+		Compare   []bool         `json:"compare"`
+		Results   []string       `json:"compare_results"`
 		Subschema map[string]int `json:"subschema"`
 		Classes   []string       `json:"classes"`
 		PersonMay []string       `json:"person_may"`
@@ -143,6 +149,9 @@ func TestLDAP3_DefaultServerSignsInTwiceAndWithStartTLS(t *testing.T) {
 	}
 	if got.AppWhoAmI != "dn:"+alice.dn {
 		t.Errorf("who am I with the app password: %q, want dn:%s", got.AppWhoAmI, alice.dn)
+	}
+	if !slices.Equal(got.Compare, []bool{true, false}) || !slices.Equal(got.Results, []string{"compareTrue", "compareFalse"}) {
+		t.Errorf("compare of alice's mail, hers and another: %v %v, want [true false] [compareTrue compareFalse]", got.Compare, got.Results)
 	}
 	for _, a := range []string{"objectClasses", "attributeTypes", "ldapSyntaxes", "matchingRules", "matchingRuleUse"} {
 		if got.Subschema[a] == 0 {
