@@ -81,6 +81,13 @@ if ($found['count'] === 1) {
     $u = connection($url);
     $out['bind'] = @ldap_bind($u, $e['dn'], $password);
     $out['bind_errno'] = ldap_errno($u);
+    // Group membership as Roundcube's and Nextcloud's group backends ask
+    // it, and a secret, which must not be comparable.
+    $group = "cn=staff,ou=groups,$base";
+    $out['compare_member'] = ldap_compare($c, $group, 'member', $e['dn']);
+    $out['compare_other'] = ldap_compare($c, $group, 'member', "uid=nobody,$people");
+    $out['compare_password'] = @ldap_compare($c, $e['dn'], 'userPassword', $password);
+    $out['compare_password_errno'] = ldap_errno($c);
 }
 echo json_encode($out), "\n";
 `
@@ -115,6 +122,11 @@ type phpLogin struct {
 	EntryUUID string `json:"entryuuid"`
 	Bind      bool   `json:"bind"`
 	BindErrno int    `json:"bind_errno"`
+	// ldap_compare gives true, false, or -1 on an error.
+	CompareMember   any `json:"compare_member"`
+	CompareOther    any `json:"compare_other"`
+	ComparePassword any `json:"compare_password"`
+	ComparePwErrno  int `json:"compare_password_errno"`
 }
 
 func TestPHP_NextcloudStyleLogin(t *testing.T) {
@@ -171,6 +183,12 @@ func TestPHP_NextcloudStyleLogin(t *testing.T) {
 	}
 	if !got.Bind {
 		t.Errorf("bind as %s with the app password failed (%d)", got.DN, got.BindErrno)
+	}
+	if got.CompareMember != true || got.CompareOther != false {
+		t.Errorf("ldap_compare of staff's member: alice %v, nobody %v; want true, false", got.CompareMember, got.CompareOther)
+	}
+	if got.ComparePassword == true || got.ComparePwErrno == 0 {
+		t.Errorf("ldap_compare of userPassword with the right value: %v (errno %d), want an error", got.ComparePassword, got.ComparePwErrno)
 	}
 	if got := login(alice.mail, app); got.DN != alice.dn || !got.Bind {
 		t.Errorf("login by mail: %+v", got)
