@@ -1,7 +1,9 @@
 package server
 
 import (
+	"crypto/x509"
 	"fmt"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -258,12 +260,15 @@ var equalityRules = func() map[string]*eqRule {
 	add("2.5.13.8", "numericStringMatch", normNumericString, nil)
 	add("2.5.13.11", "caseIgnoreListMatch", normPostalAddress, nil)
 	add("2.5.13.13", "booleanMatch", normBoolean, nil)
+	add("2.5.13.16", "bitStringMatch", normBitString, nil)
 	add("2.5.13.14", "integerMatch", normInteger, nil)
 	add("2.5.13.17", "octetStringMatch", func(_ *schemaIndex, v string) (string, bool) { return v, true }, nil)
 	add("2.5.13.20", "telephoneNumberMatch", normTelephoneNumber, nil)
 	add("2.5.13.23", "uniqueMemberMatch", normNameAndOptionalUID, nil)
 	add("2.5.13.27", "generalizedTimeMatch", normGeneralizedTime, nil)
+	add("2.5.13.29", "integerFirstComponentMatch", normInteger, firstComponentInteger)
 	add("2.5.13.30", "objectIdentifierFirstComponentMatch", normOID, firstComponentOID)
+	add("2.5.13.34", "certificateExactMatch", certificateAssertion, certificateOf)
 	add("1.3.6.1.4.1.1466.109.114.1", "caseExactIA5Match", ia5String(false), nil)
 	add("1.3.6.1.4.1.1466.109.114.2", "caseIgnoreIA5Match", ia5String(true), nil)
 	add("1.3.6.1.1.16.2", "UUIDMatch", normUUID, nil)
@@ -401,6 +406,95 @@ func firstComponentOID(x *schemaIndex, v string) (string, bool) {
 		rest = rest[:end]
 	}
 	return normOID(x, rest)
+}
+
+// firstComponentInteger is the rule number that opens a DIT structure
+// rule description, as integerFirstComponentMatch compares them.
+func firstComponentInteger(x *schemaIndex, v string) (string, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimLeft(v, " "), "(")
+	if !ok {
+		return "", false
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if end := strings.IndexAny(rest, " )"); end >= 0 {
+		rest = rest[:end]
+	}
+	return normInteger(x, rest)
+}
+
+// normBitString: RFC 4517 3.3.2, '0101'B. The bits compare as written:
+// trailing zeros are ignored only for a syntax with named bits (RFC 4517
+// 4.2.1), and x500UniqueIdentifier has none.
+func normBitString(_ *schemaIndex, v string) (string, bool) {
+	bits, ok := strings.CutPrefix(v, "'")
+	if !ok {
+		return "", false
+	}
+	if bits, ok = strings.CutSuffix(bits, "'B"); !ok {
+		return "", false
+	}
+	for i := 0; i < len(bits); i++ {
+		if bits[i] != '0' && bits[i] != '1' {
+			return "", false
+		}
+	}
+	return bits, true
+}
+
+// certificateAssertion reads a certificateExactMatch assertion (RFC 4523
+// 2.1, in GSER): { serialNumber 123, issuer rdnSequence:"cn=CA,o=Example" },
+// as the serial number and the issuer's normalised DN.
+func certificateAssertion(x *schemaIndex, v string) (string, bool) {
+	body, ok := strings.CutPrefix(strings.TrimSpace(v), "{")
+	if !ok {
+		return "", false
+	}
+	if body, ok = strings.CutSuffix(body, "}"); !ok {
+		return "", false
+	}
+	serial, issuer, ok := strings.Cut(body, ",")
+	if !ok {
+		return "", false
+	}
+	serial, ok = strings.CutPrefix(strings.TrimSpace(serial), "serialNumber ")
+	if !ok {
+		return "", false
+	}
+	issuer, ok = strings.CutPrefix(strings.TrimSpace(issuer), "issuer ")
+	if !ok {
+		return "", false
+	}
+	quoted, ok := strings.CutPrefix(strings.TrimSpace(issuer), `rdnSequence:"`)
+	if !ok || !strings.HasSuffix(quoted, `"`) {
+		return "", false
+	}
+	// A GSER string doubles the quotes it holds.
+	dn := strings.TrimSuffix(quoted, `"`)
+	if strings.Contains(strings.ReplaceAll(dn, `""`, ""), `"`) {
+		return "", false
+	}
+	return certificateForm(x, strings.TrimSpace(serial), strings.ReplaceAll(dn, `""`, `"`))
+}
+
+// certificateOf is a stored certificate (its DER) as the same form.
+func certificateOf(x *schemaIndex, v string) (string, bool) {
+	c, err := x509.ParseCertificate([]byte(v))
+	if err != nil {
+		return "", false
+	}
+	return certificateForm(x, c.SerialNumber.String(), c.Issuer.String())
+}
+
+func certificateForm(x *schemaIndex, serial, issuer string) (string, bool) {
+	n, ok := new(big.Int).SetString(serial, 10)
+	if !ok {
+		return "", false
+	}
+	dn, ok := normDN(x, issuer)
+	if !ok {
+		return "", false
+	}
+	return n.String() + "\x00" + dn, true
 }
 
 func isNumericOID(s string) bool {

@@ -2,6 +2,12 @@ package server
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -147,6 +153,13 @@ func TestEqualityRules(t *testing.T) {
 		{"objectIdentifierFirstComponentMatch", "cn", "( 2.5.4.3 NAME 'cn' SUP name )", true, false},
 		{"objectIdentifierFirstComponentMatch", "2.5.4.4", "( 2.5.4.3 NAME 'cn' SUP name )", false, false},
 		{"objectIdentifierFirstComponentMatch", "( 2.5.4.3 )", "( 2.5.4.3 NAME 'cn' )", false, true},
+		{"integerFirstComponentMatch", "1", "( 1 NAME 'uidRule' FORM uidForm )", true, false},
+		{"integerFirstComponentMatch", "2", "( 1 NAME 'uidRule' FORM uidForm )", false, false},
+		{"integerFirstComponentMatch", "01", "( 1 NAME 'uidRule' FORM uidForm )", false, true},
+		{"bitStringMatch", "'0101'B", "'0101'B", true, false},
+		{"bitStringMatch", "'0101'B", "'01010'B", false, false},
+		{"bitStringMatch", "'0121'B", "'0121'B", false, true},
+		{"bitStringMatch", "0101", "0101", false, true},
 	}
 	for _, tc := range cases {
 		r := equalityRules[strings.ToLower(tc.rule)]
@@ -162,6 +175,50 @@ func TestEqualityRules(t *testing.T) {
 		if got := okA && okB && ka == kb; got != tc.equal {
 			t.Errorf("%s: %q = %q is %v (forms %q, %q), want %v", tc.rule, tc.a, tc.b, got, ka, kb, tc.equal)
 		}
+	}
+}
+
+// certificateExactMatch finds a certificate by its serial number and
+// issuer, written as RFC 4523's GSER assertion.
+func TestEqualityRules_CertificateExactMatch(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(4660),
+		Subject:  pkix.Name{CommonName: "alice", Organization: []string{"Example"}},
+		NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := schema()
+	r := equalityRules["certificateexactmatch"]
+	stored, ok := r.stored(x, string(der))
+	if !ok {
+		t.Fatal("a DER certificate is not a valid value")
+	}
+	for _, tc := range []struct {
+		assertion    string
+		valid, equal bool
+	}{
+		{`{ serialNumber 4660, issuer rdnSequence:"CN=alice,O=Example" }`, true, true},
+		{`{serialNumber 4660,issuer rdnSequence:"cn=ALICE, o=example"}`, true, true},
+		{`{ serialNumber 4661, issuer rdnSequence:"CN=alice,O=Example" }`, true, false},
+		{`{ serialNumber 4660, issuer rdnSequence:"CN=bob,O=Example" }`, true, false},
+		{`{ serialNumber 4660, issuer rdnSequence:"CN=a\""b" }`, true, false},
+		{`{ serialNumber x, issuer rdnSequence:"CN=alice,O=Example" }`, false, false},
+		{`{ issuer rdnSequence:"CN=alice,O=Example", serialNumber 4660 }`, false, false},
+		{`{ serialNumber 4660, issuer rdnSequence:"CN=a"b" }`, false, false},
+		{`serialNumber 4660`, false, false},
+	} {
+		a, ok := r.assertion(x, tc.assertion)
+		if ok != tc.valid || (ok && (a == stored) != tc.equal) {
+			t.Errorf("%s: valid %v, equal %v; want %v, %v", tc.assertion, ok, a == stored, tc.valid, tc.equal)
+		}
+	}
+	if _, ok := r.stored(x, "not DER"); ok {
+		t.Error("a value that is not a certificate has a form")
 	}
 }
 

@@ -201,6 +201,7 @@ func (s *Server) rootDSE() *entry {
 		{"supportedExtension", s.supportedExtensions()},
 		{"supportedControl", []string{ldap.ControlTypePaging}},
 		{"supportedSASLMechanisms", s.saslMechanisms()},
+		{"supportedFeatures", supportedFeatures},
 		{"subschemaSubentry", []string{subschemaDN}},
 		{"vendorName", []string{"wicket"}},
 	}}
@@ -209,6 +210,11 @@ func (s *Server) rootDSE() *entry {
 	}
 	return e
 }
+
+// supportedFeatures: "+" for all operational attributes (RFC 3673) and the
+// absolute filters (&) and (|) (RFC 4526), which clients use only when
+// the root DSE lists them.
+var supportedFeatures = []string{"1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"}
 
 // rootDSEOperational: every root DSE attribute but objectClass is
 // operational (RFC 4512 5.1).
