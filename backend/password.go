@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/wicketldap/wicket/internal/argon2"
 )
 
 // Argon2Params are the argon2id cost parameters of primary passwords.

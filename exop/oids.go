@@ -29,6 +29,7 @@ const (
 
 	OIDClassWicketAccount     = Arc + ".3.1"
 	OIDClassWicketAppPassword = Arc + ".3.2"
+	OIDClassWicketRootDSE     = Arc + ".3.3"
 )
 
 // Standard operations wicket also answers.

@@ -131,9 +131,10 @@ func mailSecret(t testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-// mailExecute fills a template. A placeholder without a value fails the
-// test instead of rendering as "<no value>".
-func mailExecute(t *testing.T, name, text string, v mailValues) string {
+// mailExecute fills a template with v (mailValues, or another harness's
+// values). A placeholder without a value fails the test instead of
+// rendering as "<no value>".
+func mailExecute(t *testing.T, name, text string, v any) string {
 	t.Helper()
 	tmpl, err := template.New(name).Option("missingkey=error").Parse(text)
 	if err != nil {

@@ -12,9 +12,21 @@ set -euo pipefail
 need=()
 mail=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
+# ldapcompare (the Compare tests) comes with ldapwhoami, in ldap-utils.
+command -v ldapcompare >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
-# python-ldap for Debian's own python3, whatever python3 comes first in PATH.
+# python-ldap and ldap3 for Debian's own python3, whatever python3 comes
+# first in PATH.
 /usr/bin/python3 -c 'import ldap' >/dev/null 2>&1 || need+=(python3-ldap)
+/usr/bin/python3 -c 'import ldap3' >/dev/null 2>&1 || need+=(python3-ldap3)
+# PHP's ldap extension, as Nextcloud and Roundcube use it.
+command -v php        >/dev/null 2>&1 || need+=(php-cli)
+php -r 'exit(function_exists("ldap_connect") ? 0 : 1);' >/dev/null 2>&1 || need+=(php-ldap)
+# Apache httpd with mod_authnz_ldap: apache2-bin is the server and its
+# modules without the apache2 package's system service and configuration,
+# so there is nothing to keep from starting; the tests run a private
+# instance from a configuration of their own.
+[ -e /usr/lib/apache2/modules/mod_authnz_ldap.so ] || need+=(apache2-bin)
 # The restore test backs up and restores the database as an administrator would.
 command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)

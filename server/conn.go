@@ -349,7 +349,8 @@ func noCancel() {}
 // nothing is queued or running: a bind, which RFC 4511 4.2.1 forbids the
 // client to send anything behind and which cannot be abandoned; a search
 // that can reach a few entries only (of one entry, or by an equality on
-// uid, mail or an alias: a mail server's lookup); WhoAmI. Each is bounded
+// uid, mail or an alias: a mail server's lookup); a compare, which reads
+// one entry as a base-scope search does; WhoAmI. Each is bounded
 // and short, so the reader has nothing to read meanwhile, and handing it to
 // the worker would cost more than answering it.
 func quick(req *request) bool {
@@ -359,6 +360,8 @@ func quick(req *request) bool {
 	case ldap.ApplicationSearchRequest:
 		s, _, ok := req.searchRequest()
 		return ok && (s.scope == scopeBase || indexable(s.filter))
+	case ldap.ApplicationCompareRequest:
+		return true
 	case ldap.ApplicationExtendedRequest:
 		x, _, ok := req.extendedRequest()
 		return ok && x.name == exop.OIDWhoAmI
@@ -524,6 +527,8 @@ func (c *conn) handle(o *op) {
 		c.bind(o)
 	case ldap.ApplicationSearchRequest:
 		c.search(o)
+	case ldap.ApplicationCompareRequest:
+		c.compare(o)
 	case ldap.ApplicationExtendedRequest:
 		c.extended(o)
 	case ldap.ApplicationModifyRequest:

@@ -37,7 +37,9 @@ func candidates(d *backend.Dir, f *ber.Packet, owner func(backend.UUID) (*backen
 		if len(f.Children) != 2 {
 			return reach{}, false, nil
 		}
-		attr, value := f.Children[0].Data.String(), f.Children[1].Data.String()
+		// Without the spaces caseIgnoreMatch and caseIgnoreIA5Match ignore
+		// ("(uid= alice )" is alice); the index folds case itself.
+		attr, value := f.Children[0].Data.String(), prepString(f.Children[1].Data.String(), false)
 		switch {
 		case strings.EqualFold(attr, "uid"):
 			if e := d.Account(value); e != nil {

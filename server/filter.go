@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
-	"github.com/go-ldap/ldap/v3"
 )
 
 // entry is a directory entry as the server returns it.
@@ -107,7 +106,8 @@ func isOctetString(p *ber.Packet) bool {
 	return p.ClassType == ber.ClassUniversal && p.TagType == ber.TypePrimitive && p.Tag == ber.TagOctetString
 }
 
-// match evaluates a validated filter against e. Values compare
+// match evaluates a validated filter against e. Equality uses each
+// attribute's matching rule; ordering and substrings compare
 // case-insensitively, as caseIgnoreMatch does for the directory strings
 // wicket serves.
 func match(f *ber.Packet, e *entry) tristate {
@@ -145,10 +145,9 @@ func match(f *ber.Packet, e *entry) tristate {
 	case filterPresent:
 		return truth(e.get(f.Data.String()) != nil)
 	case filterEqualityMatch, filterApproxMatch:
-		if dnValued[strings.ToLower(f.Children[0].Data.String())] {
-			return dnMatch(e, f)
-		}
-		return anyValue(e, f, func(v, want string) bool { return strings.EqualFold(v, want) })
+		// By the attribute's equality rule, as Compare matches (RFC 4511
+		// 4.5.1.7.1); approximate matching is equality here.
+		return equalityFilter(e, f.Children[0].Data.String(), f.Children[1].Data.String())
 	case filterGreaterOrEqual, filterLessOrEqual:
 		return ordered(e, f, f.Tag == filterGreaterOrEqual)
 	case filterSubstrings:
@@ -200,22 +199,6 @@ func extensibleMatch(f *ber.Packet, e *entry) tristate {
 		}
 	}
 	return fFalse
-}
-
-// dnValued are the attributes of DN syntax, compared with
-// distinguishedNameMatch (RFC 4517 4.2.15) as the subschema says, so
-// "cn=staff, ou=groups, …" matches however it is spaced or escaped.
-var dnValued = map[string]bool{"member": true, "memberof": true, "subschemasubentry": true, "entrydn": true}
-
-func dnMatch(e *entry, f *ber.Packet) tristate {
-	want, err := ldap.ParseDN(f.Children[1].Data.String())
-	if err != nil {
-		return fUndefined // not a DN: undefined (RFC 4511 4.5.1.7)
-	}
-	return anyValue(e, f, func(v, _ string) bool {
-		dn, err := ldap.ParseDN(v)
-		return err == nil && dn.EqualFold(want)
-	})
 }
 
 func anyValue(e *entry, f *ber.Packet, eq func(v, want string) bool) tristate {

@@ -19,10 +19,9 @@ const fuzzLimit = 256 << 10
 // FuzzDecodeRequest runs what a connection does with the bytes a client
 // sends, up to the point where a backend would be asked: framing, BER
 // decoding, the envelope, each operation's parser (extended request values
-// and DNs included), filter evaluation against the root DSE and the
-// encoding of the answer. None of it may
-// panic, whatever the input; the seed corpus is in
-// testdata/fuzz/FuzzDecodeRequest.
+// and DNs included), filter and compare evaluation against the root DSE and
+// the encoding of the answer. None of it may panic, whatever the input; the
+// seed corpus is in testdata/fuzz/FuzzDecodeRequest.
 func FuzzDecodeRequest(f *testing.F) {
 	// New sets asn1-ber's process-wide limits (nesting, packet length)
 	// exactly as a serving process has them.
@@ -113,6 +112,22 @@ func fuzzOperation(t *testing.T, srv *Server, req *request) {
 		object, _, r, ok := parseModify(req.op)
 		if ok {
 			srv.classify(object)
+		}
+		res = r
+	case ldap.ApplicationCompareRequest:
+		// Everything a compare does short of the backend: the assertion
+		// (the value through its rule), the entry's DN, and the match
+		// against the root DSE, which compares like any entry.
+		cr, r, ok := parseCompare(req.op)
+		if ok {
+			x := schema()
+			var a *assertion
+			if a, r, ok = x.newAssertion(cr.desc, cr.value, false); ok {
+				x.evaluate(srv.rootDSE(), a)
+				x.evaluate(subschemaEntry(), a)
+			}
+			equalityFilter(srv.rootDSE(), cr.desc, cr.value)
+			srv.classify(cr.entry)
 		}
 		res = r
 	case ldap.ApplicationDelRequest:

@@ -104,25 +104,16 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	switch {
 	case s.base == "":
 		return c.searchFixed(o, s, c.srv.rootDSE(), rootDSEOperational), nil
-	case strings.EqualFold(strings.ReplaceAll(s.base, " ", ""), subschemaDN):
+	case isSubschemaDN(s.base):
 		e, err := c.subschema(o.ctx, s)
 		if err != nil {
 			return c.backendResult("search", err), nil
 		}
 		return c.searchFixed(o, s, e, subschemaOperational), nil
 	}
-	t, ok := c.srv.classify(s.base)
+	t, r, ok := c.locate("base", s.base)
 	if !ok {
-		return fail(ldap.LDAPResultInvalidDNSyntax, "base %q is not a DN", s.base), nil
-	}
-	if t.kind == dnOther && !c.srv.underBase(s.base) {
-		return fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", s.base, c.srv.cfg.BaseDN), nil
-	}
-	if c.srv.accounts == nil {
-		return fail(ldap.LDAPResultUnwillingToPerform, "this server serves only the root DSE"), nil
-	}
-	if c.principal == nil {
-		return fail(ldap.LDAPResultInsufficientAccessRights, "anonymous sessions may read only the root DSE; bind first"), nil
+		return r, nil
 	}
 	page, r, ok := c.pageRequest(o.req, s)
 	if !ok {
@@ -170,6 +161,28 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	return success(), c.pageDone(page, to, len(matches))
 }
 
+func isSubschemaDN(dn string) bool {
+	return strings.EqualFold(strings.ReplaceAll(dn, " ", ""), subschemaDN)
+}
+
+// locate classifies the DN an operation names (what: "base" of a search,
+// "entry" of a compare), below the root DSE and the subschema, and refuses
+// what the session may not look under at all.
+func (c *conn) locate(what, dn string) (target, result, bool) {
+	t, ok := c.srv.classify(dn)
+	switch {
+	case !ok:
+		return t, fail(ldap.LDAPResultInvalidDNSyntax, "%s %q is not a DN", what, dn), false
+	case t.kind == dnOther && !c.srv.underBase(dn):
+		return t, fail(ldap.LDAPResultNoSuchObject, "%q is not under this server's naming context %s", dn, c.srv.cfg.BaseDN), false
+	case c.srv.accounts == nil:
+		return t, fail(ldap.LDAPResultUnwillingToPerform, "this server serves only the root DSE"), false
+	case c.principal == nil:
+		return t, fail(ldap.LDAPResultInsufficientAccessRights, "anonymous sessions may read only the root DSE; bind first"), false
+	}
+	return t, result{}, true
+}
+
 // searchFixed answers a search of one fixed entry: the root DSE or the
 // subschema, readable by anyone (RFC 4512 5.1, 4.4).
 func (c *conn) searchFixed(o *op, s *searchRequest, e *entry, isOp func(string) bool) result {
@@ -207,6 +220,7 @@ func (s *Server) rootDSE() *entry {
 		{"supportedExtension", s.supportedExtensions()},
 		{"supportedControl", []string{ldap.ControlTypePaging}},
 		{"supportedSASLMechanisms", s.saslMechanisms()},
+		{"supportedFeatures", supportedFeatures},
 		{"subschemaSubentry", []string{subschemaDN}},
 		{"vendorName", []string{"wicket"}},
 	}}
@@ -215,6 +229,11 @@ func (s *Server) rootDSE() *entry {
 	}
 	return e
 }
+
+// supportedFeatures: "+" for all operational attributes (RFC 3673) and the
+// absolute filters (&) and (|) (RFC 4526), which clients use only when
+// the root DSE lists them.
+var supportedFeatures = []string{"1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"}
 
 // rootDSEOperational: every root DSE attribute but objectClass is
 // operational (RFC 4512 5.1).

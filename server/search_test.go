@@ -14,7 +14,7 @@ func TestSearch_RootDSE(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	operational := []string{"namingContexts", "subschemaSubentry", "supportedControl", "supportedExtension", "supportedLDAPVersion",
-		"supportedSASLMechanisms", "vendorName", "vendorVersion"}
+		"supportedSASLMechanisms", "supportedFeatures", "vendorName", "vendorVersion"}
 	for _, tc := range []struct {
 		name   string
 		filter string
@@ -27,8 +27,10 @@ func TestSearch_RootDSE(t *testing.T) {
 		{"no list gives objectClass only", "(objectClass=*)", nil, []string{"objectClass"}},
 		{"star and plus give everything", "(objectClass=*)", []string{"*", "+"}, append([]string{"objectClass"}, operational...)},
 		{"1.1 gives no attributes", "(objectClass=*)", []string{"1.1"}, []string{}},
-		{"nested filter that matches", "(&(objectClass=*)(|(vendorName=WICKET)(cn=x))(!(supportedLDAPVersion=2))(vendorName=wic*))",
+		{"nested filter that matches", "(&(objectClass=*)(|(vendorName=wicket)(cn=x))(!(supportedLDAPVersion=2))(vendorName=wic*))",
 			[]string{"supportedLDAPVersion"}, []string{"supportedLDAPVersion"}},
+		// vendorName's equality is caseExactMatch (RFC 3045), as slapd has it.
+		{"vendorName in another case", "(vendorName=WICKET)", []string{"+"}, nil},
 		{"filter that does not match", "(supportedLDAPVersion=2)", []string{"+"}, nil},
 		{"absent attribute", "(cn=*)", []string{"+"}, nil},
 		{"negated match", "(!(objectClass=top))", []string{"+"}, nil},
@@ -78,6 +80,52 @@ func TestSearch_RootDSE(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The features the root DSE lists are the server's: "+" returns the
+// operational attributes (RFC 3673), and (&) is true and (|) false for
+// every entry (RFC 4526).
+func TestSearch_RootDSEFeaturesWork(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	l := e.dial(t)
+	res, err := l.Search(ldap.NewSearchRequest("", ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+		"(objectClass=*)", []string{"supportedFeatures"}, nil))
+	if err != nil || len(res.Entries) != 1 {
+		t.Fatalf("root DSE: %v", err)
+	}
+	features := res.Entries[0].GetAttributeValues("supportedFeatures")
+	want := []string{"1.3.6.1.4.1.4203.1.5.1", "1.3.6.1.4.1.4203.1.5.3"}
+	if !slices.Equal(features, want) {
+		t.Fatalf("supportedFeatures %v, want %v", features, want)
+	}
+	if err := l.Bind(aliceDN, e.alicePasswordAndCode()); err != nil {
+		t.Fatal(err)
+	}
+	count := func(filter string, attrs ...string) (int, []string) {
+		t.Helper()
+		res, err := l.Search(ldap.NewSearchRequest(aliceDN, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			filter, attrs, nil))
+		if err != nil {
+			t.Fatalf("%s: %v", filter, err)
+		}
+		var names []string
+		for _, en := range res.Entries {
+			for _, a := range en.Attributes {
+				names = append(names, a.Name)
+			}
+		}
+		return len(res.Entries), names
+	}
+	if n, _ := count("(&)", "1.1"); n != 1 {
+		t.Errorf("(&) found %d entries, want alice's", n)
+	}
+	if n, _ := count("(|)", "1.1"); n != 0 {
+		t.Errorf("(|) found %d entries, want none", n)
+	}
+	if _, names := count("(objectClass=*)", "+"); !slices.Contains(names, "createTimestamp") || slices.Contains(names, "uid") {
+		t.Errorf("\"+\" returned %v, want the operational attributes alone", names)
 	}
 }
 
