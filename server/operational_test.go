@@ -447,3 +447,38 @@ func TestSearch_PosixAccountWhenSet(t *testing.T) {
 		t.Errorf("after removing them: %v", names(got))
 	}
 }
+
+// Compare reads the operational attributes, the role and the POSIX
+// attributes as a search does, with each one's matching rule.
+func TestCompare_OperationalRoleAndPosixAttributes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	s := func(v string) *string { return &v }
+	if err := e.svc.UpdateProfile(ctx, "alice", backend.ProfileChange{UIDNumber: s("10001"), GIDNumber: s("100"),
+		HomeDirectory: s("/home/alice")}); err != nil {
+		t.Fatal(err)
+	}
+	l := e.bindAdmin(t)
+	u := one(t, l, aliceDN, "entryUUID").GetAttributeValue("entryUUID")
+	for _, tc := range []struct {
+		attr, value string
+		want        uint16
+	}{
+		{"entryUUID", strings.ToUpper(u), ldap.LDAPResultCompareTrue},
+		{"entryUUID", backend.NewUUID().String(), ldap.LDAPResultCompareFalse},
+		{"entryDN", "UID=alice, OU=people, " + testBase, ldap.LDAPResultCompareTrue},
+		{"structuralObjectClass", "inetOrgPerson", ldap.LDAPResultCompareTrue},
+		{"hasSubordinates", "TRUE", ldap.LDAPResultCompareTrue},
+		{"wicketRole", "USER", ldap.LDAPResultCompareTrue},
+		{"wicketRole", "service", ldap.LDAPResultCompareFalse},
+		{"uidNumber", "10001", ldap.LDAPResultCompareTrue},
+		{"homeDirectory", "/HOME/alice", ldap.LDAPResultCompareFalse},
+		{"objectClass", "posixAccount", ldap.LDAPResultCompareTrue},
+		{"loginShell", "/bin/sh", ldap.LDAPResultNoSuchAttribute},
+	} {
+		if got, _, diag := compareCode(t, l, aliceDN, tc.attr, tc.value); got != tc.want {
+			t.Errorf("compare %s=%s: %d (%s), want %d", tc.attr, tc.value, got, diag, tc.want)
+		}
+	}
+}
