@@ -87,7 +87,12 @@ func (c *conn) compareEntry(ctx context.Context, dn string, a *assertion) (*entr
 	case dn == "":
 		return c.srv.rootDSE(), result{}, true
 	case isSubschemaDN(dn):
-		return subschemaEntry(), result{}, true
+		// With the operational attributes every entry has, when asked.
+		e, err := c.subschema(ctx, &searchRequest{filter: presentObjectClass, attrs: []string{a.desc}})
+		if err != nil {
+			return nil, c.backendResult("compare", err), false
+		}
+		return e, result{}, true
 	}
 	t, r, ok := c.locate("entry", dn)
 	if !ok {

@@ -481,4 +481,12 @@ func TestCompare_OperationalRoleAndPosixAttributes(t *testing.T) {
 			t.Errorf("compare %s=%s: %d (%s), want %d", tc.attr, tc.value, got, diag, tc.want)
 		}
 	}
+	// The subschema too, as a search shows it, even to anonymous sessions.
+	anon := e.dial(t)
+	su := one(t, anon, "cn=Subschema", "entryUUID").GetAttributeValue("entryUUID")
+	for value, want := range map[string]uint16{su: ldap.LDAPResultCompareTrue, u: ldap.LDAPResultCompareFalse} {
+		if got, _, diag := compareCode(t, anon, "cn=Subschema", "entryUUID", value); got != want {
+			t.Errorf("compare cn=Subschema entryUUID=%s: %d (%s), want %d", value, got, diag, want)
+		}
+	}
 }
