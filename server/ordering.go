@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"strings"
-	"sync"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
@@ -18,94 +17,20 @@ import (
 // filter Undefined, as slapd evaluates it. Attributes without an ordering
 // rule compare as lower-case strings, as they always have here.
 
-// orderingOf is each described attribute type's ORDERING rule, in lower
-// case, by lower-case name and OID, its supertype's when it has none.
-var orderingOf = sync.OnceValue(func() map[string]string {
-	type desc struct {
-		names         []string // lower case, and the OID
-		sup, ordering string
+// orderingOf is the ORDERING rule of attr, in lower case, as the
+// subschema describes it (following SUP); empty for none.
+func orderingOf(attr string) string {
+	if t := schema().lookup(attr); t != nil {
+		return t.ordering
 	}
-	all := make([]desc, 0, len(attributeTypes))
-	for _, s := range attributeTypes {
-		toks := descTokens(s)
-		if len(toks) < 2 {
-			continue
-		}
-		d := desc{names: []string{toks[1]}}
-		for i := 2; i+1 < len(toks); i++ {
-			switch toks[i] {
-			case "NAME":
-				if toks[i+1] != "(" {
-					d.names = append(d.names, strings.ToLower(strings.Trim(toks[i+1], "'")))
-					break
-				}
-				for j := i + 2; j < len(toks) && toks[j] != ")"; j++ {
-					d.names = append(d.names, strings.ToLower(strings.Trim(toks[j], "'")))
-				}
-			case "SUP":
-				d.sup = strings.ToLower(toks[i+1])
-			case "ORDERING":
-				d.ordering = strings.ToLower(toks[i+1])
-			}
-		}
-		all = append(all, d)
-	}
-	byName := map[string]*desc{}
-	for i := range all {
-		for _, n := range all[i].names {
-			byName[n] = &all[i]
-		}
-	}
-	rules := map[string]string{}
-	for _, d := range all {
-		rule := d.ordering
-		// Up the SUP chain; the bound keeps a cycle from looping.
-		for up, n := byName[d.sup], 0; rule == "" && up != nil && n < 16; up, n = byName[up.sup], n+1 {
-			rule = up.ordering
-		}
-		for _, n := range d.names {
-			rules[n] = rule
-		}
-	}
-	return rules
-})
-
-// descTokens splits a schema description (RFC 4512 4.1) into "(", ")",
-// quoted strings (with their quotes, so that a DESC cannot pass for a
-// keyword) and words.
-func descTokens(s string) []string {
-	var toks []string
-	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ' ':
-			i++
-		case c == '(' || c == ')':
-			toks = append(toks, s[i:i+1])
-			i++
-		case c == '\'':
-			end := strings.IndexByte(s[i+1:], '\'')
-			if end < 0 {
-				return append(toks, s[i:])
-			}
-			toks = append(toks, s[i:i+end+2])
-			i += end + 2
-		default:
-			j := i
-			for j < len(s) && !strings.ContainsRune(" ()'", rune(s[j])) {
-				j++
-			}
-			toks = append(toks, s[i:j])
-			i = j
-		}
-	}
-	return toks
+	return ""
 }
 
 // ordered evaluates (attr>=value) when atLeast is set, else (attr<=value).
 func ordered(e *entry, f *ber.Packet, atLeast bool) tristate {
 	attr, want := f.Children[0].Data.String(), f.Children[1].Data.String()
 	var cmp func(v string) (int, bool)
-	switch orderingOf()[strings.ToLower(attr)] {
+	switch orderingOf(attr) {
 	case "generalizedtimeorderingmatch":
 		w, ok := genTime(want)
 		if !ok {

@@ -64,7 +64,7 @@ func TestOrderingOf_FromTheSubschema(t *testing.T) {
 		"modifytimestamp": "generalizedtimeorderingmatch", "2.5.18.2": "generalizedtimeorderingmatch",
 		"createtimestamp": "generalizedtimeorderingmatch", "entryuuid": "uuidorderingmatch", "uid": "",
 	} {
-		if got := orderingOf()[attr]; got != want {
+		if got := orderingOf(attr); got != want {
 			t.Errorf("ordering of %s: %q, want %q", attr, got, want)
 		}
 	}
