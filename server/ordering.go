@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"strings"
-	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 
@@ -32,12 +31,12 @@ func ordered(e *entry, f *ber.Packet, atLeast bool) tristate {
 	var cmp func(v string) (int, bool)
 	switch orderingOf(attr) {
 	case "generalizedtimeorderingmatch":
-		w, ok := genTime(want)
+		w, ok := parseGeneralizedTime(want)
 		if !ok {
 			return fUndefined
 		}
 		cmp = func(v string) (int, bool) {
-			t, ok := genTime(v)
+			t, ok := parseGeneralizedTime(v)
 			return t.Compare(w), ok
 		}
 	case "integerorderingmatch":
@@ -70,98 +69,11 @@ func ordered(e *entry, f *ber.Packet, atLeast bool) tristate {
 	return fFalse
 }
 
-// genTime reads a GeneralizedTime (RFC 4517 3.3.13): YYYYMMDDHH, optional
-// minutes and seconds, an optional fraction of the last of them, then Z or
-// an offset from UTC (+HH or +HHMM).
-func genTime(s string) (time.Time, bool) {
-	body, zone := s, time.UTC
-	switch i := strings.IndexAny(s, "Z+-"); {
-	case i < 0:
-		return time.Time{}, false
-	case s[i] == 'Z':
-		if i != len(s)-1 {
-			return time.Time{}, false
-		}
-		body = s[:i]
-	default:
-		off := s[i+1:]
-		if (len(off) != 2 && len(off) != 4) || !allDigits(off) {
-			return time.Time{}, false
-		}
-		h, m := atoi(off[:2]), 0
-		if len(off) == 4 {
-			m = atoi(off[2:])
-		}
-		if h > 23 || m > 59 {
-			return time.Time{}, false
-		}
-		secs := h*3600 + m*60
-		if s[i] == '-' {
-			secs = -secs
-		}
-		body, zone = s[:i], time.FixedZone("", secs)
-	}
-	whole, frac, hasFrac := strings.Cut(strings.Replace(body, ",", ".", 1), ".")
-	if !allDigits(whole) || hasFrac && (frac == "" || !allDigits(frac)) {
-		return time.Time{}, false
-	}
-	var unit time.Duration
-	switch len(whole) {
-	case 10:
-		unit = time.Hour
-	case 12:
-		unit = time.Minute
-	case 14:
-		unit = time.Second
-	default:
-		return time.Time{}, false
-	}
-	year, month, day, hour := atoi(whole[0:4]), atoi(whole[4:6]), atoi(whole[6:8]), atoi(whole[8:10])
-	minute, sec := 0, 0
-	if len(whole) >= 12 {
-		minute = atoi(whole[10:12])
-	}
-	if len(whole) == 14 {
-		sec = atoi(whole[12:14])
-	}
-	if month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 60 {
-		return time.Time{}, false
-	}
-	t := time.Date(year, time.Month(month), day, hour, minute, 0, 0, zone)
-	if t.Day() != day {
-		return time.Time{}, false // the 30th of February and the like
-	}
-	// A leap second (60) is the next minute's first instant. Digits of the
-	// fraction below a nanosecond are read, not added.
-	t = t.Add(time.Duration(sec) * time.Second)
-	for step := unit / 10; frac != "" && step > 0; frac, step = frac[1:], step/10 {
-		t = t.Add(time.Duration(frac[0]-'0') * step)
-	}
-	return t, true
-}
-
-func allDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
-
-func atoi(s string) int {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		n = n*10 + int(s[i]-'0')
-	}
-	return n
-}
-
 // isInteger is the INTEGER syntax (RFC 4517 3.3.16): no leading zero, no
 // "-0"; slapd refuses "010001" as an assertion too.
 func isInteger(s string) bool {
-	digits := strings.TrimPrefix(s, "-")
-	return allDigits(digits) && (digits[0] != '0' || digits == "0" && s == "0")
+	_, ok := normInteger(nil, s)
+	return ok
 }
 
 // compareIntegers orders two INTEGER values of any length.

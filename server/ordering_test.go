@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-func TestGenTime_ReadsEveryFormOfRFC4517(t *testing.T) {
+func TestParseGeneralizedTime_ReadsEveryFormOfRFC4517(t *testing.T) {
 	at := func(s string) time.Time {
 		v, err := time.Parse(time.RFC3339Nano, s)
 		if err != nil {
@@ -24,17 +24,17 @@ func TestGenTime_ReadsEveryFormOfRFC4517(t *testing.T) {
 		"20310506000809-07":      at("2031-05-06T07:08:09Z"),
 		"20161231235960Z":        at("2017-01-01T00:00:00Z"), // a leap second
 	} {
-		got, ok := genTime(in)
+		got, ok := parseGeneralizedTime(in)
 		if !ok || !got.Equal(want) {
-			t.Errorf("genTime(%q) = %v, %v; want %v", in, got, ok, want)
+			t.Errorf("parseGeneralizedTime(%q) = %v, %v; want %v", in, got, ok, want)
 		}
 	}
 	for _, in := range []string{"", "2031", "20310506", "203105060Z", "20310506070809", "20310506070809z",
 		"20310506070809Z ", "20311306070809Z", "20310230070809Z", "20310506240809Z", "20310506076009Z",
 		"20310506070809.Z", "20310506070809+2400", "20310506070809+01:00", "20310506070809+1", "2031O506070809Z",
 		"20310506070809ZZ", "-2031050607Z"} {
-		if got, ok := genTime(in); ok {
-			t.Errorf("genTime(%q) = %v, want refused", in, got)
+		if got, ok := parseGeneralizedTime(in); ok {
+			t.Errorf("parseGeneralizedTime(%q) = %v, want refused", in, got)
 		}
 	}
 }
