@@ -143,14 +143,7 @@ func dsn(abs string, readOnly bool) string {
 		// taking the write lock at BEGIN makes read-check-write atomic.
 		q.Set("_txlock", "immediate")
 	}
-	// EscapedPath keeps '?', '#' and '%' in a directory name from being
-	// read as URI syntax; a URI path must start with '/' ("C:/…" on Windows
-	// would otherwise parse as an authority).
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	return "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
+	return fileURI(abs, q)
 }
 
 // checkDurability refuses to run when the file system cannot give WAL

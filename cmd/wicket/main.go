@@ -59,6 +59,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
 	root.AddCommand(newAuditCmd(g))
+	root.AddCommand(newBackupCmd(g), newRestoreCmd(g))
 	root.AddCommand(newBenchCmd(g))
 	return root
 }
