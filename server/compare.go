@@ -115,5 +115,5 @@ func (c *conn) compareEntry(ctx context.Context, dn string, a *assertion) (*entr
 			return n.e, result{}, true
 		}
 	}
-	return nil, result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.matchedDN(t, nodes), diag: "no such entry"}, false
+	return nil, result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.missingMatchedDN(ctx, t, dn, nodes), diag: "no such entry"}, false
 }

@@ -143,7 +143,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 		// existence does not leak: matchedDN names the closest entry above
 		// that the session can read, as slapd names the closest it may
 		// disclose.
-		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.matchedDN(t, nodes), diag: "no such entry"}, nil
+		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.missingMatchedDN(o.ctx, t, s.base, nodes), diag: "no such entry"}, nil
 	}
 	from, to := page.window(len(matches))
 	for i := from; i < to; i++ {
@@ -298,6 +298,48 @@ func (s *Server) underBase(raw string) bool {
 
 // matchedDN is the closest existing entry above the missing target t among
 // the entries the session reads (nodes).
+// missingMatchedDN is the matchedDN of a missing entry named dn: for a DN
+// wicket serves nothing at (uid=x,uid=alice,ou=people,...), that of its
+// closest ancestor wicket does serve, looked up as a base search of it
+// would be, so the answer is slapd's and discloses only what the session
+// may read.
+func (c *conn) missingMatchedDN(ctx context.Context, t target, dn string, nodes []node) string {
+	if t.kind != dnOther {
+		return c.srv.matchedDN(t, nodes)
+	}
+	p, pdn, ok := c.srv.servedAncestor(dn)
+	if !ok {
+		return c.srv.cfg.BaseDN
+	}
+	pn, err := c.tree(ctx, p, &searchRequest{base: pdn, scope: scopeBase, filter: presentObjectClass})
+	if err != nil {
+		return c.srv.cfg.BaseDN
+	}
+	_, depth := p.place()
+	for i := range pn {
+		if n := &pn[i]; n.depth == depth && n.within(p) {
+			return n.e.dn
+		}
+	}
+	return c.srv.matchedDN(p, pn)
+}
+
+// servedAncestor is the closest ancestor of dn that names an entry kind
+// wicket serves, with its DN.
+func (s *Server) servedAncestor(dn string) (target, string, bool) {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return target{}, "", false
+	}
+	for i := 1; i < len(parsed.RDNs); i++ {
+		up := (&ldap.DN{RDNs: parsed.RDNs[i:]}).String()
+		if t, ok := s.classify(up); ok && t.kind != dnOther {
+			return t, up, true
+		}
+	}
+	return target{}, "", false
+}
+
 func (s *Server) matchedDN(t target, nodes []node) string {
 	switch t.kind {
 	case dnAppPassword:
