@@ -372,9 +372,7 @@ totp_code() {
 
 # What each user types, per server: slapd takes the primary password;
 # wicket an app password (alice, bob) or, where only the primary password
-# will do (carol's Password Modify), the password followed by a code; the
-# code of the next step for her second bind, since each code is accepted
-# once and only a later step after it.
+# will do (carol's Password Modify), the password followed by a code.
 creds() { # SERVER
   local c=$work/creds/$1
   mkdir -p "$c"
@@ -384,17 +382,28 @@ creds() { # SERVER
   if [ "$1" = slapd ]; then
     secret_file "$c/alice" "$(cat "$work/data/alice.pw")"
     secret_file "$c/bob" "$(cat "$work/data/bob.pw")"
-    secret_file "$c/carol-bind" "$(cat "$work/data/carol.pw")"
-    secret_file "$c/carol-new-bind" "$carol_new"
   else
     secret_file "$c/alice" "$(cat "$wd/alice.apppw")"
     secret_file "$c/bob" "$(cat "$wd/bob.apppw")"
-    secret_file "$c/carol-bind" "$(cat "$work/data/carol.pw")$(totp_code "$wd/carol.totp")"
-    secret_file "$c/carol-new-bind" "$carol_new$(totp_code "$wd/carol.totp" 30)"
   fi
 }
 creds slapd
 creds wicket
+
+# carol_creds SERVER writes carol's two binds, made just before they are
+# used: on wicket each code is accepted once and only a later step after
+# it, so her bind with the new password takes the next step's code (the
+# server accepts one step of drift).
+carol_creds() {
+  local c=$work/creds/$1
+  if [ "$1" = slapd ]; then
+    secret_file "$c/carol-bind" "$(cat "$work/data/carol.pw")"
+    secret_file "$c/carol-new-bind" "$carol_new"
+  else
+    secret_file "$c/carol-bind" "$(cat "$work/data/carol.pw")$(totp_code "$wd/carol.totp")"
+    secret_file "$c/carol-new-bind" "$carol_new$(totp_code "$wd/carol.totp" 30)"
+  fi
+}
 
 # --- 6. Apache httpd --------------------------------------------------------------
 
@@ -639,7 +648,9 @@ EOF
 # --- 8. the clients against each server ---------------------------------------------
 
 # ldapcompare exits 6 for TRUE, 5 for FALSE, and with the result code of a
-# failure.
+# failure. It takes the value compared on its command line only, so alice's
+# password compared with userPassword shows in ps while it runs: a
+# password of this throw-away directory, which nothing else knows.
 compare_check() { # NAME URL DN PWFILE ENTRY ATTR VALUE
   local rc=0
   ldapcompare -x -H "$2" -D "$3" -y "$4" "$5" "$6:$7" >"$work/compare.out" 2>&1 || rc=$?
@@ -690,8 +701,7 @@ run_clients() { # SERVER URL
     >"$r/php" 2>"$r/php.err" || true
   "$python" "$work/ldap3_client.py" "$url" "$cert" "$base_dn" "$svc_dn" "$c/svc" "$alice_dn" "$c/alice" \
     alice@example.org >"$r/python3-ldap3" 2>"$r/python3-ldap3.err" || true
-  # carol's codes are computed now, the first for this step.
-  if [ "$s" = wicket ]; then creds wicket; fi
+  carol_creds "$s"
   "$python" "$work/pythonldap_client.py" "$url" "$carol_dn" "$c/carol-bind" "$c/carol-old" "$c/carol-new" \
     "$c/carol-new-bind" >"$r/python-ldap" 2>"$r/python-ldap.err" || true
 }
