@@ -657,6 +657,9 @@ compare_check() { # NAME URL DN PWFILE ENTRY ATTR VALUE
   case $rc in
     6) printf '%s\tTRUE\n' "$1" ;;
     5) printf '%s\tFALSE\n' "$1" ;;
+    32)
+      # noSuchObject names the closest entry that exists (RFC 4511 4.1.9).
+      printf '%s\trc=32, matched %s\n' "$1" "$(sed -n 's/^Matched DN: //p' "$work/compare.out")" ;;
     *) printf '%s\trc=%d\n' "$1" "$rc" ;;
   esac
 }
@@ -682,6 +685,7 @@ run_clients() { # SERVER URL
     compare_check member "$url" "$svc_dn" "$c/svc" "$group_dn" member "$alice_dn"
     compare_check non-member "$url" "$svc_dn" "$c/svc" "$group_dn" member "$bob_dn"
     compare_check missing "$url" "$svc_dn" "$c/svc" "$alice_dn" telephoneNumber "+1 555 0100"
+    compare_check missing-entry "$url" "$svc_dn" "$c/svc" "uid=nobody,$people" cn nobody
     compare_check password-service "$url" "$svc_dn" "$c/svc" "$alice_dn" userPassword "$(cat "$work/data/alice.pw")"
     compare_check password-self "$url" "$alice_dn" "$c/alice" "$alice_dn" userPassword "$(cat "$work/data/alice.pw")"
   } >"$r/ldapcompare"
@@ -717,6 +721,7 @@ result_name() {
     rc=17) echo "undefinedAttributeType (17)" ;;
     rc=18) echo "inappropriateMatching (18)" ;;
     rc=32) echo "noSuchObject (32)" ;;
+    rc=32,*) echo "noSuchObject (32)${1#rc=32}" ;;
     rc=49) echo "invalidCredentials (49)" ;;
     rc=50) echo "insufficientAccessRights (50)" ;;
     rc=53) echo "unwillingToPerform (53)" ;;
@@ -768,6 +773,7 @@ row() {
 row ldapcompare member "group's member: alice, a member" TRUE
 row ldapcompare non-member "group's member: bob, not a member" FALSE
 row ldapcompare missing "telephoneNumber, which alice lacks" rc=16
+row ldapcompare missing-entry "an entry that does not exist" "rc=32, matched $people"
 row ldapcompare password-service "alice's userPassword, as the service account" rc=50
 row ldapcompare password-self "alice's userPassword, as alice" rc=50 \
   "wicket never compares a secret; slapd compares the value with the stored {SSHA} string"
