@@ -335,9 +335,8 @@ EOF
 wk() { "$wicket" --config "$wd/wicket.toml" "$@"; }
 {
   # The same LDIF: each user signs in with the same primary password,
-  # stored as argon2id at the first bind.
-  # The import keeps uid, mail and the password; the names are set as
-  # the LDIF has them.
+  # stored as argon2id at the first bind. The import keeps uid, mail and
+  # the password; the names are set as the LDIF has them.
   wk user import "$work/data/people.ldif" &&
     wk user import --role service "$work/data/service.ldif" &&
     wk user set alice --display-name "Alice Liddell" --surname Liddell &&
