@@ -454,6 +454,10 @@ EOF
   for server in slapd wicket; do
     if [ "$server" = slapd ]; then url=$slapd_url; else url=$wicket_url; fi
     while IFS='|' read -r path require; do
+      # People only, as deploy/apache/wicket-dav.conf finds them: the
+      # service account (objectClass account on both) binds with its
+      # password alone and must not sign in. (wicket's example also
+      # excludes wicketRole=service, an attribute slapd does not know.)
       # server-status answers 200 with no file behind it: whatever reaches
       # the handler has passed the Require.
       cat <<EOF
@@ -462,7 +466,7 @@ EOF
     AuthType Basic
     AuthName "$server $path"
     AuthBasicProvider ldap
-    AuthLDAPURL "$url/$people?uid"
+    AuthLDAPURL "$url/$people?uid?sub?(objectClass=inetOrgPerson)"
     AuthLDAPBindDN "$svc_dn"
     AuthLDAPBindPassword "$(cat "$work/data/svc.pw")"
     $require
@@ -693,6 +697,7 @@ run_clients() { # SERVER URL
     http_check valid-user "$s" valid-user alice "$c/alice"
     http_check valid-user-wrong "$s" valid-user alice "$work/wrong.pw"
     http_check valid-user-unknown "$s" valid-user mallory "$c/alice"
+    http_check valid-user-service "$s" valid-user svc "$c/svc"
     http_check group-member "$s" ldap-group alice "$c/alice"
     http_check group-non-member "$s" ldap-group bob "$c/bob"
     http_check attribute-match "$s" ldap-attribute alice "$c/alice"
@@ -779,6 +784,7 @@ row ldapcompare password-self "alice's userPassword, as alice" rc=50 \
 row apache valid-user "Require valid-user, right password" 200
 row apache valid-user-wrong "Require valid-user, wrong password" 401
 row apache valid-user-unknown "Require valid-user, unknown user" 401
+row apache valid-user-service "Require valid-user, the service account's password" 401
 row apache group-member "Require ldap-group, member" 200
 row apache group-non-member "Require ldap-group, non-member" 401
 row apache attribute-match "Require ldap-attribute mail=, hers" 200
