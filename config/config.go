@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -268,9 +269,7 @@ func (c *Config) HashSlots() int {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.Listen == "" {
-		bad("listen: must be host:port")
-	}
+	checkAddress(bad, "listen", c.Listen)
 	if c.Database == "" {
 		bad("database: must be a file path")
 	}
@@ -351,6 +350,9 @@ func (c *Config) Validate() error {
 }
 
 func (t *TLS) validate(bad func(string, ...any)) {
+	if t.ListenLDAPS != "" {
+		checkAddress(bad, "tls.listen_ldaps", t.ListenLDAPS)
+	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		bad("tls.cert_file and tls.key_file: set both or neither")
 	}
@@ -370,6 +372,18 @@ func (t *TLS) validate(bad func(string, ...any)) {
 	needCert("listen_ldaps", t.ListenLDAPS != "")
 	needCert("require", t.Require)
 	needCert("client_ca_file", t.ClientCAFile != "")
+}
+
+// checkAddress refuses at load what net.Listen would refuse only at start,
+// so that `wicket config check` catches it.
+func checkAddress(bad func(string, ...any), name, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil || port == "" {
+		bad("%s: %q is not host:port (say 127.0.0.1:1389)", name, addr)
+	}
 }
 
 // CheckWritableDir is used before creating the database, for an error that
