@@ -48,7 +48,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short:         "LDAP authentication proxy with two-factor sign-in and app-specific passwords",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version (and -v), as `wicket version` without the details.
+		Version: buildVersion(),
 	}
+	root.SetVersionTemplate("wicket {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -61,6 +64,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newAuditCmd(g))
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g))
 	root.AddCommand(newBenchCmd(g))
+	root.AddCommand(newVersionCmd(g))
 	return root
 }
 
