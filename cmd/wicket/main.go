@@ -64,7 +64,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.AddCommand(newAuditCmd(g))
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g))
 	root.AddCommand(newBenchCmd(g))
-	root.AddCommand(newVersionCmd(g))
+	root.AddCommand(newVersionCmd(g), newConfigCmd(g))
 	return root
 }
 
