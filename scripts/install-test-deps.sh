@@ -30,6 +30,14 @@ php -r 'exit(function_exists("ldap_connect") ? 0 : 1);' >/dev/null 2>&1 || need+
 # The restore test backs up and restores the database as an administrator would.
 command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# The version tests build with make and read the commit with git.
+command -v make       >/dev/null 2>&1 || need+=(make)
+command -v git        >/dev/null 2>&1 || need+=(git)
+# deploy/systemd is checked with systemd's own tools (systemd-analyze,
+# systemd-sysusers, systemd-tmpfiles) and started under a real systemd in a
+# throwaway container (systemd-nspawn): nothing runs on the host's systemd.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v systemd-nspawn  >/dev/null 2>&1 || need+=(systemd-container)
 # ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
 ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
 # The system services that installing would bring: only those, never a

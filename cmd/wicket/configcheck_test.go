@@ -247,3 +247,14 @@ require = true
 		t.Errorf("mismatched pair: exit %d, stderr %q", o.code, o.stderr)
 	}
 }
+
+// The configuration deploy/systemd installs as /etc/wicket/wicket.toml
+// loads, and puts the database in the unit's state directory.
+func TestConfigCheck_TheServiceConfiguration(t *testing.T) {
+	o := checkRun(t, "--config", filepath.Join("..", "..", "deploy", "systemd", "wicket.toml"))
+	if o.code != 0 {
+		t.Fatalf("exit %d: %s", o.code, o.stderr)
+	}
+	wantLines(t, o.stdout, `^listen\s+ldap://127\.0\.0\.1:1389$`, `^database\s+/var/lib/wicket/wicket\.db \(`,
+		`^key_file\s+/var/lib/wicket/wicket\.key \(`)
+}
