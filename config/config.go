@@ -5,7 +5,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -20,7 +19,8 @@ import (
 type Config struct {
 	// Listen is the ldap:// address, host:port.
 	Listen string `toml:"listen"`
-	// Database is the SQLite file, created on first start.
+	// Database is the SQLite file, created by the server's first start or
+	// by wicket init, and by nothing else.
 	Database string `toml:"database"`
 	// KeyFile holds the server secret (app-password pepper, seed encryption
 	// key). Empty means "wicket.key" beside the database.
@@ -35,6 +35,10 @@ type Config struct {
 	Lockout Lockout `toml:"lockout"`
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
+
+	// Path is the file this configuration was read from; empty for the
+	// built-in defaults.
+	Path string `toml:"-"`
 }
 
 // Audit configures the audit trail of binds and changes.
@@ -214,6 +218,7 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return c, nil
 	}
+	c.Path = path
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
 		var perr toml.ParseError
@@ -370,21 +375,4 @@ func (t *TLS) validate(bad func(string, ...any)) {
 	needCert("listen_ldaps", t.ListenLDAPS != "")
 	needCert("require", t.Require)
 	needCert("client_ca_file", t.ClientCAFile != "")
-}
-
-// CheckWritableDir is used before creating the database, for an error that
-// names the setting rather than SQLite's "unable to open database file".
-func CheckWritableDir(path string) error {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil // created on open
-		}
-		return fmt.Errorf("database: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("database: %s is not a directory", dir)
-	}
-	return nil
 }

@@ -110,6 +110,7 @@ func TestExampleFile_IsTheDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	c.Path = "" // where it was read from, no setting
 	if got, want := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", *Default()); got != want {
 		t.Errorf("wicket.example.toml differs from the defaults:\n file:    %s\n default: %s", got, want)
 	}

@@ -349,3 +349,18 @@ func nullBlob(b []byte) any {
 	}
 	return b
 }
+
+// HoldsSecrets reports whether the database holds anything a new key file
+// would betray: a password hash, a sealed TOTP seed (opened only with the
+// key that sealed it) or an app password (its verifier derived with the
+// key's pepper). A database that does must never get a new key.
+func (s *Store) HoldsSecrets(ctx context.Context) (bool, error) {
+	var held bool
+	err := s.r.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM accounts WHERE password_hash <> '' OR length(totp_seed) > 0)
+		OR EXISTS (SELECT 1 FROM app_passwords)`).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %s: %w", s.path, err)
+	}
+	return held, nil
+}

@@ -46,9 +46,12 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
 		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
-tls.listen_ldaps when set. The database and the key file are created on first
-start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
-and closes the database cleanly. SIGHUP reads the TLS certificate, key and
+tls.listen_ldaps when set. On the first start, where neither the database
+nor the key file exists, both are created (their directories must exist).
+A key file without its database, a database that holds secrets without its
+key file, and an empty (0-byte) database are refused. SIGINT or SIGTERM
+stops accepting, lets operations in flight finish, and closes the database
+cleanly. SIGHUP reads the TLS certificate, key and
 client CA files and the key file again; connections already open keep theirs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -109,7 +112,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := openEnvFor(cfg, log)
+	e, err := openEnvFor(cfg, log, firstStart)
 	if err != nil {
 		return err
 	}
