@@ -42,6 +42,7 @@ func buildVersion() string {
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string
+	var fullCheck bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
@@ -49,7 +50,8 @@ func newServeCmd(g *globals) *cobra.Command {
 tls.listen_ldaps when set. On the first start, where neither the database
 nor the key file exists, both are created (their directories must exist).
 A key file without its database, a database that holds secrets without its
-key file, and an empty (0-byte) database are refused. SIGINT or SIGTERM
+key file, an empty (0-byte) database and one that PRAGMA quick_check (or
+integrity_check, with --integrity-check) finds damaged are refused. SIGINT or SIGTERM
 stops accepting, lets operations in flight finish, and closes the database
 cleanly. SIGHUP reads the TLS certificate, key and
 client CA files and the key file again; connections already open keep theirs.`,
@@ -65,10 +67,13 @@ client CA files and the key file again; connections already open keep theirs.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			serverProcs()
-			return serve(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()))
+			return serve(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()), serveOptions{fullCheck: fullCheck})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "ldap:// address, host:port (overrides the config file)")
+	cmd.Flags().BoolVar(&fullCheck, "integrity-check", false,
+		"check the database with PRAGMA integrity_check (every index against its table) before serving, "+
+			"instead of quick_check")
 	return cmd
 }
 
@@ -100,7 +105,13 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// serveOptions are the flags of serve that are no configuration.
+type serveOptions struct {
+	// fullCheck: PRAGMA integrity_check at start rather than quick_check.
+	fullCheck bool
+}
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serveOptions) error {
 	// From the start: a SIGHUP that arrives before the loop below must wait
 	// for it, not end the process.
 	hup := make(chan os.Signal, 1)
@@ -120,6 +131,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		e.Close()
 		log.Info("database closed")
 	}()
+	if err := checkDatabase(e, log, opts.fullCheck); err != nil {
+		return err
+	}
 	pruneCtx, stopPruning := context.WithCancel(context.Background())
 	pruned := make(chan struct{})
 	go func() {
@@ -230,6 +244,22 @@ wait:
 		}
 	}
 	return serveErr
+}
+
+// checkDatabase runs SQLite's check of the database before the first
+// client comes.
+func checkDatabase(e *env, log *slog.Logger, full bool) error {
+	start := time.Now()
+	check := "quick_check"
+	if full {
+		check = "integrity_check"
+	}
+	if err := e.store.CheckIntegrity(context.Background(), full); err != nil {
+		return err
+	}
+	log.Info("database checked", "database", e.cfg.Database, "check", check, "config", e.cfg.Path,
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 // serverTLS loads the [tls] section's files for the server.
