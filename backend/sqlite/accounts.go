@@ -294,6 +294,9 @@ func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.
 func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
 	// One conditional UPDATE: SQLite serialises writers, so of two callers
 	// with the same step only the first finds totp_last_step < step.
+	if err := s.CheckFile(); err != nil {
+		return false, err
+	}
 	res, err := s.advanceTOTPStep.ExecContext(ctx, step, id, step)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: advance totp step: %w", err)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
@@ -50,6 +51,15 @@ type Store struct {
 	// connection open for as long as it watches (walwatch.go).
 	wal *walWatch
 	pin *sql.Conn
+
+	// file is the database file as the writer opened it; lost, once set,
+	// refuses every write (filewatch.go).
+	file   os.FileInfo
+	lost   atomic.Pointer[FileLostError]
+	onLost func(error)
+	// walFile is the WAL this store's connections use, to tell it from
+	// another file's after a loss (SetAsideLostWAL).
+	walFile os.FileInfo
 }
 
 // Open opens the wicket database at path and migrates its schema to the
@@ -176,6 +186,11 @@ func open(abs string, fresh bool) (*Store, error) {
 	if err := s.checkDurability(ctx); err != nil {
 		return nil, err
 	}
+	// The writer has the file open: this is the file every write goes to,
+	// which CheckFile compares the path with (filewatch.go).
+	if s.file, err = os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
 	if !fresh {
 		var v int
 		if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
@@ -208,6 +223,8 @@ func open(abs string, fresh bool) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
 	s.wal = openWALWatch(abs)
+	// The pinned connection keeps the WAL in place for the store's life.
+	s.walFile, _ = os.Stat(abs + "-wal")
 	ok = true
 	return s, nil
 }
@@ -350,6 +367,11 @@ func mapErr(op string, err error) error {
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
+		return err
+	}
+	// Checked holding the write lock, before anything is written.
+	if err := s.CheckFile(); err != nil {
+		_ = tx.Rollback()
 		return err
 	}
 	if err := fn(tx); err != nil {

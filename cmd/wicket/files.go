@@ -51,7 +51,8 @@ func openFiles(cfg *config.Config, log *slog.Logger, mode filesMode) (*backend.K
 		case keyThere:
 			return nil, nil, fmt.Errorf("database %s does not exist, but the key file %s does: the database was "+
 				"deleted or moved, or the path is wrong (%s). Restore the database from a backup or correct the path; "+
-				"wicket does not start a new, empty database beside a key in use", dbPath, keyPath, configSource(cfg))
+				"wicket does not start a new, empty database beside a key in use%s",
+				dbPath, keyPath, configSource(cfg), staleWAL(dbPath))
 		case mode != firstStart:
 			return nil, nil, missingDatabase(cfg)
 		case envKeys:
@@ -146,6 +147,16 @@ func createFiles(cfg *config.Config, log *slog.Logger) (*backend.Keys, *sqlite.S
 		log.Info("created a new, empty database and its key file (back up both)", "database", dbPath, "key_file", keyPath)
 	}
 	return keys, store, nil
+}
+
+// staleWAL warns of a WAL left by a lost database, which SQLite would
+// apply to a file restored in its place.
+func staleWAL(db string) string {
+	if there, _ := exists(db + "-wal"); !there {
+		return ""
+	}
+	return fmt.Sprintf(". First move away %s-wal and %s-shm: they belong to the lost file, and SQLite would "+
+		"apply them to the restored one", db, db)
 }
 
 func exists(path string) (bool, error) {
