@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -209,6 +211,32 @@ func Default() *Config {
 		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
 		Audit:   Audit{Retention: Duration{90 * 24 * time.Hour}},
 	}
+}
+
+// PathEnv names the configuration file when --config does not.
+const PathEnv = "WICKET_CONFIG"
+
+// SystemPath is the configuration file read when neither --config nor
+// $WICKET_CONFIG names one, if it exists. A variable for tests.
+var SystemPath = "/etc/wicket/wicket.toml"
+
+// Find returns the configuration file to read when --config is not given:
+// $WICKET_CONFIG, else SystemPath when it exists, else "" (the built-in
+// defaults). So `wicket user add` run by hand reads the file the service
+// reads, instead of the defaults and another database. A SystemPath that
+// exists but cannot be looked at is an error, not a reason to fall back.
+func Find() (string, error) {
+	if p := os.Getenv(PathEnv); p != "" {
+		return p, nil
+	}
+	_, err := os.Stat(SystemPath)
+	switch {
+	case err == nil:
+		return SystemPath, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	}
+	return "", fmt.Errorf("config: %w", err)
 }
 
 // Load reads path over the defaults. An empty path returns the defaults.

@@ -190,9 +190,9 @@ func missingDatabase(cfg *config.Config) error {
 	if _, err := os.Stat(filepath.Dir(cfg.Database)); errors.Is(err, fs.ErrNotExist) {
 		where = ", nor does its directory"
 	}
-	return fmt.Errorf("database %s does not exist%s (%s). Check --db or --config; "+
+	return fmt.Errorf("database %s does not exist%s (%s). Check --db, --config or $%s; "+
 		"wicket serve creates the database on its first start, or run wicket init",
-		cfg.Database, where, configSource(cfg))
+		cfg.Database, where, configSource(cfg), config.PathEnv)
 }
 
 // configSource says where the paths came from, for an error about them.

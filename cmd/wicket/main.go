@@ -56,10 +56,11 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configPath, "config", "", "TOML configuration file")
+	pf.StringVar(&g.configPath, "config", "",
+		"TOML configuration file (default: $"+config.PathEnv+", else "+config.SystemPath+" if it exists)")
 	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
-	g.flags = pf
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
+	g.flags = pf
 
 	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
 	root.AddCommand(newAuditCmd(g), newInitCmd(g))
@@ -68,10 +69,19 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 }
 
 // load reads the configuration and applies the global flag overrides.
-// An empty --db is refused rather than taken for "not given": `--db "$DB"`
-// with DB unset must not fall back to another database.
+// An empty --config or --db is refused rather than taken for "not given":
+// `--db "$DB"` with DB unset must not fall back to another database.
 func (g *globals) load() (*config.Config, error) {
-	cfg, err := config.Load(g.configPath)
+	path := g.configPath
+	if !g.flags.Changed("config") {
+		var err error
+		if path, err = config.Find(); err != nil {
+			return nil, err
+		}
+	} else if path == "" {
+		return nil, errors.New("--config: empty path; name a configuration file, or leave the flag out")
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
