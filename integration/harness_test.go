@@ -71,6 +71,8 @@ type wicket struct {
 	done chan error
 	// stopped: the process has been stopped or killed (and waited for).
 	stopped bool
+	// serveArgs are flags of serve for the next start.
+	serveArgs []string
 }
 
 // testConfig keeps argon2id cheap so the suite stays fast; the parameters
@@ -119,7 +121,7 @@ func (w *wicket) start() {
 	t.Helper()
 	w.done = make(chan error, 1)
 	w.stopped = false
-	w.cmd = exec.Command(*wicketBin, "serve", "--config", w.cfg)
+	w.cmd = exec.Command(*wicketBin, append([]string{"serve", "--config", w.cfg}, w.serveArgs...)...)
 	stderr, err := w.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
