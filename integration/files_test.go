@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wicketldap/wicket/exop"
+	"github.com/wicketldap/wicket/internal/testutil"
 )
 
 // Issue 13, observations 1 to 3 (DESIGN.md, "Files are never made up"):
@@ -616,4 +617,38 @@ func TestFiles_DeletionNoticedWithoutAWrite(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// A first start cut short between the two files leaves a database that
+// holds no secret yet and no key: commands refuse it, the server makes the
+// key and starts, as the first start would have.
+func TestFiles_FirstStartCutShortGetsItsKeyFromTheServer(t *testing.T) {
+	dir := t.TempDir()
+	db, key := filepath.Join(dir, "wicket.db"), filepath.Join(dir, "wicket.key")
+	cfg := configFor(t, db, key)
+	if _, stderr, code := runIn(t, dir, nil, "", "--config", cfg, "init"); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, dir)
+	_, stderr, code := runIn(t, dir, nil, "", "--config", cfg, "user", "list")
+	if code == 0 || !strings.Contains(stderr, "key file "+key+" does not exist") || !strings.Contains(stderr, "holds no secret yet") {
+		t.Errorf("user list without the key of an empty database: exit %d, %q; want a refusal", code, stderr)
+	}
+	if after := tree(t, dir); after != before {
+		t.Fatalf("the refused command changed the directory:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	w := &wicket{t: t, dir: dir, cfg: cfg, logs: &testutil.SyncBuffer{}}
+	w.start()
+	t.Cleanup(w.stop)
+	if fi, err := os.Stat(key); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the server made no key file: %v, %v", fi, err)
+	}
+	if !strings.Contains(w.logs.String(), "the database holds no secret yet and had no key file: created a new one") {
+		t.Errorf("no warning of the new key:\n%s", w.logs.String())
+	}
+	alice := w.newUser("alice", true)
+	requireBind(t, w, alice, newStepCodes(t, alice).withCode(alice), 0)
 }
