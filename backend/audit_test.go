@@ -58,7 +58,7 @@ func (h *heldStore) InsertAudit(ctx context.Context, recs []backend.AuditRecord)
 // newAuditService is a Service the test closes itself.
 func newAuditService(t *testing.T, store backend.Store, opts backend.Options) *backend.Service {
 	t.Helper()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
+	keys, err := backend.CreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
 	if err != nil {
 		t.Fatal(err)
 	}

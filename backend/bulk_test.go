@@ -27,11 +27,11 @@ type sqliteFixture struct {
 func newSQLiteFixture(t *testing.T, opts backend.Options, wrap func(backend.Store) backend.Store) *sqliteFixture {
 	t.Helper()
 	dir := t.TempDir()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(dir, "wicket.key"))
+	keys, err := backend.CreateKeys(filepath.Join(dir, "wicket.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := sqlite.Open(filepath.Join(dir, "wicket.db"))
+	st, err := sqlite.Create(filepath.Join(dir, "wicket.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -48,10 +47,12 @@ type Keys struct {
 	current byte
 }
 
-// LoadOrCreateKeys reads the keys from $WICKET_KEYS or the file at path,
-// creating the file (mode 0600, directory 0700) on first start. A key file
-// readable by group or others is refused, as ssh refuses such a private key.
-func LoadOrCreateKeys(path string) (*Keys, error) {
+// LoadKeys reads the keys from $WICKET_KEYS or else the file at path. A
+// missing file is an error (wrapping fs.ErrNotExist), never a reason to make
+// one up: a new key cannot open the TOTP seeds or verify the app passwords
+// sealed under the old one. A key file readable by group or others is
+// refused, as ssh refuses such a private key.
+func LoadKeys(path string) (*Keys, error) {
 	if text, ok := os.LookupEnv(KeyEnv); ok {
 		k, err := parseKeys([]byte(text))
 		if err != nil {
@@ -60,12 +61,30 @@ func LoadOrCreateKeys(path string) (*Keys, error) {
 		return k, nil
 	}
 	text, err := readKeyFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		text, err = createKeyFile(path)
-	}
 	if err != nil {
 		return nil, err
 	}
+	return keysFromFile(path, text)
+}
+
+// CreateKeys writes a new random key file at path (mode 0600) and returns
+// its keys. It fails, wrapping fs.ErrExist, if the file exists, and creates
+// no directory. The file appears whole or not at all, so that a crash while
+// writing cannot leave a truncated key behind. It does not consult
+// $WICKET_KEYS: deciding whether a file is wanted is the caller's.
+func CreateKeys(path string) (*Keys, error) {
+	secret := make([]byte, serverSecretBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	text := []byte(base64.StdEncoding.EncodeToString(secret) + "\n")
+	if err := createFileAtomic(path, text); err != nil {
+		return nil, fmt.Errorf("key file: %w", err)
+	}
+	return keysFromFile(path, text)
+}
+
+func keysFromFile(path string, text []byte) (*Keys, error) {
 	k, err := parseKeys(text)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
@@ -93,32 +112,54 @@ func readKeyFile(path string) ([]byte, error) {
 	return buf[:n], nil
 }
 
-func createKeyFile(path string) ([]byte, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+// createFileAtomic writes data to a temporary file beside path and links it
+// to path, which fails if path exists: two processes racing on a first
+// start cannot overwrite each other's key.
+func createFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
+		return err
 	}
-	secret := make([]byte, serverSecretBytes)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
+		return err
 	}
-	text := []byte(base64.StdEncoding.EncodeToString(secret) + "\n")
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		// Another process created it first: use theirs.
-		return readKeyFile(path)
+	return syncDir(dir)
+}
+
+// writeTemp writes data to a new 0600 file in dir and syncs it.
+func writeTemp(dir string, data []byte) (string, error) {
+	tmp, err := os.CreateTemp(dir, ".wicket-keys-*")
+	if err != nil {
+		return "", err
+	}
+	name := tmp.Name()
+	err = tmp.Chmod(0o600)
+	if err == nil {
+		_, err = tmp.Write(data)
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
 	}
 	if err != nil {
-		return nil, err
+		os.Remove(name)
+		return "", err
 	}
-	if _, err := f.Write(text); err != nil {
-		f.Close()
-		return nil, err
+	return name, nil
+}
+
+// syncDir makes a new name in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return text, f.Close()
+	defer d.Close()
+	return d.Sync()
 }
 
 const ringHeader = "wicket-keys 2"
@@ -330,27 +371,12 @@ func (k *Keys) addRingKey() (byte, error) {
 }
 
 func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".wicket-keys-*")
+	tmp, err := writeTemp(filepath.Dir(path), data)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	defer os.Remove(tmp)
+	return os.Rename(tmp, path)
 }
 
 // RotateSeedKey adds a new TOTP-seed key to the ring and re-encrypts every

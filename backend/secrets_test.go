@@ -3,6 +3,8 @@ package backend_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,8 +16,8 @@ import (
 )
 
 func TestKeys_FileCreated0600AndGroupReadableRefused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "sub", "wicket.key")
-	if _, err := backend.LoadOrCreateKeys(path); err != nil {
+	path := filepath.Join(t.TempDir(), "wicket.key")
+	if _, err := backend.CreateKeys(path); err != nil {
 		t.Fatal(err)
 	}
 	st, err := os.Stat(path)
@@ -23,15 +25,51 @@ func TestKeys_FileCreated0600AndGroupReadableRefused(t *testing.T) {
 		t.Fatalf("key file mode %v, %v; want 0600", st.Mode().Perm(), err)
 	}
 	os.Chmod(path, 0o640)
-	if _, err := backend.LoadOrCreateKeys(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+	if _, err := backend.LoadKeys(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
 		t.Fatalf("a group-readable key file: %v, want a refusal naming chmod 600", err)
+	}
+}
+
+// A key is made only when asked for, never over another one and never in
+// a directory that does not exist; reading never makes one.
+func TestKeys_NeverMadeUp(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wicket.key")
+	if _, err := backend.LoadKeys(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("LoadKeys of a missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadKeys created %s", path)
+	}
+	if _, err := backend.CreateKeys(path); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	if _, err := backend.CreateKeys(path); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("CreateKeys over an existing key file: %v, want fs.ErrExist", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("the refused CreateKeys changed the key file")
+	}
+	if _, err := backend.LoadKeys(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := backend.CreateKeys(filepath.Join(dir, "missing", "wicket.key")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CreateKeys in a missing directory: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("CreateKeys created the missing directory")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("%d files left in the directory, want the key file alone: %v", len(entries), entries)
 	}
 }
 
 func TestKeys_FromTheEnvironmentWriteNoFile(t *testing.T) {
 	t.Setenv(backend.KeyEnv, "kfzCfV+Iv+ciOmfPlEOAqncZ47pziMFsvc70+piskSg=")
 	path := filepath.Join(t.TempDir(), "wicket.key")
-	keys, err := backend.LoadOrCreateKeys(path)
+	keys, err := backend.LoadKeys(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +82,7 @@ func TestKeys_FromTheEnvironmentWriteNoFile(t *testing.T) {
 		t.Errorf("rotation with keys from the environment succeeded; want a refusal")
 	}
 	t.Setenv(backend.KeyEnv, "not a key")
-	if _, err := backend.LoadOrCreateKeys(path); err == nil {
+	if _, err := backend.LoadKeys(path); err == nil {
 		t.Errorf("a malformed $%s was accepted", backend.KeyEnv)
 	}
 }
@@ -58,8 +96,11 @@ func TestRotateSeedKey_ReencryptsAndRunningServersFollow(t *testing.T) {
 	store := memstore.New()
 	clock := &clock{}
 	clock.unix.Store(1_700_000_000)
+	if _, err := backend.CreateKeys(path); err != nil {
+		t.Fatal(err)
+	}
 	open := func() *backend.Service {
-		keys, err := backend.LoadOrCreateKeys(path)
+		keys, err := backend.LoadKeys(path)
 		if err != nil {
 			t.Fatal(err)
 		}

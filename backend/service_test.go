@@ -42,7 +42,7 @@ func newFixture(t *testing.T, opts backend.Options) *fixture {
 // for tests that watch what reaches the store.
 func newFixtureOver(t *testing.T, opts backend.Options, wrap func(backend.Store) backend.Store) *fixture {
 	t.Helper()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
+	keys, err := backend.CreateKeys(filepath.Join(t.TempDir(), "wicket.key"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestSetPassword_RevokesAllAppPasswords(t *testing.T) {
 
 func TestArgon2Params_UsedAndUpgradedOnBind(t *testing.T) {
 	ctx := context.Background()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "k"))
+	keys, err := backend.CreateKeys(filepath.Join(t.TempDir(), "k"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -241,8 +241,11 @@ else
     close($_) or die "$!\n" for ($ldif, $names, $code, $others, $pwf, $svc);
   ' "$users" "$code_users" "$people" "$work")
   echo "generated $users users with {SSHA} passwords in $(since "$t") s" >&2
+  # Only init (or the server's first start) creates the database and key.
+  "$wicket" --config "$work/wicket.toml" init >"$work/import.log" 2>&1 ||
+    { cat "$work/import.log" >&2; die "wicket init failed"; }
   t=$(now)
-  "$wicket" --config "$work/wicket.toml" user import "$work/people.ldif" >"$work/import.log" 2>&1 ||
+  "$wicket" --config "$work/wicket.toml" user import "$work/people.ldif" >>"$work/import.log" 2>&1 ||
     { cat "$work/import.log" >&2; die "wicket user import failed"; }
   echo "imported $users users in $(since "$t") s" >&2
   "$wicket" --config "$work/wicket.toml" user add postfix --role service --password-stdin \

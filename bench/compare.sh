@@ -356,8 +356,11 @@ max_connections = $max_connections
 # every user from one address, as Dovecot and Postfix do, and is exempt from
 # the limits per address exactly as they are configured to be.
 EOF
+# Only init (or the server's first start) creates the database and key.
+"$wicket" --config "$wd/wicket.toml" init >"$wd/import.log" 2>&1 ||
+  { cat "$wd/import.log" >&2; die "wicket init failed"; }
 t=$(now)
-"$wicket" --config "$wd/wicket.toml" user import "$work/data/people.ldif" >"$wd/import.log" 2>&1 ||
+"$wicket" --config "$wd/wicket.toml" user import "$work/data/people.ldif" >>"$wd/import.log" 2>&1 ||
   { cat "$wd/import.log" >&2; die "wicket user import failed"; }
 t_import=$(since "$t")
 echo "wicket: $users users imported in $t_import s" >&2

@@ -5,6 +5,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,7 +22,8 @@ import (
 type Config struct {
 	// Listen is the ldap:// address, host:port.
 	Listen string `toml:"listen"`
-	// Database is the SQLite file, created on first start.
+	// Database is the SQLite file, created by the server's first start or
+	// by wicket init, and by nothing else.
 	Database string `toml:"database"`
 	// KeyFile holds the server secret (app-password pepper, seed encryption
 	// key). Empty means "wicket.key" beside the database.
@@ -36,6 +38,10 @@ type Config struct {
 	Lockout Lockout `toml:"lockout"`
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
+
+	// Path is the file this configuration was read from; empty for the
+	// built-in defaults.
+	Path string `toml:"-"`
 }
 
 // Audit configures the audit trail of binds and changes.
@@ -208,6 +214,32 @@ func Default() *Config {
 	}
 }
 
+// PathEnv names the configuration file when --config does not.
+const PathEnv = "WICKET_CONFIG"
+
+// SystemPath is the configuration file read when neither --config nor
+// $WICKET_CONFIG names one, if it exists. A variable for tests.
+var SystemPath = "/etc/wicket/wicket.toml"
+
+// Find returns the configuration file to read when --config is not given:
+// $WICKET_CONFIG, else SystemPath when it exists, else "" (the built-in
+// defaults). So `wicket user add` run by hand reads the file the service
+// reads, instead of the defaults and another database. A SystemPath that
+// exists but cannot be looked at is an error, not a reason to fall back.
+func Find() (string, error) {
+	if p := os.Getenv(PathEnv); p != "" {
+		return p, nil
+	}
+	_, err := os.Stat(SystemPath)
+	switch {
+	case err == nil:
+		return SystemPath, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	}
+	return "", fmt.Errorf("config: %w", err)
+}
+
 // Load reads path over the defaults. An empty path returns the defaults.
 // Unknown keys are errors: a misspelt setting must not be silently ignored.
 func Load(path string) (*Config, error) {
@@ -215,6 +247,7 @@ func Load(path string) (*Config, error) {
 	if path == "" {
 		return c, nil
 	}
+	c.Path = path
 	md, err := toml.DecodeFile(path, c)
 	if err != nil {
 		var perr toml.ParseError
@@ -384,21 +417,4 @@ func checkAddress(bad func(string, ...any), name, addr string) {
 	if err != nil || port == "" {
 		bad("%s: %q is not host:port (say 127.0.0.1:1389)", name, addr)
 	}
-}
-
-// CheckWritableDir is used before creating the database, for an error that
-// names the setting rather than SQLite's "unable to open database file".
-func CheckWritableDir(path string) error {
-	dir := filepath.Dir(path)
-	st, err := os.Stat(dir)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return nil // created on open
-		}
-		return fmt.Errorf("database: %w", err)
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("database: %s is not a directory", dir)
-	}
-	return nil
 }

@@ -110,6 +110,7 @@ func TestExampleFile_IsTheDefaults(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	c.Path = "" // where it was read from, no setting
 	if got, want := fmt.Sprintf("%+v", *c), fmt.Sprintf("%+v", *Default()); got != want {
 		t.Errorf("wicket.example.toml differs from the defaults:\n file:    %s\n default: %s", got, want)
 	}
@@ -187,5 +188,40 @@ func TestValidate_ListenAddresses(t *testing.T) {
 	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ListenLDAPS = "cert.pem", "key.pem", "1636"
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `tls.listen_ldaps: "1636" is not host:port`) {
 		t.Errorf("tls.listen_ldaps = 1636: got %v", err)
+	}
+}
+
+// The configuration file of a command run without --config is the one the
+// server reads: $WICKET_CONFIG, else the system file when it exists, else
+// none (the built-in defaults).
+func TestFind_EnvironmentThenSystemFileThenDefaults(t *testing.T) {
+	dir := t.TempDir()
+	system := filepath.Join(dir, "wicket.toml")
+	old := SystemPath
+	t.Cleanup(func() { SystemPath = old })
+	SystemPath = system
+	t.Setenv(PathEnv, "")
+
+	if p, err := Find(); err != nil || p != "" {
+		t.Errorf("no file, no variable: Find = %q, %v; want the defaults", p, err)
+	}
+	if err := os.WriteFile(system, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := Find(); err != nil || p != system {
+		t.Errorf("the system file present: Find = %q, %v; want %s", p, err, system)
+	}
+	t.Setenv(PathEnv, "/srv/wicket/other.toml")
+	if p, err := Find(); err != nil || p != "/srv/wicket/other.toml" {
+		t.Errorf("$%s set: Find = %q, %v; want its file", PathEnv, p, err)
+	}
+	// A system file that cannot be looked at is an error, not the defaults.
+	t.Setenv(PathEnv, "")
+	SystemPath = filepath.Join(system, "wicket.toml")
+	if p, err := Find(); err == nil {
+		t.Errorf("a system path that cannot be looked at: Find = %q; want an error", p)
+	}
+	if c, err := Load(system); err != nil || c.Path != system {
+		t.Errorf("Load(%s).Path = %q, %v", system, c.Path, err)
 	}
 }

@@ -32,11 +32,11 @@ type benchServer struct {
 func newBenchServer(b *testing.B) *benchServer {
 	b.Helper()
 	dir := b.TempDir()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(dir, "wicket.key"))
+	keys, err := backend.CreateKeys(filepath.Join(dir, "wicket.key"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := sqlite.Open(filepath.Join(dir, "wicket.db"))
+	store, err := sqlite.Create(filepath.Join(dir, "wicket.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -73,6 +73,8 @@ type wicket struct {
 	stopped bool
 	// bin is the binary to run, when not *wicketBin.
 	bin string
+	// serveArgs are flags of serve for the next start.
+	serveArgs []string
 }
 
 // testConfig keeps argon2id cheap so the suite stays fast; the parameters
@@ -125,7 +127,7 @@ func (w *wicket) start() {
 	if w.bin != "" {
 		bin = w.bin
 	}
-	w.cmd = exec.Command(bin, "serve", "--config", w.cfg)
+	w.cmd = exec.Command(bin, append([]string{"serve", "--config", w.cfg}, w.serveArgs...)...)
 	stderr, err := w.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

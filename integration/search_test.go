@@ -746,7 +746,7 @@ func dirAddAccounts(t *testing.T, w *wicket, prefix string, n int) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	keys, err := backend.LoadOrCreateKeys(cfg.KeyPath())
+	keys, err := backend.LoadKeys(cfg.KeyPath())
 	if err != nil {
 		t.Fatal(err)
 	}

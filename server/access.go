@@ -114,6 +114,11 @@ func (c *conn) backendResult(what string, err error) result {
 		return fail(ldap.LDAPResultUnwillingToPerform, "%s", backend.ErrSecondFactorRequired.Error())
 	case errors.Is(err, backend.ErrInvalidInput):
 		return fail(ldap.LDAPResultConstraintViolation, "%s", trimInvalid(err))
+	case errors.Is(err, backend.ErrUnavailable):
+		// Logged in full, as anything the administrator must mend; the
+		// client learns only that it may try again later.
+		c.srv.internal(c, what, err)
+		return fail(ldap.LDAPResultUnavailable, "the server cannot record changes now; try again later")
 	}
 	return c.srv.internal(c, what, err)
 }

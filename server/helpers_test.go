@@ -114,7 +114,7 @@ func withQueuedBinds() envOption {
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ctx := context.Background()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(t.TempDir(), "key"))
+	keys, err := backend.CreateKeys(filepath.Join(t.TempDir(), "key"))
 	if err != nil {
 		t.Fatal(err)
 	}

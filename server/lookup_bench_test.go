@@ -68,7 +68,7 @@ func testUserDN(name string) string { return "uid=" + name + ",ou=people," + tes
 func lookupServer(b *testing.B, n int) string {
 	b.Helper()
 	ctx := context.Background()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(b.TempDir(), "key"))
+	keys, err := backend.CreateKeys(filepath.Join(b.TempDir(), "key"))
 	if err != nil {
 		b.Fatal(err)
 	}

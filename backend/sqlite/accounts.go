@@ -296,6 +296,9 @@ func (s *Store) SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.
 func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error) {
 	// One conditional UPDATE: SQLite serialises writers, so of two callers
 	// with the same step only the first finds totp_last_step < step.
+	if err := s.CheckFile(); err != nil {
+		return false, err
+	}
 	res, err := s.advanceTOTPStep.ExecContext(ctx, step, id, step)
 	if err != nil {
 		return false, fmt.Errorf("sqlite: advance totp step: %w", err)
@@ -374,4 +377,19 @@ func nullBlob(b []byte) any {
 		return nil
 	}
 	return b
+}
+
+// HoldsSecrets reports whether the database holds anything a new key file
+// would betray: a password hash, a sealed TOTP seed (opened only with the
+// key that sealed it) or an app password (its verifier derived with the
+// key's pepper). A database that does must never get a new key.
+func (s *Store) HoldsSecrets(ctx context.Context) (bool, error) {
+	var held bool
+	err := s.r.QueryRowContext(ctx, `SELECT
+		EXISTS (SELECT 1 FROM accounts WHERE password_hash <> '' OR length(totp_seed) > 0)
+		OR EXISTS (SELECT 1 FROM app_passwords)`).Scan(&held)
+	if err != nil {
+		return false, fmt.Errorf("sqlite: %s: %w", s.path, err)
+	}
+	return held, nil
 }

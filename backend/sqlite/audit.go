@@ -94,6 +94,9 @@ func (s *Store) PruneAudit(ctx context.Context, before time.Time, limit int) (in
 	}
 	// DELETE … LIMIT needs a compile-time option; a subquery on the index
 	// of at bounds the statement all the same.
+	if err := s.CheckFile(); err != nil {
+		return 0, err
+	}
 	res, err := s.w.ExecContext(ctx,
 		`DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at < ? ORDER BY at LIMIT ?)`,
 		before.UnixNano(), limit)

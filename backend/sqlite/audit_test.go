@@ -41,7 +41,7 @@ func TestOpen_MigratesV3DatabaseWithAnAuditTable(t *testing.T) {
 // The audit table grows with every bind: listing one account's records and
 // pruning the oldest must go through an index, never a scan of the table.
 func TestAudit_QueriesUseTheIndexes(t *testing.T) {
-	s, err := Open(filepath.Join(t.TempDir(), "wicket.db"))
+	s, err := Create(filepath.Join(t.TempDir(), "wicket.db"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,11 +18,11 @@ import (
 // keyed derivation, the indexed lookup, the bookkeeping of its use.
 func BenchmarkAuthenticate_AppPassword(b *testing.B) {
 	dir := b.TempDir()
-	keys, err := backend.LoadOrCreateKeys(filepath.Join(dir, "wicket.key"))
+	keys, err := backend.CreateKeys(filepath.Join(dir, "wicket.key"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	store, err := sqlite.Open(filepath.Join(dir, "wicket.db"))
+	store, err := sqlite.Create(filepath.Join(dir, "wicket.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -59,7 +59,7 @@ func BenchmarkAuthenticate_AppPassword(b *testing.B) {
 // BenchmarkInsertAudit is the audit trail's cost per bind: records written
 // in the batches the recorder makes (1,024 when binds arrive fast).
 func BenchmarkInsertAudit(b *testing.B) {
-	store, err := sqlite.Open(filepath.Join(b.TempDir(), "wicket.db"))
+	store, err := sqlite.Create(filepath.Join(b.TempDir(), "wicket.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -86,7 +86,7 @@ func BenchmarkInsertAudit(b *testing.B) {
 // account's aliases: apply the logged change ("delta"), or read every
 // account again as it did before the log ("whole").
 func BenchmarkDirectory_UpdateAfterOneChange(b *testing.B) {
-	store, err := sqlite.Open(filepath.Join(b.TempDir(), "wicket.db"))
+	store, err := sqlite.Create(filepath.Join(b.TempDir(), "wicket.db"))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -54,7 +54,7 @@ func TestOpen_MigratesV2DatabaseWithCleanFailureRecords(t *testing.T) {
 // next read of the account sees the lock gone.
 func TestUnlockAccount_FromAnotherOpenIsSeenAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wicket.db")
-	server, err := Open(path)
+	server, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}

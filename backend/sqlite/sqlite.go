@@ -7,11 +7,13 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
 
@@ -49,30 +51,110 @@ type Store struct {
 	// connection open for as long as it watches (walwatch.go).
 	wal *walWatch
 	pin *sql.Conn
+
+	// file is the database file as the writer opened it; lost, once set,
+	// refuses every write (filewatch.go).
+	file   os.FileInfo
+	lost   atomic.Pointer[FileLostError]
+	onLost func(error)
+	// walFile is the WAL this store's connections use, to tell it from
+	// another file's after a loss (SetAsideLostWAL).
+	walFile os.FileInfo
 }
 
-// Open opens the database at path, creating the file (0600) and its
-// directory (0700) if missing, and migrates its schema to the version this
-// binary knows.
+// Open opens the wicket database at path and migrates its schema to the
+// version this binary knows. The file must exist and hold a wicket schema:
+// a missing file, an empty one (SQLite would take it for a new database)
+// or a SQLite file of something else is refused, so that a wrong path can
+// never turn into a new, empty directory of accounts. Create makes a new
+// database.
 func Open(path string) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: database path %q: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o700); err != nil {
-		return nil, fmt.Errorf("sqlite: create database directory: %w", err)
+	st, err := os.Stat(abs)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("sqlite: database %s does not exist: %w", abs, fs.ErrNotExist)
+	case err != nil:
+		return nil, fmt.Errorf("sqlite: database: %w", err)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("sqlite: database %s is not a regular file", abs)
+	case st.Size() == 0:
+		return nil, fmt.Errorf("sqlite: database %s: %w", abs, ErrEmptyFile)
 	}
-	// SQLite would create a missing file with the process umask, which
-	// usually leaves password hashes and sealed seeds world-readable. The
-	// WAL and shared-memory files inherit the mode of this file.
-	f, err := os.OpenFile(abs, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: open database file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("sqlite: open database file: %w", err)
-	}
+	return open(abs, false)
+}
 
+// ErrEmptyFile is returned by Open for a database file of 0 bytes. SQLite
+// would treat it as a new database; a wicket database never is empty (its
+// first page is written when it is created), so the file was truncated or
+// made by something else, and starting on it would serve no accounts.
+var ErrEmptyFile = errors.New("the file is empty (0 bytes), so it is not a wicket database; restore the database from a backup")
+
+// ErrNotWicket is returned by Open for a SQLite file without a wicket
+// schema: migrating it would write wicket's tables into another program's
+// database, or make a new directory of accounts out of a wrong path.
+var ErrNotWicket = errors.New("the file holds no wicket schema (PRAGMA user_version is 0), so it is not a wicket database")
+
+// Create makes a new, empty wicket database at path (mode 0600) and opens
+// it. It fails, wrapping fs.ErrExist, when a file is there, and creates no
+// directory. The database is built under a temporary name and linked into
+// place when complete, so that path never holds a half-made database and
+// two processes racing to create it cannot both succeed.
+func Create(path string) (*Store, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: database path %q: %w", path, err)
+	}
+	dir := filepath.Dir(abs)
+	if st, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("sqlite: database directory: %w", err)
+	} else if !st.IsDir() {
+		return nil, fmt.Errorf("sqlite: database directory %s is not a directory", dir)
+	}
+	if _, err := os.Lstat(abs); err == nil {
+		return nil, fmt.Errorf("sqlite: database %s: %w", abs, fs.ErrExist)
+	}
+	// CreateTemp makes the file 0600; SQLite would otherwise create it with
+	// the process umask, which usually leaves password hashes and sealed
+	// seeds world-readable. The WAL and shared-memory files inherit the
+	// mode of this file.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(abs)+".new-*")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: create database: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: create database: %w", err)
+	}
+	s, err := open(tmp, true)
+	if err != nil {
+		return nil, err
+	}
+	// The last connection to close checkpoints the WAL into the file and
+	// removes it: what is linked into place is the whole database.
+	if err := s.Close(); err != nil {
+		return nil, fmt.Errorf("sqlite: create database: %w", err)
+	}
+	if _, err := os.Stat(tmp + "-wal"); err == nil {
+		os.Remove(tmp + "-shm")
+		return nil, fmt.Errorf("sqlite: create database: the WAL of %s was not checkpointed", tmp)
+	}
+	if err := os.Link(tmp, abs); err != nil {
+		return nil, fmt.Errorf("sqlite: create database: %w", err)
+	}
+	if err := syncDir(dir); err != nil {
+		return nil, fmt.Errorf("sqlite: create database: %w", err)
+	}
+	return Open(abs)
+}
+
+// open opens the file at abs; fresh allows a file without a schema, the
+// one Create has just made.
+func open(abs string, fresh bool) (*Store, error) {
 	s := &Store{path: abs}
 	ok := false
 	defer func() {
@@ -81,6 +163,7 @@ func Open(path string) (*Store, error) {
 		}
 	}()
 
+	var err error
 	s.w, err = sql.Open("sqlite3", dsn(abs, false))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open writer: %w", err)
@@ -93,6 +176,20 @@ func Open(path string) (*Store, error) {
 	ctx := context.Background()
 	if err := s.checkDurability(ctx); err != nil {
 		return nil, err
+	}
+	// The writer has the file open: this is the file every write goes to,
+	// which CheckFile compares the path with (filewatch.go).
+	if s.file, err = os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	if !fresh {
+		var v int
+		if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+		}
+		if v == 0 {
+			return nil, fmt.Errorf("sqlite: database %s: %w", abs, ErrNotWicket)
+		}
 	}
 	if err := migrate(ctx, s.w, migrations); err != nil {
 		return nil, err
@@ -117,6 +214,8 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open readers: %w", err)
 	}
 	s.wal = openWALWatch(abs)
+	// The pinned connection keeps the WAL in place for the store's life.
+	s.walFile, _ = os.Stat(abs + "-wal")
 	ok = true
 	return s, nil
 }
@@ -126,8 +225,8 @@ func Open(path string) (*Store, error) {
 // on its own and each must come up with the same settings.
 func dsn(abs string, readOnly bool) string {
 	q := url.Values{}
-	// The file already exists (created above with 0600); mode=rw stops
-	// SQLite from creating one with other permissions if it vanishes.
+	// The file already exists (Open checks it; Create makes it 0600);
+	// mode=rw stops SQLite from creating one if it vanishes.
 	q.Set("mode", "rw")
 	q.Set("_journal_mode", "WAL")
 	// Under WAL, NORMAL can lose the last commits on power loss: a revoked
@@ -253,6 +352,11 @@ func mapErr(op string, err error) error {
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
+		return err
+	}
+	// Checked holding the write lock, before anything is written.
+	if err := s.CheckFile(); err != nil {
+		_ = tx.Rollback()
 		return err
 	}
 	if err := fn(tx); err != nil {

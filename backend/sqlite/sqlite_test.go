@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,7 +26,7 @@ func TestConformance(t *testing.T) {
 
 func openTemp(t *testing.T) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "wicket.db"))
+	s, err := Create(filepath.Join(t.TempDir(), "wicket.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,39 +85,86 @@ func seedAccount(t *testing.T, s *Store, name string) *backend.Account {
 	return a
 }
 
-func TestOpen_MigratesEmptyFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "wicket.db")
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
+// Open never makes a database up: not for a missing path, nor from an
+// empty file or another program's SQLite file, which SQLite would happily
+// take for a new database. Nothing is left behind.
+func TestOpen_RefusesWhatIsNoWicketDatabase(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := Open(path)
-	if err != nil {
+	other := filepath.Join(dir, "other.db")
+	db := rawDB(t, other)
+	if _, err := db.Exec(`CREATE TABLE notes (x TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	if v := userVersion(t, s.r); v != len(migrations) {
-		t.Fatalf("user_version = %d, want %d", v, len(migrations))
+	db.Close()
+	text := filepath.Join(dir, "wicket.toml")
+	if err := os.WriteFile(text, []byte("listen = \"127.0.0.1:1389\"\n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
-	for _, table := range []string{"accounts", "app_passwords", "aliases", "groups", "group_members"} {
-		if !tableExists(t, s.r, table) {
-			t.Errorf("table %s missing", table)
-		}
+	before := listDir(t, dir)
+	for _, c := range []struct {
+		name, path string
+		want       error
+		says       string
+	}{
+		{"missing", filepath.Join(dir, "wicket.db"), fs.ErrNotExist, "does not exist"},
+		{"missing directory", filepath.Join(dir, "nowhere", "wicket.db"), fs.ErrNotExist, "does not exist"},
+		{"empty", empty, ErrEmptyFile, "0 bytes"},
+		{"another program's", other, ErrNotWicket, "not a wicket database"},
+		{"not SQLite", text, nil, "not a database"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s, err := Open(c.path)
+			if err == nil {
+				s.Close()
+				t.Fatalf("Open(%s) succeeded", c.path)
+			}
+			if c.want != nil && !errors.Is(err, c.want) {
+				t.Errorf("Open: %v, want %v", err, c.want)
+			}
+			if !strings.Contains(err.Error(), c.says) || !strings.Contains(err.Error(), c.path) {
+				t.Errorf("Open: %q, want the path and %q", err, c.says)
+			}
+		})
+	}
+	if after := listDir(t, dir); after != before {
+		t.Errorf("the refused opens changed the directory:\nbefore %s\nafter  %s", before, after)
+	}
+	if v := userVersion(t, rawDB(t, other)); v != 0 {
+		t.Errorf("another program's database was migrated to version %d", v)
 	}
 }
 
-func TestOpen_CreatesFile0600AndDirectory0700(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "var", "lib", "wicket")
+// listDir is the names, sizes and modes in dir, to compare.
+func listDir(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %v; ", e.Name(), fi.Size(), fi.Mode())
+	}
+	return b.String()
+}
+
+func TestCreate_File0600OnlyWhereNothingIs(t *testing.T) {
+	dir := t.TempDir()
 	path := filepath.Join(dir, "wicket.db")
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	seedAccount(t, s, "alice")
-
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("directory: %v, %v; want mode 0700", fi.Mode(), err)
-	}
 	// The WAL holds the same secrets as the database until a checkpoint.
 	for _, p := range []string{path, path + "-wal", path + "-shm"} {
 		fi, err := os.Stat(p)
@@ -128,11 +176,32 @@ func TestOpen_CreatesFile0600AndDirectory0700(t *testing.T) {
 			t.Errorf("%s: mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
 		}
 	}
+	// No temporary file of the creation is left.
+	if entries, _ := os.ReadDir(dir); len(entries) != 3 {
+		t.Errorf("files beside the database: %v, want the database, its WAL and its index", entries)
+	}
+
+	if _, err := Create(path); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Create over an existing database: %v, want fs.ErrExist", err)
+	}
+	if got, err := s.AccountByName(t.Context(), "alice"); err != nil || got.Name != "alice" {
+		t.Errorf("the database after a refused Create: %v, %v", got, err)
+	}
+	missing := filepath.Join(dir, "var", "lib", "wicket")
+	if _, err := Create(filepath.Join(missing, "wicket.db")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Create in a missing directory: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "var")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Create made the missing directory")
+	}
 }
 
 func TestOpen_PathWithURICharacters(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "odd ?dir#%41", "wicket.db")
-	s, err := Open(path)
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +220,7 @@ func TestOpen_PathWithURICharacters(t *testing.T) {
 
 func TestOpen_ReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wicket.db")
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -344,7 +413,7 @@ func TestOpen_MigrationGivesEachRowItsOwnUUID(t *testing.T) {
 
 func TestOpen_RefusesNewerSchema(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wicket.db")
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -630,7 +699,7 @@ func TestDirectory_DoesNotWaitForTheWriter(t *testing.T) {
 
 func TestClose_FinalizesAndCheckpoints(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wicket.db")
-	s, err := Open(path)
+	s, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -682,5 +751,25 @@ func TestDirectoryChanges_SmallChangeIsADelta(t *testing.T) {
 	ch2, err := s.DirectoryChanges(ctx, ch.Mark)
 	if err != nil || ch2 == nil || len(ch2.Accounts) != 0 || ch2.Mark != ch.Mark {
 		t.Errorf("nothing changed since: %+v, %v", ch2, err)
+	}
+}
+
+func TestHoldsSecrets(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	if held, err := s.HoldsSecrets(t.Context()); err != nil || held {
+		t.Fatalf("a new database: HoldsSecrets = %v, %v; want false", held, err)
+	}
+	a := &backend.Account{Name: "nopass", Role: backend.RoleUser, AppPasswordSalt: []byte("salt"),
+		CreatedAt: t0, PasswordChangedAt: t0}
+	if err := s.CreateAccount(t.Context(), a); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := s.HoldsSecrets(t.Context()); err != nil || held {
+		t.Fatalf("an account without password or seed: HoldsSecrets = %v, %v; want false", held, err)
+	}
+	seedAccount(t, s, "alice")
+	if held, err := s.HoldsSecrets(t.Context()); err != nil || !held {
+		t.Fatalf("an account with a password hash: HoldsSecrets = %v, %v; want true", held, err)
 	}
 }

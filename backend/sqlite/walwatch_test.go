@@ -17,7 +17,7 @@ import (
 // without a query while nothing commits.
 func TestGeneration_SeesAnotherProcessesWriteAtOnce(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "wicket.db")
-	server, err := Open(path)
+	server, err := Create(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestGeneration_SeesAnotherProcessesWriteAtOnce(t *testing.T) {
 }
 
 func BenchmarkGeneration_Unchanged(b *testing.B) {
-	s, err := Open(filepath.Join(b.TempDir(), "wicket.db"))
+	s, err := Create(filepath.Join(b.TempDir(), "wicket.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func BenchmarkGeneration_Unchanged(b *testing.B) {
 func TestGeneration_RestoredBackupNeverRepeatsOne(t *testing.T) {
 	dir := t.TempDir()
 	live := filepath.Join(dir, "wicket.db")
-	s, err := Open(live)
+	s, err := Create(live)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,10 @@ func newCLI(t *testing.T, extraConfig string) *cli {
 	if err := os.WriteFile(cfg, []byte(cheapArgon2+extraConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return &cli{t: t, config: cfg, db: filepath.Join(dir, "wicket.db")}
+	c := &cli{t: t, config: cfg, db: filepath.Join(dir, "wicket.db")}
+	// As an administrator's first step: no other command creates the files.
+	c.ok("", "init")
+	return c
 }
 
 type outcome struct {

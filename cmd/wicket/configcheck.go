@@ -41,7 +41,7 @@ looked at, as a reload or a restart would find them.`,
 			if err != nil {
 				return configErrors(cmd.ErrOrStderr(), err)
 			}
-			check := checkConfig(cfg, g.configPath)
+			check := checkConfig(cfg, cfg.Path)
 			if len(check.errors) > 0 {
 				return configErrors(cmd.ErrOrStderr(), errors.Join(check.errors...))
 			}

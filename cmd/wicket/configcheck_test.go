@@ -129,12 +129,12 @@ retention = "30d"
 func TestConfigCheck_LeavesTheDatabaseAndKeyAlone(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "wicket.db")
-	store, err := sqlite.Open(db)
+	store, err := sqlite.Create(db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store.Close()
-	if _, err := backend.LoadOrCreateKeys(filepath.Join(dir, "wicket.key")); err != nil {
+	if _, err := backend.CreateKeys(filepath.Join(dir, "wicket.key")); err != nil {
 		t.Fatal(err)
 	}
 	cfg := writeConfig(t, dir, `database = "`+db+`"`)

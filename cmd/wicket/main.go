@@ -24,6 +24,9 @@ type globals struct {
 	configPath string
 	db         string
 	json       bool
+	// flags holds the flags above, to tell one given empty from one not
+	// given.
+	flags interface{ Changed(name string) bool }
 }
 
 func main() {
@@ -56,12 +59,14 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
-	pf.StringVar(&g.configPath, "config", "", "TOML configuration file")
+	pf.StringVar(&g.configPath, "config", "",
+		"TOML configuration file (default: $"+config.PathEnv+", else "+config.SystemPath+" if it exists)")
 	pf.StringVar(&g.db, "db", "", "SQLite database (overrides the config file)")
 	pf.BoolVar(&g.json, "json", false, "print JSON for scripts")
+	g.flags = pf
 
 	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
-	root.AddCommand(newAuditCmd(g))
+	root.AddCommand(newAuditCmd(g), newInitCmd(g))
 	root.AddCommand(newBackupCmd(g), newRestoreCmd(g))
 	root.AddCommand(newBenchCmd(g))
 	root.AddCommand(newVersionCmd(g), newConfigCmd(g))
@@ -69,12 +74,26 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 }
 
 // load reads the configuration and applies the global flag overrides.
+// An empty --config or --db is refused rather than taken for "not given":
+// `--db "$DB"` with DB unset must not fall back to another database.
 func (g *globals) load() (*config.Config, error) {
-	cfg, err := config.Load(g.configPath)
+	path := g.configPath
+	if !g.flags.Changed("config") {
+		var err error
+		if path, err = config.Find(); err != nil {
+			return nil, err
+		}
+	} else if path == "" {
+		return nil, errors.New("--config: empty path; name a configuration file, or leave the flag out")
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if g.db != "" {
+	if g.flags.Changed("db") {
+		if g.db == "" {
+			return nil, errors.New("--db: empty path; name the database file, or leave the flag out")
+		}
 		cfg.Database = g.db
 	}
 	if err := cfg.Validate(); err != nil {
@@ -107,27 +126,25 @@ func (g *globals) open(log *slog.Logger) (*env, error) {
 // openEnv opens the database for a command, which exits right after: a
 // change's audit record is written in the transaction of the change, a
 // refused one's when the command closes the env, and only warnings (an
-// audit record that could not be written) are logged, on stderr.
+// audit record that could not be written) are logged, on stderr. The
+// database and the key file must exist: a command creates neither.
 func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	return openEnvFor(cfg, log)
+	return openEnvFor(cfg, log, existingFiles)
 }
 
-// openEnvFor opens the database.
-func openEnvFor(cfg *config.Config, log *slog.Logger) (*env, error) {
-	if err := config.CheckWritableDir(cfg.Database); err != nil {
-		return nil, err
-	}
-	keys, err := backend.LoadOrCreateKeys(cfg.KeyPath())
+// openEnvFor opens the database and the key file as mode allows (files.go).
+func openEnvFor(cfg *config.Config, log *slog.Logger, mode filesMode) (*env, error) {
+	keys, store, err := openFiles(cfg, log, mode)
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(cfg.Database)
-	if err != nil {
-		return nil, fmt.Errorf("database %s: %w", cfg.Database, err)
-	}
+	return newEnv(cfg, log, keys, store), nil
+}
+
+func newEnv(cfg *config.Config, log *slog.Logger, keys *backend.Keys, store *sqlite.Store) *env {
 	svc := backend.New(store, keys, backend.Options{
 		Argon2: backend.Argon2Params{MemoryKiB: cfg.Argon2.MemoryKiB, Time: cfg.Argon2.Time,
 			Threads: cfg.Argon2.Threads},
@@ -139,7 +156,7 @@ func openEnvFor(cfg *config.Config, log *slog.Logger) (*env, error) {
 		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
 	})
-	return &env{cfg: cfg, store: store, keys: keys, svc: svc}, nil
+	return &env{cfg: cfg, store: store, keys: keys, svc: svc}
 }
 
 // printJSON writes v as indented JSON.

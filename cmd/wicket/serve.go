@@ -28,13 +28,20 @@ const auditPruneInterval = time.Hour
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string
+	var fullCheck bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
 		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
-tls.listen_ldaps when set. The database and the key file are created on first
-start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
-and closes the database cleanly. SIGHUP reads the TLS certificate, key and
+tls.listen_ldaps when set. On the first start, where neither the database
+nor the key file exists, both are created (their directories must exist).
+A key file without its database, a database that holds secrets without its
+key file, an empty (0-byte) database and one that PRAGMA quick_check (or
+integrity_check, with --integrity-check) finds damaged are refused. If the
+database file is deleted or replaced while serving, writes are refused
+(binds that must record something answer unavailable) until a restart.
+SIGINT or SIGTERM stops accepting, lets operations in flight finish, and
+closes the database cleanly. SIGHUP reads the TLS certificate, key and
 client CA files and the key file again; connections already open keep theirs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,10 +55,13 @@ client CA files and the key file again; connections already open keep theirs.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			serverProcs()
-			return serve(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()))
+			return serve(ctx, cfg, newLogger(cfg, cmd.ErrOrStderr()), serveOptions{fullCheck: fullCheck})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "ldap:// address, host:port (overrides the config file)")
+	cmd.Flags().BoolVar(&fullCheck, "integrity-check", false,
+		"check the database with PRAGMA integrity_check (every index against its table) before serving, "+
+			"instead of quick_check")
 	return cmd
 }
 
@@ -83,7 +93,17 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// serveOptions are the flags of serve that are no configuration.
+type serveOptions struct {
+	// fullCheck: PRAGMA integrity_check at start rather than quick_check.
+	fullCheck bool
+}
+
+// fileCheckInterval is how often the server looks whether its database
+// file was deleted or replaced, besides before every write.
+const fileCheckInterval = 5 * time.Second
+
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serveOptions) error {
 	// From the start: a SIGHUP that arrives before the loop below must wait
 	// for it, not end the process.
 	hup := make(chan os.Signal, 1)
@@ -95,14 +115,24 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	e, err := openEnvFor(cfg, log)
+	e, err := openEnvFor(cfg, log, firstStart)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		e.Close()
 		log.Info("database closed")
+		if moved, err := e.store.SetAsideLostWAL(); err != nil {
+			log.Error("the WAL of the lost database file is still in place: move it away before putting a database there",
+				"wal", e.cfg.Database+"-wal", "err", err)
+		} else if moved != "" {
+			log.Error("the WAL of the lost database file was set aside, so that SQLite does not apply it to the next "+
+				"file put in its place", "database", e.cfg.Database, "moved_to", moved)
+		}
 	}()
+	if err := checkDatabase(e, log, opts.fullCheck); err != nil {
+		return err
+	}
 	pruneCtx, stopPruning := context.WithCancel(context.Background())
 	pruned := make(chan struct{})
 	go func() {
@@ -110,6 +140,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		var wg sync.WaitGroup
 		wg.Go(func() { e.svc.KeepAudit(pruneCtx, cfg.Audit.Retention.Duration, auditPruneInterval) })
 		wg.Go(func() { e.svc.KeepDirectoryLog(pruneCtx, auditPruneInterval) })
+		wg.Go(func() { watchFile(pruneCtx, e) })
 		wg.Wait()
 	}()
 	// Deferred after the close above, so it runs before it.
@@ -213,6 +244,43 @@ wait:
 		}
 	}
 	return serveErr
+}
+
+// checkDatabase runs SQLite's check of the database before the first
+// client comes, and arranges for a loud error once the file is lost.
+func checkDatabase(e *env, log *slog.Logger, full bool) error {
+	start := time.Now()
+	check := "quick_check"
+	if full {
+		check = "integrity_check"
+	}
+	if err := e.store.CheckIntegrity(context.Background(), full); err != nil {
+		return err
+	}
+	log.Info("database checked", "database", e.cfg.Database, "check", check, "config", e.cfg.Path,
+		"took", time.Since(start).Round(time.Millisecond))
+	e.store.OnFileLost(func(err error) {
+		log.Error("the database file was deleted or replaced: writes are refused until wicket is restarted on the restored file; "+
+			"binds that must record something answer unavailable", "database", e.cfg.Database, "err", err)
+	})
+	return nil
+}
+
+// watchFile notices a deleted or replaced database file while nothing
+// writes; a write notices it first.
+func watchFile(ctx context.Context, e *env) {
+	t := time.NewTicker(fileCheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if e.store.CheckFile() != nil {
+				return
+			}
+		}
+	}
 }
 
 // serverTLS loads the [tls] section's files for the server.
