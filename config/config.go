@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,6 +37,19 @@ type Config struct {
 	Lockout Lockout `toml:"lockout"`
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
+	HTTP    HTTP    `toml:"http"`
+}
+
+// HTTP is the optional listener of /metrics (Prometheus) and /healthz.
+type HTTP struct {
+	// Listen is its address, host:port; empty means no such listener.
+	Listen string `toml:"listen"`
+	// AllowRemote lets Listen be an address other than loopback. /metrics
+	// shows anyone who can reach it how many binds succeed and fail, from
+	// which kind of client and when, and /healthz whether the database
+	// takes writes: off by default, like every way of watching the
+	// server's activity from outside the host.
+	AllowRemote bool `toml:"allow_remote"`
 }
 
 // Audit configures the audit trail of binds and changes.
@@ -344,6 +359,7 @@ func (c *Config) Validate() error {
 		bad("limits.max_connections_per_network: must be 0 (no cap) or more")
 	}
 	c.Lockout.validate(bad)
+	c.HTTP.validate(bad)
 	if c.Audit.Retention.Duration < 0 {
 		bad("audit.retention: must be 0 (keep for ever) or a positive duration")
 	}
@@ -370,6 +386,36 @@ func (t *TLS) validate(bad func(string, ...any)) {
 	needCert("listen_ldaps", t.ListenLDAPS != "")
 	needCert("require", t.Require)
 	needCert("client_ca_file", t.ClientCAFile != "")
+}
+
+func (h *HTTP) validate(bad func(string, ...any)) {
+	if h.Listen == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		bad("http.listen: %q is not host:port", h.Listen)
+		return
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
+		bad("http.listen: %q has no valid port", h.Listen)
+		return
+	}
+	if !h.AllowRemote && !loopbackHost(host) {
+		bad("http.listen: %q is not a loopback address; /metrics shows anyone who can reach it how many binds "+
+			"succeed and fail, and when. Use 127.0.0.1 or [::1] (with a scraper on this host or a proxy), "+
+			"or set http.allow_remote = true to serve it there anyway", h.Listen)
+	}
+}
+
+// loopbackHost reports whether a listen address's host is loopback only:
+// "localhost", or a loopback IP. An empty host is every interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }
 
 // CheckWritableDir is used before creating the database, for an error that
