@@ -14,12 +14,14 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/config"
+	"github.com/wicketldap/wicket/metrics"
 	"github.com/wicketldap/wicket/server"
 )
 
@@ -148,6 +150,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("lockout.trusted_clients: %w", err)
 	}
+	// Counted only when someone can read them.
+	var met *metrics.Metrics
+	var observer server.Observer
+	if cfg.HTTP.Listen != "" {
+		met = metrics.New(buildVersion())
+		observer = met
+	}
 	srv, err := server.New(server.Config{
 		BaseDN:                   cfg.BaseDN,
 		MaxMessageBytesAnonymous: cfg.Limits.MaxMessageBytesAnonymous,
@@ -164,6 +173,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		Logger:                   log,
 		Version:                  buildVersion(),
 		TLS:                      tlsCfg,
+		Observer:                 observer,
 
 		// What clients other than the trusted ones may hold.
 		ReservedConnections:        cfg.Limits.ReservedConnections,
@@ -186,16 +196,59 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 		listening = append(listening, "ldaps_addr", "ldaps://"+ls.Addr().String())
 	}
+	// up counts the LDAP listeners serving; stopping is set once the server
+	// starts shutting down. Both are for /healthz.
+	var up atomic.Int32
+	var stopping atomic.Bool
+	want := int32(1)
+	if ls != nil {
+		want++
+	}
+	if met != nil {
+		lh, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			l.Close()
+			if ls != nil {
+				ls.Close()
+			}
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		met.Watch(srv.Stats, e.svc.Stats)
+		health := func(ctx context.Context) error {
+			if stopping.Load() {
+				return errors.New("shutting down")
+			}
+			if n := up.Load(); n < want {
+				return fmt.Errorf("%d of %d LDAP listeners are up", n, want)
+			}
+			if err := e.svc.CheckWritable(ctx); err != nil {
+				return fmt.Errorf("the database takes no writes: %w", err)
+			}
+			return nil
+		}
+		mon := serveMonitor(lh, met, health, log)
+		defer mon.shutdown()
+		listening = append(listening, "http_addr", "http://"+lh.Addr().String())
+	}
 	// One line for both listeners: scripts and tests wait for it.
 	log.Info("listening", append(listening, "base_dn", cfg.BaseDN, "database", cfg.Database,
 		"tls", cfg.TLS.Enabled(), "version", buildVersion())...)
 
 	errc := make(chan error, 2)
 	serving := 1
-	go func() { errc <- srv.Serve(l) }()
+	up.Store(want)
+	go func() {
+		err := srv.Serve(l)
+		up.Add(-1)
+		errc <- err
+	}()
 	if ls != nil {
 		serving++
-		go func() { errc <- srv.ServeTLS(ls) }()
+		go func() {
+			err := srv.ServeTLS(ls)
+			up.Add(-1)
+			errc <- err
+		}()
 	}
 	var serveErr error
 wait:
@@ -215,6 +268,7 @@ wait:
 			break wait
 		}
 	}
+	stopping.Store(true)
 	log.Info("shutting down: finishing operations in flight", "timeout", cfg.Limits.ShutdownTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout.Duration)
 	defer cancel()
