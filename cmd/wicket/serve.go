@@ -48,8 +48,8 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
 		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
-tls.listen_ldaps when set. The database and the key file are created on first
-start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
+tls.listen_ldaps when set, and /metrics and /healthz on http.listen when set.
+The database and the key file are created on first start. SIGINT or SIGTERM stops accepting, lets operations in flight finish,
 and closes the database cleanly. SIGHUP reads the TLS certificate, key and
 client CA files and the key file again; connections already open keep theirs.`,
 		Args: cobra.NoArgs,
