@@ -402,7 +402,7 @@ func (c *conn) enqueue(req *request) {
 	if _, dup := c.inflight[req.id]; dup {
 		c.mu.Unlock()
 		c.answer(req, fail(ldap.LDAPResultProtocolError, "messageID %d is already used by an outstanding request", req.id))
-		c.observe(o, ldap.LDAPResultProtocolError)
+		c.observeRefused(o, ldap.LDAPResultProtocolError)
 		cancel()
 		return
 	}
@@ -410,7 +410,7 @@ func (c *conn) enqueue(req *request) {
 		c.mu.Unlock()
 		c.answer(req, fail(ldap.LDAPResultBusy, "too many outstanding operations on this connection (limit %d)",
 			c.srv.cfg.MaxOutstanding))
-		c.observe(o, ldap.LDAPResultBusy)
+		c.observeRefused(o, ldap.LDAPResultBusy)
 		cancel()
 		return
 	}

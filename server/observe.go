@@ -120,20 +120,38 @@ var extendedOpNames = [NumExtendedOps]string{"unknown", "whoAmI", "startTLS", "p
 
 func (x ExtendedOp) String() string { return extendedOpNames[x] }
 
-// observe reports how o ended. code is what was answered; the bind's
-// method and reason are what its audit record said (auditBind).
+// observe reports how o ended, on the goroutine that handled it. code is
+// what was answered; a bind's method and reason are what its audit record
+// said (auditBind).
 func (c *conn) observe(o *op, code uint16) {
-	obs := c.srv.cfg.Observer
-	if obs == nil {
+	if c.srv.cfg.Observer == nil {
 		return
 	}
+	if o.req.op.Tag == ldap.ApplicationBindRequest {
+		c.report(o, code, c.bindMethod, c.bindReason)
+		return
+	}
+	c.report(o, code, MethodUnknown, "")
+}
+
+// observeRefused reports an operation refused before it was handled (busy,
+// a message ID in use). It runs on the reader while the worker may be
+// handling a bind, so it leaves the session's bind fields alone.
+func (c *conn) observeRefused(o *op, code uint16) {
+	if c.srv.cfg.Observer != nil {
+		c.report(o, code, MethodUnknown, "")
+	}
+}
+
+func (c *conn) report(o *op, code uint16, method BindMethod, reason string) {
+	obs := c.srv.cfg.Observer
 	out := Outcome{Code: code, Took: time.Since(o.start)}
 	if o.ctx.Err() != nil {
 		out.Code = Abandoned
 	}
 	switch o.req.op.Tag {
 	case ldap.ApplicationBindRequest:
-		out.Op, out.Method, out.Reason = OpBind, c.bindMethod, c.bindReason
+		out.Op, out.Method, out.Reason = OpBind, method, reason
 	case ldap.ApplicationSearchRequest:
 		out.Op = OpSearch
 		if s, _, ok := o.req.searchRequest(); ok {

@@ -117,3 +117,50 @@ func TestObserver_ReportsEachOperationOnce(t *testing.T) {
 	default:
 	}
 }
+
+// Binds refused busy on a full queue are reported, by the reader, while
+// the worker is inside another bind: as busy binds whose credentials were
+// never looked at. The bind the worker ran and the one queued behind it
+// are reported with their own method and reason.
+func TestObserver_BusyBindsWhileTheWorkerBinds(t *testing.T) {
+	t.Parallel()
+	rec := newOutcomes()
+	e := newEnv(t, withGate(), withQueuedBinds(), withConfig(func(c *Config) {
+		c.MaxOutstanding = 1
+		c.Observer = rec
+	}))
+	c := dialRaw(t, e.addr)
+	c.send(message(1, simpleBind(3, "alice", e.appPassword)))
+	e.auth.waitEntered(t)
+	var pipelined []*ber.Packet
+	for id := int64(2); id <= 4; id++ {
+		pipelined = append(pipelined, message(id, simpleBind(3, "alice", "abcd-efgh-ijkl-mnop")))
+	}
+	c.send(pipelined...)
+	for range 2 {
+		r := c.next()
+		r.assert(t, r.id, ldap.ApplicationBindResponse, ldap.LDAPResultBusy)
+	}
+	for range 2 {
+		got := rec.next(t)
+		got.Took = 0
+		if want := (Outcome{Op: OpBind, Method: MethodUnknown, Code: ldap.LDAPResultBusy}); got != want {
+			t.Errorf("refused bind reported as %+v; want %+v", got, want)
+		}
+	}
+	e.auth.open()
+	for range 2 {
+		c.next()
+	}
+	byCode := map[uint16]Outcome{}
+	for range 2 {
+		o := rec.next(t)
+		byCode[o.Code] = o
+	}
+	if o := byCode[ldap.LDAPResultSuccess]; o.Method != MethodAppPassword {
+		t.Errorf("the held bind reported as %+v", o)
+	}
+	if o := byCode[ldap.LDAPResultInvalidCredentials]; o.Method != MethodAppPassword || o.Reason != backend.FailWrongAppPassword {
+		t.Errorf("the queued wrong bind reported as %+v", o)
+	}
+}
