@@ -506,8 +506,9 @@ func (c *conn) handleSafely(o *op) (ok bool) {
 		if v := recover(); v != nil {
 			c.log.Error("panic handling a request; connection closed", "panic", v, "op", o.req.op.Tag,
 				"stack", string(debug.Stack()))
+			// Not counted: the panic may have come from the Observer
+			// itself, and the error log says it all.
 			c.answer(o.req, fail(ldap.LDAPResultOther, "internal error"))
-			c.observe(o, ldap.LDAPResultOther)
 			ok = false
 		}
 	}()
