@@ -222,6 +222,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 				return fmt.Errorf("%d of %d LDAP listeners are up", n, want)
 			}
 			if err := e.svc.CheckWritable(ctx); err != nil {
+				if ctx.Err() != nil {
+					// Writes queued before the check, each waiting out
+					// the lock, took its whole time.
+					return errors.New("the database takes no writes: no write lock within the check's time")
+				}
 				return fmt.Errorf("the database takes no writes: %w", err)
 			}
 			return nil
