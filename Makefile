@@ -3,16 +3,21 @@
 
 GO ?= go
 export PATH := /usr/local/go/bin:$(PATH)
+# The version every binary reports (wicket version, the start-up log line,
+# the root DSE's vendorVersion). Outside a git checkout it is empty and the
+# binary falls back to what the Go toolchain recorded.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+OUT ?= bin/wicket
 
 .PHONY: all build run test vet fmt-check bench fuzz clean
 
 all: build
 
 build:
-	$(GO) build -o bin/wicket ./cmd/wicket
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o $(OUT) ./cmd/wicket
 
 run: build
-	exec ./bin/wicket serve
+	exec $(OUT) serve
 
 test: fmt-check
 	./scripts/install-test-deps.sh

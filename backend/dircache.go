@@ -35,20 +35,28 @@ type Dir struct {
 	byID   map[int64]*DirEntry
 	byName map[string]*DirEntry   // FoldKey of the name
 	byAddr map[string][]*DirEntry // FoldKey of the mail and of each alias
-	order  []*DirEntry            // by name, as the store orders accounts
+	// byUUID answers (entryUUID=...), as Nextcloud finds its users, at
+	// about 27 bytes per account (measured at 100,000), beside the 48 the
+	// UUID, modifyTimestamp and the POSIX pointer add to the entry itself.
+	byUUID map[UUID]*DirEntry
+	order  []*DirEntry // by name, as the store orders accounts
 	groups []Group
 	mark   ChangeMark
+	// namespace is the store's; it never changes for one database.
+	namespace UUID
 }
 
 // NewDir is the live directory of a whole read of the store.
 func NewDir(full *Directory) *Dir {
 	d := &Dir{
-		byID:   make(map[int64]*DirEntry, len(full.Accounts)),
-		byName: make(map[string]*DirEntry, len(full.Accounts)),
-		byAddr: make(map[string][]*DirEntry, len(full.Accounts)),
-		order:  make([]*DirEntry, 0, len(full.Accounts)),
-		groups: full.AllGroups,
-		mark:   full.Mark,
+		byID:      make(map[int64]*DirEntry, len(full.Accounts)),
+		byName:    make(map[string]*DirEntry, len(full.Accounts)),
+		byAddr:    make(map[string][]*DirEntry, len(full.Accounts)),
+		byUUID:    make(map[UUID]*DirEntry, len(full.Accounts)),
+		order:     make([]*DirEntry, 0, len(full.Accounts)),
+		groups:    full.AllGroups,
+		mark:      full.Mark,
+		namespace: full.Namespace,
 	}
 	for _, a := range full.Accounts {
 		e := &DirEntry{DirAccount: a, Aliases: full.Aliases[a.ID], Groups: full.Groups[a.ID]}
@@ -89,6 +97,9 @@ func byName(a, b *DirEntry) int {
 func (d *Dir) index(e *DirEntry) {
 	d.byID[e.ID] = e
 	d.byName[FoldKey(e.Name)] = e
+	if !e.UUID.IsZero() {
+		d.byUUID[e.UUID] = e
+	}
 	if e.Mail != "" {
 		k := FoldKey(e.Mail)
 		d.byAddr[k] = append(d.byAddr[k], e)
@@ -108,6 +119,9 @@ func (d *Dir) remove(id int64) {
 	delete(d.byID, id)
 	if k := FoldKey(e.Name); d.byName[k] == e {
 		delete(d.byName, k)
+	}
+	if d.byUUID[e.UUID] == e {
+		delete(d.byUUID, e.UUID)
 	}
 	unaddr := func(addr string) {
 		k := FoldKey(addr)
@@ -144,6 +158,24 @@ func (d *Dir) ByAddress(addr string) []*DirEntry {
 	defer d.mu.RUnlock()
 	return d.byAddr[FoldKey(addr)]
 }
+
+// ByUUID is the account whose entryUUID is u, or nil.
+func (d *Dir) ByUUID(u UUID) *DirEntry {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byUUID[u]
+}
+
+// ByID is the account with the store's id, or nil.
+func (d *Dir) ByID(id int64) *DirEntry {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.byID[id]
+}
+
+// Namespace is the database's namespace of name-based UUIDs
+// (Directory.Namespace).
+func (d *Dir) Namespace() UUID { return d.namespace }
 
 // All is every account, by name: for a search that no index narrows.
 func (d *Dir) All() []*DirEntry {

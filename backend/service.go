@@ -624,7 +624,7 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 			return nil, err
 		}
 		if e := d.Account(a.Name); e != nil {
-			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+			ui.withEntry(&e.DirAccount, e.Aliases, e.Groups)
 		}
 		return ui, nil
 	}
@@ -632,8 +632,15 @@ func (s *Service) User(ctx context.Context, name string) (*UserInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	ui.Aliases, ui.Groups = ch.Aliases[a.ID], ch.Groups[a.ID]
+	if len(ch.Accounts) == 1 {
+		ui.withEntry(&ch.Accounts[0], ch.Aliases[a.ID], ch.Groups[a.ID])
+	}
 	return ui, nil
+}
+
+// withEntry adds what the directory shows of the account to ui.
+func (ui *UserInfo) withEntry(e *DirAccount, aliases, groups []string) {
+	ui.Aliases, ui.Groups, ui.UUID, ui.Posix = aliases, groups, e.UUID, e.Posix
 }
 
 // Users lists every account.
@@ -654,7 +661,7 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 			return nil, err
 		}
 		if e := d.Account(a.Name); e != nil {
-			ui.Aliases, ui.Groups = e.Aliases, e.Groups
+			ui.withEntry(&e.DirAccount, e.Aliases, e.Groups)
 		}
 		out = append(out, *ui)
 	}
@@ -864,6 +871,12 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 	return aps, nil
 }
 
+// AppPasswordByUUID finds an active app password by its entryUUID, for a
+// search that asks for one: ErrNoSuchAppPassword when none has it.
+func (s *Service) AppPasswordByUUID(ctx context.Context, u UUID) (*AppPassword, error) {
+	return s.store.AppPasswordByUUID(ctx, u)
+}
+
 // RevokeAppPassword revokes one app password of the account. An id that is
 // not the account's own is ErrNoSuchAppPassword, so nothing leaks.
 func (s *Service) RevokeAppPassword(ctx context.Context, name, id string) (err error) {
@@ -985,6 +998,19 @@ type ProfileChange struct {
 	Mail, GivenName, Surname, DisplayName *string
 	// Aliases, when not nil, replace the account's aliases.
 	Aliases *[]string
+	// UIDNumber, GIDNumber, HomeDirectory and LoginShell set the POSIX
+	// attributes one by one, as typed ("" removes one); NoPosix removes
+	// them all before. The account must end with a uid number, a gid
+	// number and a home directory, or with none of the four.
+	UIDNumber, GIDNumber, HomeDirectory, LoginShell *string
+	NoPosix                                         bool
+}
+
+// profileFields reports whether ch changes anything written with the
+// profile (not the aliases, which are written apart).
+func (ch ProfileChange) profileFields() bool {
+	return ch.Mail != nil || ch.GivenName != nil || ch.Surname != nil || ch.DisplayName != nil ||
+		ch.UIDNumber != nil || ch.GIDNumber != nil || ch.HomeDirectory != nil || ch.LoginShell != nil || ch.NoPosix
 }
 
 // UpdateProfile applies a ProfileChange: the profile in one write, then the
@@ -993,7 +1019,7 @@ type ProfileChange struct {
 // one record of the refusal; one that changes nothing, none.
 func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChange) (err error) {
 	action := ActionUserProfile
-	if ch.Mail == nil && ch.GivenName == nil && ch.Surname == nil && ch.DisplayName == nil {
+	if !ch.profileFields() {
 		action = ActionUserAliases
 	}
 	rctx, refusal := s.changing(ctx, action, name, "")
@@ -1006,7 +1032,17 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 	if err != nil {
 		return err
 	}
-	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName}
+	// The POSIX attributes are no part of what a bind reads (Account):
+	// SetProfile writes them whole, so the ones in force are read here.
+	entry, err := s.store.DirectoryAccounts(ctx, []int64{a.ID})
+	if err != nil {
+		return err
+	}
+	if len(entry.Accounts) != 1 {
+		return fmt.Errorf("account %q: %w", name, ErrNotFound)
+	}
+	was := entry.Accounts[0].Posix
+	p := Profile{Mail: a.Mail, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName, Posix: was}
 	for _, f := range []struct {
 		dst *string
 		src *string
@@ -1022,6 +1058,9 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 		if utf8.RuneCountInString(v) > 200 || !utf8.ValidString(v) || strings.ContainsFunc(v, unicode.IsControl) {
 			return fmt.Errorf("%w: names must be at most 200 characters of UTF-8 without control characters", ErrInvalidInput)
 		}
+	}
+	if p.Posix, err = applyPosix(was, ch); err != nil {
+		return err
 	}
 	// Everything is checked before the first write, so bad input changes
 	// nothing.
@@ -1052,6 +1091,7 @@ func (s *Service) UpdateProfile(ctx context.Context, name string, ch ProfileChan
 			changed = append(changed, f.key, f.now)
 		}
 	}
+	changed = append(changed, posixChanges(was, p.Posix)...)
 	if len(changed) > 0 {
 		pctx, pc := s.changing(ctx, ActionUserProfile, name, KV(changed...))
 		refusal = nil

@@ -56,7 +56,9 @@ type Store interface {
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	AccountByMail(ctx context.Context, mail string) (*Account, error)
 	ListAccounts(ctx context.Context) ([]Account, error)
-	// CreateAccount fills in a.ID; ErrExists when the name or mail is taken.
+	// CreateAccount fills in a.ID; ErrExists when the name or mail is
+	// taken. The account gets a new random UUID, and no POSIX attributes
+	// (SetProfile gives them).
 	CreateAccount(ctx context.Context, a *Account) error
 	// CreateAccounts creates the accounts of batch in one transaction, all
 	// or none, as CreateAccount would one after another: it fills in each
@@ -85,13 +87,14 @@ type Store interface {
 	// step exactly one gets true.
 	AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool, error)
 
-	// CreateAppPassword stores p with its verifier unless the account already
+	// CreateAppPassword stores p with its verifier, and fills in p.UUID
+	// with a new random one, unless the account already
 	// has limit active app passwords (ErrLimitReached) or has no TOTP seed
 	// (ErrSecondFactorRequired), both checked in the same transaction as the
 	// insert. ErrExists means the id is taken.
 	CreateAppPassword(ctx context.Context, p *AppPassword, verifier []byte, limit int) error
 	// GrantAppPasswords creates the app password of each grant, in one
-	// transaction, all or none. A grant with a non-empty Seed first enrols
+	// transaction, all or none, filling in each one's UUID. A grant with a non-empty Seed first enrols
 	// its account as SetTOTPSeed would; the account must have no seed then
 	// (ErrExists), so that an enrolment made meanwhile is never replaced.
 	// Each creation is checked as CreateAppPassword checks it, counting
@@ -104,6 +107,10 @@ type Store interface {
 	// AppPasswordByVerifier finds an app password, active or revoked, by its
 	// verifier: one indexed lookup whatever the number of app passwords.
 	AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*AppPassword, error)
+	// AppPasswordByUUID finds an active app password by its UUID (the
+	// entryUUID a search asks for): one indexed lookup.
+	// ErrNoSuchAppPassword when no active one has it.
+	AppPasswordByUUID(ctx context.Context, u UUID) (*AppPassword, error)
 	// ListAppPasswords returns the active app passwords of an account, oldest first.
 	ListAppPasswords(ctx context.Context, accountID int64) ([]AppPassword, error)
 	// RevokeAppPassword returns ErrNoSuchAppPassword unless id is an active
@@ -114,8 +121,9 @@ type Store interface {
 	// returns ErrNoSuchAppPassword. Repeated ids count once.
 	RevokeAppPasswords(ctx context.Context, accountID int64, ids []string, at time.Time) error
 	RevokeAllAppPasswords(ctx context.Context, accountID int64, at time.Time) (int, error)
-	// SetProfile replaces the profile attributes and the primary mail
-	// address (ErrExists when another account has it as mail or alias).
+	// SetProfile replaces the profile attributes, the POSIX attributes
+	// (nil: none) and the primary mail address (ErrExists when another
+	// account has it as mail or alias).
 	SetProfile(ctx context.Context, id int64, p Profile) error
 	// SetAliases replaces the account's aliases, all or none. ErrExists when
 	// one is another account's mail or alias; an alias equal to the
@@ -131,7 +139,15 @@ type Store interface {
 	// or account.
 	SetGroupMember(ctx context.Context, group string, accountID int64, member bool) error
 	// Directory reads all accounts (ordered by name), aliases and groups in
-	// one read transaction, with the mark of the change log it reflects.
+	// one read transaction, with the mark of the change log it reflects
+	// and the database's namespace.
+	//
+	// The UUID of an account, app password or group never changes once it
+	// is created. ModifiedAt moves, by the store's own clock, when what the
+	// directory shows of the account or group changes: an account's
+	// profile, aliases, groups, role and state, a group's members. Nothing
+	// that leaves Generation alone moves it, nor do passwords, second
+	// factors and app passwords.
 	// It makes a fixed number of queries, whatever the number of accounts.
 	Directory(ctx context.Context) (*Directory, error)
 	// DirectoryChanges reads, in one read transaction, what changed in the

@@ -45,6 +45,18 @@ type Account struct {
 	Unlocks int64
 }
 
+// Posix is an account's RFC 2307 attributes, for systems that resolve mail
+// users as system users (nslcd, SSSD, Dovecot with system uids). The
+// directory serves them, as the auxiliary class posixAccount, only as a
+// whole: UIDNumber, GIDNumber and HomeDirectory are always set together
+// (ValidatePosix); LoginShell may be empty.
+type Posix struct {
+	UIDNumber     uint32 `json:"uid_number"`
+	GIDNumber     uint32 `json:"gid_number"`
+	HomeDirectory string `json:"home_directory"`
+	LoginShell    string `json:"login_shell,omitempty"`
+}
+
 // TOTPEnrolled reports whether the account has a second factor.
 func (a *Account) TOTPEnrolled() bool { return len(a.TOTPSeed) > 0 }
 
@@ -58,6 +70,9 @@ type AppPassword struct {
 	LastUsedAt   time.Time // zero when never used
 	LastUsedFrom string
 	RevokedAt    time.Time // zero while active
+	// UUID is the entryUUID of its entry, drawn when it is created (the
+	// store fills it in).
+	UUID UUID
 }
 
 // Active reports whether the app password still authenticates.
@@ -124,12 +139,20 @@ type Profile struct {
 	GivenName   string
 	Surname     string
 	DisplayName string
+	// Posix is nil for none.
+	Posix *Posix
 }
 
 // Group is a named set of accounts (groupOfNames).
 type Group struct {
 	Name    string   `json:"name"`
 	Members []string `json:"members"` // account names, sorted
+	// UUID, CreatedAt and ModifiedAt are the entry's entryUUID,
+	// createTimestamp and modifyTimestamp, which the store keeps: a new
+	// member or one leaving moves ModifiedAt.
+	UUID       UUID      `json:"uuid"`
+	CreatedAt  time.Time `json:"created_at"`
+	ModifiedAt time.Time `json:"modified_at"`
 }
 
 // DirAccount is what the directory shows of an account. It holds no
@@ -145,6 +168,23 @@ type DirAccount struct {
 	Surname     string
 	DisplayName string
 	CreatedAt   time.Time
+	// ModifiedAt is when what the directory serves of the account last
+	// changed (modifyTimestamp): its profile, aliases, groups, role or
+	// state; never bookkeeping. A new account's is its CreatedAt.
+	//
+	// UUID is the account's entryUUID: drawn at random when the row is
+	// created, never changed, never reused; kept as its 16 bytes rather
+	// than 36 characters of text (a string would also cost a header and
+	// an allocation per account).
+	//
+	// Account, what a bind reads, has neither, nor the POSIX attributes:
+	// every column a bind reads for a real account is time that an unknown
+	// name does not take.
+	ModifiedAt time.Time
+	UUID       UUID
+	// Posix is shared, never modified; nil for most accounts, which so
+	// pay 8 bytes for it.
+	Posix *Posix
 }
 
 // Directory is every account with its aliases and every group, read in one
@@ -158,6 +198,11 @@ type Directory struct {
 	// AllGroups are the groups themselves, by name.
 	AllGroups []Group
 	Mark      ChangeMark
+	// Namespace is drawn once per database: the entries that have no row
+	// (the naming context, ou=people, ou=groups, cn=Subschema) take their
+	// entryUUID from it and their DN (NameUUID), so theirs stay the same
+	// across restarts and differ between databases.
+	Namespace UUID
 }
 
 // ChangeMark is a place in the store's log of directory changes. Like a
@@ -193,8 +238,10 @@ type UserInfo struct {
 	GivenName          string    `json:"given_name,omitempty"`
 	Surname            string    `json:"surname,omitempty"`
 	DisplayName        string    `json:"display_name,omitempty"`
+	Posix              *Posix    `json:"posix,omitempty"`
 	Groups             []string  `json:"groups,omitempty"`
 	Role               string    `json:"role"`
+	UUID               UUID      `json:"uuid,omitzero"`
 	Disabled           bool      `json:"disabled"`
 	TOTPEnrolled       bool      `json:"totp_enrolled"`
 	HasPassword        bool      `json:"has_password"`

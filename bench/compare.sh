@@ -113,58 +113,19 @@ wicket_service_dn="uid=postfix,$people"
 
 # --- 1. Debian's packages ---------------------------------------------------
 
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+
 # slapd's tools live in /usr/sbin, which is not on every user's PATH.
 slapd=/usr/sbin/slapd
 slapadd=/usr/sbin/slapadd
 
 install_packages() {
-  local need=() fresh_slapd=0
-  if [ ! -x "$slapd" ] || [ ! -x "$slapadd" ]; then
-    need+=(slapd)
-    fresh_slapd=1
-  fi
+  local need=()
+  if [ ! -x "$slapd" ] || [ ! -x "$slapadd" ]; then need+=(slapd); fi
   command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
   command -v jq >/dev/null 2>&1 || need+=(jq)
-  [ ${#need[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    echo "compare.sh: missing Debian packages: ${need[*]}" >&2
-    echo "install them with: sudo apt-get install --no-install-recommends ${need[*]}" >&2
-    echo "(slapd asks whether to configure a directory: answer \"Omit OpenLDAP server" >&2
-    echo " configuration\", and stop and disable the slapd service if one started)" >&2
-    exit 1
-  fi
-  echo "installing ${need[*]} from Debian's packages" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  local policy=0
-  if [ "$fresh_slapd" -eq 1 ]; then
-    # "Omit configuration": the package writes no /etc/ldap/slapd.d and no
-    # database, so there is no system directory to start.
-    echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
-    # policy-rc.d answering 101 keeps the maintainer scripts from starting
-    # the daemon (invoke-rc.d and deb-systemd-invoke obey it). An existing
-    # one is the machine's own business and is left alone.
-    if [ ! -e /usr/sbin/policy-rc.d ]; then
-      printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-      chmod 755 /usr/sbin/policy-rc.d
-      policy=1
-    fi
-  fi
-  local rc=0
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null; } || rc=$?
-  [ "$policy" -eq 1 ] && rm -f /usr/sbin/policy-rc.d
-  [ "$rc" -eq 0 ] || die "apt-get failed"
-  if [ "$fresh_slapd" -eq 1 ]; then
-    # Belt and braces: a system slapd that started anyway is stopped, and
-    # does not come up at the next boot either.
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-      systemctl disable --now slapd.service >/dev/null 2>&1 || true
-    elif [ -x /etc/init.d/slapd ]; then
-      /etc/init.d/slapd stop >/dev/null 2>&1 || true
-      if command -v update-rc.d >/dev/null 2>&1; then
-        update-rc.d slapd disable >/dev/null 2>&1 || true
-      fi
-    fi
-  fi
+  install_debian_packages compare.sh "${need[@]}"
 }
 install_packages
 
@@ -174,8 +135,6 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/wicket-compare.XXXXXX")
 slapd_pid=""
 wicket_pid=""
 
-# shellcheck source=bench/lib.sh
-. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 stop_all() {
   stop "$wicket_pid"
   stop "$slapd_pid"

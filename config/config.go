@@ -283,9 +283,7 @@ func (c *Config) HashSlots() int {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if c.Listen == "" {
-		bad("listen: must be host:port")
-	}
+	checkAddress(bad, "listen", c.Listen)
 	if c.Database == "" {
 		bad("database: must be a file path")
 	}
@@ -367,6 +365,9 @@ func (c *Config) Validate() error {
 }
 
 func (t *TLS) validate(bad func(string, ...any)) {
+	if t.ListenLDAPS != "" {
+		checkAddress(bad, "tls.listen_ldaps", t.ListenLDAPS)
+	}
 	if (t.CertFile == "") != (t.KeyFile == "") {
 		bad("tls.cert_file and tls.key_file: set both or neither")
 	}
@@ -388,17 +389,25 @@ func (t *TLS) validate(bad func(string, ...any)) {
 	needCert("client_ca_file", t.ClientCAFile != "")
 }
 
+// checkAddress refuses at load what net.Listen would refuse only at start,
+// so that `wicket config check` catches it.
+func checkAddress(bad func(string, ...any), name, addr string) {
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil || port == "" {
+		bad("%s: %q is not host:port (say 127.0.0.1:1389)", name, addr)
+	}
+}
+
 func (h *HTTP) validate(bad func(string, ...any)) {
 	if h.Listen == "" {
 		return
 	}
-	host, port, err := net.SplitHostPort(h.Listen)
+	checkAddress(bad, "http.listen", h.Listen)
+	host, _, err := net.SplitHostPort(h.Listen)
 	if err != nil {
-		bad("http.listen: %q is not host:port", h.Listen)
-		return
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || (n == 0 && port != "0") {
-		bad("http.listen: %q has no valid port", h.Listen)
 		return
 	}
 	if !h.AllowRemote && !loopbackHost(host) {

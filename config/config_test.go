@@ -164,3 +164,28 @@ func TestValidate_ConnectionLimitsNameTheSetting(t *testing.T) {
 		}
 	}
 }
+
+// A listener address that net.Listen would refuse is refused at load, when
+// `wicket config check` can report it, rather than at start.
+func TestValidate_ListenAddresses(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:1389": true, "[::1]:1389": true, ":1389": true, "127.0.0.1:0": true,
+		"": false, "127.0.0.1": false, "127.0.0.1:": false, "127.0.0.1:65536": false, "::1:1389": false,
+		"127.0.0.1:no-such-service": false,
+	} {
+		c := Default()
+		c.Listen = addr
+		err := c.Validate()
+		if ok && err != nil {
+			t.Errorf("listen = %q: %v", addr, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "listen: ")) {
+			t.Errorf("listen = %q: got %v, want an error naming listen", addr, err)
+		}
+	}
+	c := Default()
+	c.TLS.CertFile, c.TLS.KeyFile, c.TLS.ListenLDAPS = "cert.pem", "key.pem", "1636"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `tls.listen_ldaps: "1636" is not host:port`) {
+		t.Errorf("tls.listen_ldaps = 1636: got %v", err)
+	}
+}

@@ -41,7 +41,7 @@ func TestHTTP_ListenIsLoopbackUnlessAllowed(t *testing.T) {
 }
 
 func TestHTTP_ListenMustBeHostPort(t *testing.T) {
-	for _, addr := range []string{"127.0.0.1", "127.0.0.1:http", "127.0.0.1:70000", "http://127.0.0.1:9389"} {
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:", "127.0.0.1:70000", "http://127.0.0.1:9389"} {
 		c := Default()
 		c.HTTP = HTTP{Listen: addr, AllowRemote: true}
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "http.listen") {

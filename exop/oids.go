@@ -25,6 +25,7 @@ const (
 	OIDAttrLastUsedTimestamp = Arc + ".2.3"
 	OIDAttrLastUsedFrom      = Arc + ".2.4"
 	OIDAttrAccountStatus     = Arc + ".2.5"
+	OIDAttrRole              = Arc + ".2.6"
 
 	OIDClassWicketAccount     = Arc + ".3.1"
 	OIDClassWicketAppPassword = Arc + ".3.2"

@@ -254,6 +254,15 @@ func TestApache_ValidUserSignsInWithAnAppPassword(t *testing.T) {
 	w.admin("", "apppw", "revoke", "alice", id)
 	a.want("alice's revoked app password", "alice", app, http.StatusUnauthorized)
 	a.want("bob after alice's revocation", "bob", bobApp, http.StatusOK)
+
+	// A service account binds with its password alone; the URL's filter
+	// on the role keeps it out all the same.
+	a.want("the service account's right password", "apache", apacheServiceAccount(w), http.StatusUnauthorized)
+	nc := mailServiceAccount(w, "nextcloud")
+	a.want("a service account added since", "nextcloud", nc, http.StatusUnauthorized)
+	if out, code := ldapwhoami(t, w.url(), "uid=nextcloud,ou=people,dc=example,dc=org", nc); code != 0 {
+		t.Errorf("the service account's own bind: exit %d, %s", code, out)
+	}
 }
 
 // Require ldap-filter on memberOf: a member of the group gets in, a user

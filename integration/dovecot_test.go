@@ -68,7 +68,7 @@ func TestDovecot_IMAPLogin(t *testing.T) {
 	t.Run("ServiceAccountsCannotLogIn", func(t *testing.T) {
 		s := s.with(t)
 		// The service accounts' passwords are right: wicket accepts them
-		// alone. The example's username_filter keeps them out of mail.
+		// alone. The passdb's filter on the role keeps them out of mail.
 		s.requireIMAPLogin("Dovecot's service account", "dovecot", s.v.DovecotServicePassword, false)
 		s.requireIMAPLogin("Postfix's service account", "postfix@example.org", s.v.PostfixServicePassword, false)
 	})

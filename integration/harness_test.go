@@ -73,6 +73,8 @@ type wicket struct {
 	done    chan error
 	// stopped: the process has been stopped or killed (and waited for).
 	stopped bool
+	// bin is the binary to run, when not *wicketBin.
+	bin string
 }
 
 // testConfig keeps argon2id cheap so the suite stays fast; the parameters
@@ -121,7 +123,11 @@ func (w *wicket) start() {
 	t.Helper()
 	w.done = make(chan error, 1)
 	w.stopped = false
-	w.cmd = exec.Command(*wicketBin, "serve", "--config", w.cfg)
+	bin := *wicketBin
+	if w.bin != "" {
+		bin = w.bin
+	}
+	w.cmd = exec.Command(bin, "serve", "--config", w.cfg)
 	stderr, err := w.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -78,6 +78,12 @@ if ($found['count'] === 1) {
     $out['mail'] = $e['mail'][0];
     $out['memberof'] = array_values(array_filter($e['memberof'] ?? [], 'is_string'));
     $out['entryuuid'] = $e['entryuuid'][0] ?? null;
+    // user_ldap finds a mapped user again by its UUID.
+    if ($out['entryuuid'] !== null) {
+        $q = ldap_escape($out['entryuuid'], '', LDAP_ESCAPE_FILTER);
+        $again = ldap_get_entries($c, must($c, ldap_search($c, $people, "(&(objectClass=inetOrgPerson)(entryUUID=$q))", ['uid']), 'search by UUID'));
+        $out['by_uuid'] = $again['count'] === 1 ? $again[0]['dn'] : null;
+    }
     $u = connection($url);
     $out['bind'] = @ldap_bind($u, $e['dn'], $password);
     $out['bind_errno'] = ldap_errno($u);
@@ -116,10 +122,10 @@ type phpLogin struct {
 	UID           string   `json:"uid"`
 	Mail          string   `json:"mail"`
 	MemberOf      []string `json:"memberof"`
-	// EntryUUID is what user_ldap maps a user by. The entries do not carry
-	// it yet; when they do, the test checks that it is a UUID, the same on
-	// every login, and that (entryUUID=...) finds the user.
+	// EntryUUID is what user_ldap maps a user by, asked for by name; ByUUID
+	// the DN that (entryUUID=...) finds.
 	EntryUUID string `json:"entryuuid"`
+	ByUUID    string `json:"by_uuid"`
 	Bind      bool   `json:"bind"`
 	BindErrno int    `json:"bind_errno"`
 	// ldap_compare gives true, false, or -1 on an error.
@@ -190,8 +196,11 @@ func TestPHP_NextcloudStyleLogin(t *testing.T) {
 	if got.ComparePassword == true || got.ComparePwErrno == 0 {
 		t.Errorf("ldap_compare of userPassword with the right value: %v (errno %d), want an error", got.ComparePassword, got.ComparePwErrno)
 	}
-	if got := login(alice.mail, app); got.DN != alice.dn || !got.Bind {
-		t.Errorf("login by mail: %+v", got)
+	if !uuidText.MatchString(got.EntryUUID) || got.ByUUID != alice.dn {
+		t.Errorf("entryUUID %q finds %q; want a UUID that finds %s", got.EntryUUID, got.ByUUID, alice.dn)
+	}
+	if again := login(alice.mail, app); again.DN != alice.dn || !again.Bind || again.EntryUUID != got.EntryUUID {
+		t.Errorf("login by mail: %+v; want alice, with the entryUUID %s", again, got.EntryUUID)
 	}
 	if got := login("alice", "abcd-efgh-ijkl-mnop"); got.DN != alice.dn || got.Bind || got.BindErrno != 49 {
 		t.Errorf("login with a wrong password: bind %v, errno %d; want false, 49", got.Bind, got.BindErrno)

@@ -308,6 +308,8 @@ func TestSearch_BaseThatIsNotThereIsNoSuchObject(t *testing.T) {
 func TestSearch_FiltersSelectTheRightEntries(t *testing.T) {
 	d := dirSetup(t)
 	const users = "alice bob carol dovecot root"
+	// dovecot is a service account: an account (RFC 4524), not a person.
+	const people = "alice bob carol root"
 	cases := []struct{ filter, want string }{
 		{"(objectClass=*)", "base people groups staff admins " + users},
 		{"(uid=alice)", "alice"},
@@ -315,7 +317,11 @@ func TestSearch_FiltersSelectTheRightEntries(t *testing.T) {
 		// Attribute names and values compare case-insensitively.
 		{"(UID=ALICE)", "alice"},
 		{"(Mail=Alice@Example.ORG)", "alice"},
-		{"(objectclass=INETORGPERSON)", users},
+		{"(objectclass=INETORGPERSON)", people},
+		{"(objectClass=account)", "dovecot"},
+		{"(wicketRole=service)", "dovecot"},
+		{"(&(objectClass=inetOrgPerson)(!(wicketRole=service)))", people},
+		{"(wicketRole=ADMIN)", "root"},
 		{"(objectClass=groupOfNames)", "staff admins"},
 		{"(objectClass=wicketAccount)", users},
 		// Presence.
@@ -335,20 +341,20 @@ func TestSearch_FiltersSelectTheRightEntries(t *testing.T) {
 		// Ordering and approximate matches.
 		{"(uid>=c)", "carol dovecot root"},
 		{"(uid<=bob)", "alice bob"},
-		{"(createTimestamp>=20000101000000Z)", users},
+		{"(createTimestamp>=20000101000000Z)", "staff admins " + users},
 		{"(createTimestamp<=20000101000000Z)", ""},
 		{"(givenName~=ALICE)", "alice"},
 		// Nested and, or, not.
 		{"(&(objectClass=inetOrgPerson)(|(mail=a*)(mailAlternateAddress=*@example.net))(!(uid=bob)))", "alice"},
 		{"(|(cn=staff)(uid=carol))", "staff carol"},
 		{"(&(uid=alice)(uid=bob))", ""},
-		{"(&(objectClass=inetOrgPerson)(!(|(uid=alice)(uid=bob))))", "carol dovecot root"},
+		{"(&(objectClass=inetOrgPerson)(!(|(uid=alice)(uid=bob))))", "carol root"},
 		{"(accountStatus=active)", users},
 		// Groups, from both sides, as Postfix and Dovecot ask.
 		{"(memberOf=cn=staff,ou=groups,dc=example,dc=org)", "alice bob"},
 		{"(memberof=CN=Staff,OU=Groups,DC=Example,DC=Org)", "alice bob"},
 		{"(member=uid=alice,ou=people,dc=example,dc=org)", "staff"},
-		{"(&(objectClass=inetOrgPerson)(!(memberOf=*)))", "carol dovecot"},
+		{"(&(objectClass=inetOrgPerson)(!(memberOf=*)))", "carol"},
 		{"(&(objectClass=inetOrgPerson)(memberOf=cn=admins,ou=groups,dc=example,dc=org))", "root"},
 	}
 	for _, cl := range dirClients {
@@ -389,7 +395,10 @@ func TestSearch_MemberOfComparesAsDistinguishedNames(t *testing.T) {
 
 func TestSearch_AttributeSelection(t *testing.T) {
 	d := dirSetup(t)
-	userAttrs := "objectClass uid cn sn givenName displayName mail mailAlternateAddress memberOf accountStatus appPasswordId"
+	userAttrs := "objectClass uid cn sn givenName displayName mail mailAlternateAddress memberOf accountStatus wicketRole appPasswordId"
+	// The operational attributes of every entry (RFC 4512 3.4, RFC 4530,
+	// RFC 5020); hasSubordinates is TRUE, as alice sees her app password.
+	ops := "createTimestamp modifyTimestamp entryUUID entryDN structuralObjectClass hasSubordinates subschemaSubentry"
 	cases := []struct {
 		name  string
 		attrs []string
@@ -397,8 +406,8 @@ func TestSearch_AttributeSelection(t *testing.T) {
 	}{
 		{"no list: every user attribute", nil, userAttrs},
 		{"*: every user attribute", []string{"*"}, userAttrs},
-		{"+: operational attributes only", []string{"+"}, "createTimestamp"},
-		{"* and +", []string{"*", "+"}, userAttrs + " createTimestamp"},
+		{"+: operational attributes only", []string{"+"}, ops},
+		{"* and +", []string{"*", "+"}, userAttrs + " " + ops},
 		{"1.1: no attributes", []string{"1.1"}, ""},
 		{"1.1 with a name: that name", []string{"1.1", "uid"}, "uid"},
 		{"named, in any case", []string{"MAIL", "cn", "memberof"}, "mail cn memberOf"},
@@ -456,17 +465,22 @@ func TestSearch_AttributeSelection(t *testing.T) {
 		}
 		e := recs[0]
 		for attr, want := range map[string][]string{
-			"objectClass":          {"inetOrgPerson", "organizationalPerson", "person", "top", "wicketAccount"},
-			"uid":                  {"alice"},
-			"cn":                   {"Alice Liddell"},
-			"sn":                   {"Liddell"},
-			"givenName":            {"Alice"},
-			"displayName":          {"Alice Liddell"},
-			"mail":                 {"alice@example.org"},
-			"mailAlternateAddress": {"alice@example.net"},
-			"memberOf":             {dirGroupDN("staff")},
-			"accountStatus":        {"active"},
-			"appPasswordId":        {d.aliceApp},
+			"objectClass":           {"inetOrgPerson", "organizationalPerson", "person", "top", "wicketAccount"},
+			"uid":                   {"alice"},
+			"cn":                    {"Alice Liddell"},
+			"sn":                    {"Liddell"},
+			"givenName":             {"Alice"},
+			"displayName":           {"Alice Liddell"},
+			"mail":                  {"alice@example.org"},
+			"mailAlternateAddress":  {"alice@example.net"},
+			"memberOf":              {dirGroupDN("staff")},
+			"accountStatus":         {"active"},
+			"wicketRole":            {"user"},
+			"appPasswordId":         {d.aliceApp},
+			"entryDN":               {d.alice.dn},
+			"structuralObjectClass": {"inetOrgPerson"},
+			"hasSubordinates":       {"TRUE"},
+			"subschemaSubentry":     {"cn=Subschema"},
 		} {
 			got := slices.Sorted(slices.Values(e.get(attr)))
 			if !slices.Equal(got, want) {

@@ -32,6 +32,14 @@ command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 # The metrics test scrapes /metrics and probes /healthz as a monitoring host would.
 command -v curl       >/dev/null 2>&1 || need+=(curl)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
+# The version tests build with make and read the commit with git.
+command -v make       >/dev/null 2>&1 || need+=(make)
+command -v git        >/dev/null 2>&1 || need+=(git)
+# deploy/systemd is checked with systemd's own tools (systemd-analyze,
+# systemd-sysusers, systemd-tmpfiles) and started under a real systemd in a
+# throwaway container (systemd-nspawn): nothing runs on the host's systemd.
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v systemd-nspawn  >/dev/null 2>&1 || need+=(systemd-container)
 # ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
 ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
 # The system services that installing would bring: only those, never a

@@ -87,7 +87,12 @@ func (c *conn) compareEntry(ctx context.Context, dn string, a *assertion) (*entr
 	case dn == "":
 		return c.srv.rootDSE(), result{}, true
 	case isSubschemaDN(dn):
-		return subschemaEntry(), result{}, true
+		// With the operational attributes every entry has, when asked.
+		e, err := c.subschema(ctx, &searchRequest{filter: presentObjectClass, attrs: []string{a.desc}})
+		if err != nil {
+			return nil, c.backendResult("compare", err), false
+		}
+		return e, result{}, true
 	}
 	t, r, ok := c.locate("entry", dn)
 	if !ok {
@@ -110,5 +115,5 @@ func (c *conn) compareEntry(ctx context.Context, dn string, a *assertion) (*entr
 			return n.e, result{}, true
 		}
 	}
-	return nil, result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.matchedDN(t, nodes), diag: "no such entry"}, false
+	return nil, result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.missingMatchedDN(ctx, t, dn, nodes), diag: "no such entry"}, false
 }

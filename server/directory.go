@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,6 +20,7 @@ const (
 	attrLabel         = "label"
 	attrLastUsed      = "lastUsedTimestamp"
 	attrLastUsedFrom  = "lastUsedFrom"
+	attrRole          = "wicketRole"
 )
 
 // dnKind says what a DN names in wicket's tree:
@@ -126,9 +128,12 @@ func (s *Server) ouEntry(ou string) *entry {
 	}}
 }
 
-// userEntry is an account as inetOrgPerson. appPasswordIDs is nil when the
-// session may not see them.
+// userEntry is an account as inetOrgPerson, or a service account as an
+// account (RFC 4524), which is no person: a filter on the class or on
+// wicketRole keeps services out of what lists people (a mail server's
+// logins). appPasswordIDs is nil when the session may not see them.
 func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry {
+	service := a.Role == backend.RoleService
 	cn, sn := a.Name, a.Name
 	if a.DisplayName != "" {
 		cn = a.DisplayName
@@ -140,17 +145,26 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	if a.Disabled {
 		status = "disabled"
 	}
-	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 14)}
+	e := &entry{dn: s.userDN(a.Name), attrs: make([]attribute, 0, 19)}
 	add := func(name string, values ...string) {
 		if len(values) > 0 && values[0] != "" {
 			e.attrs = append(e.attrs, attribute{name, values})
 		}
 	}
-	add("objectClass", "top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount")
+	classes := personClasses
+	if service {
+		classes = serviceClasses
+	}
+	if a.Posix != nil {
+		classes = append(classes[:len(classes):len(classes)], "posixAccount")
+	}
+	add("objectClass", classes...)
 	add("uid", a.Name)
 	add("cn", cn)
-	add("sn", sn)
-	add("givenName", a.GivenName)
+	if !service {
+		add("sn", sn)
+		add("givenName", a.GivenName)
+	}
 	add("displayName", a.DisplayName)
 	add("mail", a.Mail)
 	add("mailAlternateAddress", a.Aliases...)
@@ -160,9 +174,33 @@ func (s *Server) userEntry(a *backend.DirEntry, appPasswordIDs []string) *entry 
 	}
 	add("memberOf", memberOf...)
 	add("accountStatus", status)
+	add(attrRole, a.Role)
+	if p := a.Posix; p != nil {
+		// posixAccount (RFC 2307), for nslcd and SSSD; served whole or not
+		// at all, as the store keeps it.
+		add("uidNumber", strconv.FormatUint(uint64(p.UIDNumber), 10))
+		add("gidNumber", strconv.FormatUint(uint64(p.GIDNumber), 10))
+		add("homeDirectory", p.HomeDirectory)
+		add("loginShell", p.LoginShell)
+	}
 	add(attrAppPasswordID, appPasswordIDs...)
 	add("createTimestamp", ldapTime(a.CreatedAt))
 	return e
+}
+
+// The object classes of an account's entry, shared; posixAccount is added
+// to a copy.
+var (
+	personClasses  = []string{"top", "person", "organizationalPerson", "inetOrgPerson", "wicketAccount"}
+	serviceClasses = []string{"top", "account", "wicketAccount"}
+)
+
+// structuralOf is the structural object class of an account's entry.
+func structuralOf(a *backend.DirEntry) []string {
+	if a.Role == backend.RoleService {
+		return structAccount
+	}
+	return structPerson
 }
 
 func (s *Server) groupEntry(g *backend.Group) *entry {
@@ -176,6 +214,9 @@ func (s *Server) groupEntry(g *backend.Group) *entry {
 			members[i] = s.userDN(m)
 		}
 		e.attrs = append(e.attrs, attribute{"member", members})
+	}
+	if !g.CreatedAt.IsZero() {
+		e.attrs = append(e.attrs, attribute{"createTimestamp", []string{ldapTime(g.CreatedAt)}})
 	}
 	return e
 }
@@ -200,7 +241,8 @@ func (s *Server) appPasswordEntry(name string, p *backend.AppPassword) *entry {
 // (RFC 4511 4.5.1.8).
 var operational = map[string]bool{
 	"createtimestamp": true, "lastusedtimestamp": true, "lastusedfrom": true,
-	"subschemasubentry": true, "entrydn": true,
+	"subschemasubentry": true, "entrydn": true, "entryuuid": true, "modifytimestamp": true,
+	"structuralobjectclass": true, "hassubordinates": true,
 }
 
 // Where a node sits: which branch, and how deep (0 the base, 1 an ou, 2 a
@@ -288,17 +330,22 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		return nil, err
 	}
 	s := c.srv
+	ops := opsWanted(sr)
 	// The accounts the search can reach, found without touching the
 	// others: a lookup costs the same in a directory of a hundred accounts
 	// and of a hundred thousand.
 	var accounts []*backend.DirEntry
+	var r reach
 	all, byFilter := false, false
 	switch t.kind {
 	case dnBase, dnPeople:
 		// Below the base only: a search based at an account needs that
 		// account's entry to exist whatever the filter says.
-		accounts, byFilter = candidates(d, sr.filter)
-		all = !byFilter
+		r, byFilter, err = candidates(d, sr.filter, c.appPasswordOwner(ctx, d))
+		if err != nil {
+			return nil, err
+		}
+		accounts, all = r.accounts, !byFilter
 	case dnUser, dnAppPassword:
 		if e := d.Account(t.name); e != nil {
 			accounts = []*backend.DirEntry{e}
@@ -306,12 +353,15 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	}
 	// Entries the scope cannot reach are not built, but for the base
 	// itself, whose existence the search reports. A filter the index
-	// narrows asks for uid, mail or an alias, which app password entries
-	// lack: none of them can match. Their ids are read for the accounts'
-	// entries only if the filter or the answer names appPasswordId.
+	// narrows asks for uid, mail, an alias or an account's UUID, which app
+	// password entries lack: none of them can match, unless the UUID was
+	// an app password's. Their ids are read for the accounts' entries only
+	// if the filter or the answer names appPasswordId, or hasSubordinates,
+	// which an account has when the session sees an app password below it.
 	_, depth := t.place()
-	children := (reaches(depth, sr.scope, 3) || depth == 3) && !byFilter
-	appPasswords := children || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID)
+	children := (reaches(depth, sr.scope, 3) || depth == 3) && (!byFilter || r.children)
+	appPasswords := children || mentionsAttr(sr.filter, attrAppPasswordID) || selects(sr.attrs, attrAppPasswordID) ||
+		ops.subordinates
 	if !reaches(depth, sr.scope, 2) && !children && depth < 2 {
 		accounts, all = nil, false
 	}
@@ -326,10 +376,15 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 	}
 	groups := d.Groups()
 	nodes := make([]node, 0, 3+len(accounts)+len(groups))
+	base, people, groupsOU := s.fixed.base, s.fixed.people, s.fixed.groups
+	if ops.on {
+		f := s.fixedWithOps(d.Namespace())
+		base, people, groupsOU = f.base, f.people, f.groups
+	}
 	nodes = append(nodes,
-		node{e: s.fixed.base},
-		node{e: s.fixed.people, branch: branchPeople, depth: 1},
-		node{e: s.fixed.groups, branch: branchGroups, depth: 1})
+		node{e: base},
+		node{e: people, branch: branchPeople, depth: 1},
+		node{e: groupsOU, branch: branchGroups, depth: 1})
 	for _, a := range accounts {
 		if !c.readsEveryone() && a.Name != c.principal.Name {
 			continue
@@ -348,49 +403,58 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 				ids[j] = p.ID
 			}
 		}
-		nodes = append(nodes, node{e: s.userEntry(a, ids), branch: branchPeople, depth: 2, name: a.Name})
+		e := s.userEntry(a, ids)
+		if ops.on {
+			e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structuralOf(a), subordinates: len(aps) > 0})
+		}
+		nodes = append(nodes, node{e: e, branch: branchPeople, depth: 2, name: a.Name})
 		for j := range aps {
 			if !children {
 				break
 			}
-			nodes = append(nodes, node{e: s.appPasswordEntry(a.Name, &aps[j]),
-				branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID})
+			e := s.appPasswordEntry(a.Name, &aps[j])
+			if ops.on {
+				// Never changed once created: only revoked, and then gone.
+				e.addOps(entryOps{uuid: aps[j].UUID, modified: aps[j].CreatedAt, structural: structAppPassword})
+			}
+			nodes = append(nodes, node{e: e, branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID})
 		}
 	}
 	if c.readsEveryone() && (reaches(depth, sr.scope, 2) || depth >= 2) {
 		for i := range groups {
 			g := &groups[i]
-			nodes = append(nodes, node{e: s.groupEntry(g), branch: branchGroups, depth: 2, name: g.Name})
+			e := s.groupEntry(g)
+			if ops.on {
+				e.addOps(entryOps{uuid: g.UUID, modified: g.ModifiedAt, structural: structGroup})
+			}
+			nodes = append(nodes, node{e: e, branch: branchGroups, depth: 2, name: g.Name})
 		}
 	}
 	return nodes, nil
 }
 
+// appPasswordOwner finds, for the index, the account whose active app
+// password has a UUID, when the session may read any app passwords: a
+// service reads none, and its lookups cost no query.
+func (c *conn) appPasswordOwner(ctx context.Context, d *backend.Dir) func(backend.UUID) (*backend.DirEntry, error) {
+	if c.principal.Role == backend.RoleService {
+		return nil
+	}
+	return func(u backend.UUID) (*backend.DirEntry, error) {
+		p, err := c.srv.accounts.AppPasswordByUUID(ctx, u)
+		if errors.Is(err, backend.ErrNoSuchAppPassword) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return d.ByID(p.AccountID), nil
+	}
+}
+
 // mentionsAttr reports whether any assertion of filter f is about attr.
 func mentionsAttr(f *ber.Packet, attr string) bool {
-	if f.ClassType != ber.ClassContext {
-		return false
-	}
-	switch f.Tag {
-	case filterAnd, filterOr, filterNot:
-		for _, c := range f.Children {
-			if mentionsAttr(c, attr) {
-				return true
-			}
-		}
-		return false
-	case filterPresent:
-		return strings.EqualFold(f.Data.String(), attr)
-	case filterExtensibleMatch:
-		// [2] type, when given; without one it matches any attribute.
-		for _, c := range f.Children {
-			if c.Tag == 2 {
-				return strings.EqualFold(c.Data.String(), attr)
-			}
-		}
-		return true
-	}
-	return len(f.Children) > 0 && strings.EqualFold(f.Children[0].Data.String(), attr)
+	return mentions(f, func(a string) bool { return strings.EqualFold(a, attr) })
 }
 
 // selects reports whether a search's attribute list returns attr, a user

@@ -29,10 +29,11 @@ func TestCandidates_NeverLeaveOutAMatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	uuids := []backend.UUID{backend.NewUUID(), backend.NewUUID(), backend.NewUUID()}
 	d := backend.NewDir(&backend.Directory{
 		Accounts: []backend.DirAccount{
-			{ID: 1, Name: "alice", Mail: "alice@example.org"},
-			{ID: 2, Name: "bob", Mail: "Bob@Example.org"},
+			{ID: 1, Name: "alice", Mail: "alice@example.org", UUID: uuids[0]},
+			{ID: 2, Name: "bob", Mail: "Bob@Example.org", UUID: uuids[1]},
 			{ID: 3, Name: "kate", Mail: "\u212aate@example.org"},
 			{ID: 4, Name: "postfix", Role: backend.RoleService},
 			{ID: 5, Name: "sam"},
@@ -47,26 +48,34 @@ func TestCandidates_NeverLeaveOutAMatch(t *testing.T) {
 		"(&(objectClass=inetOrgPerson)(uid=bob))", "(&(uid=bob)(mail=alice@example.org))",
 		"(|(uid=alice)(cn=*))", "(!(uid=alice))", "(cn=bob)", "(uid=*)", "(uid;x-opt=alice)",
 		"(&(|(uid=alice)(uid=bob))(objectClass=*))", "(accountStatus=active)",
+		"(entryUUID=" + uuids[0].String() + ")", "(entryUUID=" + strings.ToUpper(uuids[1].String()) + ")",
+		"(entryUUID=" + uuids[2].String() + ")", "(entryUUID=not-a-uuid)",
+		"(|(uid=sam)(entryUUID=" + uuids[0].String() + "))",
 	}
 	for _, fs := range filters {
 		f, err := ldap.CompileFilter(fs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		set, narrowed := candidates(d, f)
+		set, narrowed, err := candidates(d, f, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
 		for _, a := range d.All() {
 			e := srv.userEntry(a, nil)
-			if match(f, e) == fTrue && narrowed && !slices.Contains(set, a) {
-				t.Errorf("%s matches %s, which the index left out (candidates %v)", fs, a.Name, set)
+			e.addOps(entryOps{uuid: a.UUID, structural: structPerson})
+			if match(f, e) == fTrue && narrowed && !slices.Contains(set.accounts, a) {
+				t.Errorf("%s matches %s, which the index left out (candidates %v)", fs, a.Name, set.accounts)
 			}
 		}
 	}
-	// And it narrows what mail servers ask.
+	// And it narrows what mail servers and Nextcloud ask.
 	for _, fs := range []string{"(uid=alice)", "(mail=bob@example.org)", "(|(mail=x@y)(mailAlternateAddress=x@y))",
-		"(&(objectClass=inetOrgPerson)(uid=bob))"} {
+		"(&(objectClass=inetOrgPerson)(uid=bob))", "(entryUUID=" + uuids[1].String() + ")",
+		"(&(objectClass=inetOrgPerson)(entryUUID=" + uuids[2].String() + "))"} {
 		f, _ := ldap.CompileFilter(fs)
-		if set, ok := candidates(d, f); !ok || len(set) > 1 {
-			t.Errorf("%s: candidates %v, %v; want at most one", fs, set, ok)
+		if set, ok, err := candidates(d, f, nil); !ok || err != nil || len(set.accounts) > 1 || set.children {
+			t.Errorf("%s: candidates %+v, %v, %v; want at most one account", fs, set, ok, err)
 		}
 	}
 }

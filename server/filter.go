@@ -148,10 +148,8 @@ func match(f *ber.Packet, e *entry) tristate {
 		// By the attribute's equality rule, as Compare matches (RFC 4511
 		// 4.5.1.7.1); approximate matching is equality here.
 		return equalityFilter(e, f.Children[0].Data.String(), f.Children[1].Data.String())
-	case filterGreaterOrEqual:
-		return anyValue(e, f, func(v, want string) bool { return strings.ToLower(v) >= strings.ToLower(want) })
-	case filterLessOrEqual:
-		return anyValue(e, f, func(v, want string) bool { return strings.ToLower(v) <= strings.ToLower(want) })
+	case filterGreaterOrEqual, filterLessOrEqual:
+		return ordered(e, f, f.Tag == filterGreaterOrEqual)
 	case filterSubstrings:
 		a := e.get(f.Children[0].Data.String())
 		if a == nil {

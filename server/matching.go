@@ -32,6 +32,9 @@ type attrType struct {
 	// says which).
 	equality *eqRule
 	eqName   string
+	// ordering is the name of the ORDERING rule, the type's own or
+	// inherited, in lower case; empty for none (ordering.go).
+	ordering string
 	syntax   string
 	// spellings are the names and OIDs of the type and of its subtypes:
 	// an assertion on "name" is about cn, sn and the rest too (RFC 4512
@@ -119,6 +122,9 @@ func buildSchema(types, classes []string) (*schemaIndex, []error) {
 			d := defs[u]
 			if eq := d.fields["EQUALITY"]; len(eq) > 0 && t.eqName == "" {
 				t.eqName = eq[0]
+			}
+			if ord := d.fields["ORDERING"]; len(ord) > 0 && t.ordering == "" {
+				t.ordering = strings.ToLower(ord[0])
 			}
 			if syn := d.fields["SYNTAX"]; len(syn) > 0 && t.syntax == "" {
 				t.syntax, _, _ = strings.Cut(syn[0], "{")

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strings"
 	"time"
 
@@ -105,7 +106,11 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	case s.base == "":
 		return c.searchFixed(o, s, c.srv.rootDSE(), rootDSEOperational), nil
 	case isSubschemaDN(s.base):
-		return c.searchFixed(o, s, subschemaEntry(), subschemaOperational), nil
+		e, err := c.subschema(o.ctx, s)
+		if err != nil {
+			return c.backendResult("search", err), nil
+		}
+		return c.searchFixed(o, s, e, subschemaOperational), nil
 	}
 	t, r, ok := c.locate("base", s.base)
 	if !ok {
@@ -139,7 +144,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 		// existence does not leak: matchedDN names the closest entry above
 		// that the session can read, as slapd names the closest it may
 		// disclose.
-		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.srv.matchedDN(t, nodes), diag: "no such entry"}, nil
+		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.missingMatchedDN(o.ctx, t, s.base, nodes), diag: "no such entry"}, nil
 	}
 	from, to := page.window(len(matches))
 	for i := from; i < to; i++ {
@@ -191,6 +196,20 @@ func (c *conn) searchFixed(o *op, s *searchRequest, e *entry, isOp func(string) 
 		c.replyEntry(o, e, selectAttrs(e, s.attrs, isOp), s.typesOnly)
 	}
 	return success()
+}
+
+// subschema is the subschema entry, with the operational attributes every
+// entry has when the search can use them; its UUID is the database's, so a
+// server without one (bind-only) serves none.
+func (c *conn) subschema(ctx context.Context, s *searchRequest) (*entry, error) {
+	if c.srv.accounts == nil || !opsWanted(s).on {
+		return subschemaEntry(), nil
+	}
+	d, err := c.srv.accounts.Directory(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return subschemaWithOps(d.Namespace()), nil
 }
 
 // rootDSE is the root DSE (RFC 4512 5.1).
@@ -280,6 +299,48 @@ func (s *Server) underBase(raw string) bool {
 
 // matchedDN is the closest existing entry above the missing target t among
 // the entries the session reads (nodes).
+// missingMatchedDN is the matchedDN of a missing entry named dn: for a DN
+// wicket serves nothing at (uid=x,uid=alice,ou=people,...), that of its
+// closest ancestor wicket does serve, looked up as a base search of it
+// would be, so the answer is slapd's and discloses only what the session
+// may read.
+func (c *conn) missingMatchedDN(ctx context.Context, t target, dn string, nodes []node) string {
+	if t.kind != dnOther {
+		return c.srv.matchedDN(t, nodes)
+	}
+	p, pdn, ok := c.srv.servedAncestor(dn)
+	if !ok {
+		return c.srv.cfg.BaseDN
+	}
+	pn, err := c.tree(ctx, p, &searchRequest{base: pdn, scope: scopeBase, filter: presentObjectClass})
+	if err != nil {
+		return c.srv.cfg.BaseDN
+	}
+	_, depth := p.place()
+	for i := range pn {
+		if n := &pn[i]; n.depth == depth && n.within(p) {
+			return n.e.dn
+		}
+	}
+	return c.srv.matchedDN(p, pn)
+}
+
+// servedAncestor is the closest ancestor of dn that names an entry kind
+// wicket serves, with its DN.
+func (s *Server) servedAncestor(dn string) (target, string, bool) {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return target{}, "", false
+	}
+	for i := 1; i < len(parsed.RDNs); i++ {
+		up := (&ldap.DN{RDNs: parsed.RDNs[i:]}).String()
+		if t, ok := s.classify(up); ok && t.kind != dnOther {
+			return t, up, true
+		}
+	}
+	return target{}, "", false
+}
+
 func (s *Server) matchedDN(t target, nodes []node) string {
 	switch t.kind {
 	case dnAppPassword:

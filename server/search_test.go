@@ -414,6 +414,11 @@ func TestSearch_MissingEntryNamesTheClosestReadableOne(t *testing.T) {
 		{"uid=dave," + people, people},
 		{"cn=nogroup," + groups, groups},
 		{"ou=nothing," + testBase, testBase},
+		// Below entries that exist, where wicket serves nothing.
+		{"cn=x," + aliceDN, aliceDN},
+		{"cn=x,appPasswordId=0000000000," + aliceDN, aliceDN},
+		{"cn=x,uid=dave," + people, people},
+		{"cn=y,cn=x,ou=nothing," + testBase, testBase},
 	} {
 		_, err := l.Search(ldap.NewSearchRequest(tc.base, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
 			"(objectClass=*)", nil, nil))

@@ -114,8 +114,10 @@ type Server struct {
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
 	// fixed are the entries that never change, built once; searches only
-	// read them.
-	fixed struct{ base, people, groups *entry }
+	// read them. fixedOpsCache holds them with their operational
+	// attributes, whose UUIDs depend on the database.
+	fixed         struct{ base, people, groups *entry }
+	fixedOpsCache atomic.Pointer[fixedOps]
 }
 
 var setBERLimits sync.Once

@@ -117,6 +117,9 @@ func (c *Certificates) load() error {
 	return nil
 }
 
+// Leaf is the certificate in use, for `wicket config check` to describe.
+func (c *Certificates) Leaf() *x509.Certificate { return c.cert.Load().Leaf }
+
 func (c *Certificates) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	return c.cert.Load(), nil
 }

@@ -48,6 +48,12 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) (er
 	if p.Mail != "" {
 		s.byMail[mail] = id
 	}
+	ef := s.entries[id]
+	if a.Mail != p.Mail || a.GivenName != p.GivenName || a.Surname != p.Surname || a.DisplayName != p.DisplayName ||
+		!samePosix(ef.posix, p.Posix) {
+		ef.modified = now()
+	}
+	ef.posix = copyPosix(p.Posix)
 	a.Mail = p.Mail
 	a.GivenName = p.GivenName
 	a.Surname = p.Surname
@@ -86,6 +92,11 @@ func (s *Store) SetAliases(ctx context.Context, id int64, aliases []string) (err
 			keep = append(keep, addr)
 		}
 	}
+	// The SQLite store deletes the old list and inserts the new one, and
+	// either moves the time.
+	if len(s.aliases[id]) > 0 || len(keep) > 0 {
+		s.entries[id].modified = now()
+	}
 	for _, old := range s.aliases[id] {
 		delete(s.byAlias, fold(old))
 	}
@@ -111,7 +122,8 @@ func (s *Store) CreateGroup(ctx context.Context, name string) (err error) {
 	if _, taken := s.groups[fold(name)]; taken {
 		return fmt.Errorf("memstore: create group %q: %w", name, backend.ErrExists)
 	}
-	s.groups[fold(name)] = &group{name: name, members: map[int64]struct{}{}}
+	t := now()
+	s.groups[fold(name)] = &group{name: name, members: map[int64]struct{}{}, uuid: backend.NewUUID(), created: t, modified: t}
 	return nil
 }
 
@@ -120,8 +132,12 @@ func (s *Store) DeleteGroup(ctx context.Context, name string) (err error) {
 		return err
 	}
 	defer s.commit(ctx, &err, nil)
-	if _, ok := s.groups[fold(name)]; !ok {
+	g, ok := s.groups[fold(name)]
+	if !ok {
 		return fmt.Errorf("memstore: delete group %q: no such group: %w", name, backend.ErrNotFound)
+	}
+	for id := range g.members {
+		s.entries[id].modified = now()
 	}
 	delete(s.groups, fold(name))
 	return nil
@@ -139,11 +155,16 @@ func (s *Store) SetGroupMember(ctx context.Context, group string, accountID int6
 	if _, ok := s.accounts[accountID]; !ok {
 		return notFound(fmt.Sprintf("set member of group %q", group), accountID)
 	}
+	if _, was := g.members[accountID]; was == member {
+		return nil
+	}
 	if member {
 		g.members[accountID] = struct{}{}
 	} else {
 		delete(g.members, accountID)
 	}
+	t := now()
+	g.modified, s.entries[accountID].modified = t, t
 	return nil
 }
 
@@ -157,11 +178,13 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 		Aliases:   map[int64][]string{},
 		Groups:    map[int64][]string{},
 		AllGroups: []backend.Group{},
+		Namespace: s.namespace,
 	}
 	for _, a := range s.accounts {
+		ef := s.entries[a.ID]
 		d.Accounts = append(d.Accounts, backend.DirAccount{ID: a.ID, Name: a.Name, Mail: a.Mail, Role: a.Role,
 			Disabled: a.Disabled, GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
-			CreatedAt: a.CreatedAt})
+			CreatedAt: a.CreatedAt, ModifiedAt: ef.modified, UUID: ef.uuid, Posix: copyPosix(ef.posix)})
 	}
 	slices.SortFunc(d.Accounts, func(a, b backend.DirAccount) int {
 		return cmp.Or(compareFolded(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
@@ -177,7 +200,8 @@ func (s *Store) Directory(ctx context.Context) (*backend.Directory, error) {
 			d.Groups[id] = append(d.Groups[id], g.name)
 		}
 		slices.SortFunc(members, compareFolded)
-		d.AllGroups = append(d.AllGroups, backend.Group{Name: g.name, Members: members})
+		d.AllGroups = append(d.AllGroups, backend.Group{Name: g.name, Members: members, UUID: g.uuid,
+			CreatedAt: g.created, ModifiedAt: g.modified})
 	}
 	return d, nil
 }

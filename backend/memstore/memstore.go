@@ -49,12 +49,30 @@ type Store struct {
 	// audit is in insertion order; nextAudit numbers it as rowids would.
 	audit     []backend.AuditRecord
 	nextAudit int64
+	// namespace is the database's, drawn once (backend.Directory).
+	namespace backend.UUID
+	// entries hold, by account id, what the directory shows beyond the
+	// Account a bind reads, as the SQLite store keeps it in columns the
+	// bind's query leaves out.
+	entries map[int64]*entryFields
+}
+
+type entryFields struct {
+	uuid     backend.UUID
+	modified time.Time
+	posix    *backend.Posix
 }
 
 type group struct {
-	name    string
-	members map[int64]struct{}
+	name              string
+	members           map[int64]struct{}
+	uuid              backend.UUID
+	created, modified time.Time
 }
+
+// now is the time of modifyTimestamp, which the SQLite store takes from
+// its own clock too rather than from the account domain's.
+func now() time.Time { return time.Now().UTC() }
 
 type verifierKey struct {
 	account  int64
@@ -64,14 +82,16 @@ type verifierKey struct {
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		accounts: map[int64]*backend.Account{},
-		byName:   map[string]int64{},
-		byMail:   map[string]int64{},
-		byAlias:  map[string]int64{},
-		aliases:  map[int64][]string{},
-		groups:   map[string]*group{},
-		apps:     map[string]*appPassword{},
-		byVerif:  map[verifierKey]string{},
+		accounts:  map[int64]*backend.Account{},
+		byName:    map[string]int64{},
+		byMail:    map[string]int64{},
+		byAlias:   map[string]int64{},
+		aliases:   map[int64][]string{},
+		groups:    map[string]*group{},
+		apps:      map[string]*appPassword{},
+		byVerif:   map[verifierKey]string{},
+		namespace: backend.NewUUID(),
+		entries:   map[int64]*entryFields{},
 	}
 }
 
@@ -120,6 +140,18 @@ func copyAccount(a *backend.Account) *backend.Account {
 		c.AppPasswordSalt = []byte{}
 	}
 	return &c
+}
+
+func copyPosix(p *backend.Posix) *backend.Posix {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	return &c
+}
+
+func samePosix(a, b *backend.Posix) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 // write is lock for a method that changes what a bind may find.
@@ -275,6 +307,7 @@ func (s *Store) createLocked(a *backend.Account) {
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
 	s.accounts[c.ID] = c
+	s.entries[c.ID] = &entryFields{uuid: backend.NewUUID(), modified: c.CreatedAt}
 	s.byName[fold(a.Name)] = c.ID
 	if mail := fold(a.Mail); mail != "" {
 		s.byMail[mail] = c.ID
@@ -292,6 +325,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
 		return notFound("delete account", id)
 	}
 	delete(s.accounts, id)
+	delete(s.entries, id)
 	delete(s.byName, fold(a.Name))
 	if a.Mail != "" {
 		delete(s.byMail, fold(a.Mail))
@@ -301,7 +335,10 @@ func (s *Store) DeleteAccount(ctx context.Context, id int64) (err error) {
 	}
 	delete(s.aliases, id)
 	for _, g := range s.groups {
-		delete(g.members, id)
+		if _, ok := g.members[id]; ok {
+			delete(g.members, id)
+			g.modified = now()
+		}
 	}
 	for pid, p := range s.apps {
 		if p.AccountID == id {
@@ -325,7 +362,9 @@ func (s *Store) SetDisabled(ctx context.Context, id int64, disabled bool) (err e
 	if !ok {
 		return notFound("set disabled", id)
 	}
-	a.Disabled = disabled
+	if a.Disabled != disabled {
+		a.Disabled, s.entries[id].modified = disabled, now()
+	}
 	return nil
 }
 
@@ -338,7 +377,9 @@ func (s *Store) SetRole(ctx context.Context, id int64, role string) (err error) 
 	if !ok {
 		return notFound("set role", id)
 	}
-	a.Role = role
+	if a.Role != role {
+		a.Role, s.entries[id].modified = role, now()
+	}
 	return nil
 }
 
@@ -500,15 +541,17 @@ func (s *Store) canGrantLocked(p *backend.AppPassword, verifier []byte, enrol bo
 	return nil
 }
 
-// grantLocked stores p, checked by canGrantLocked.
+// grantLocked stores p, checked by canGrantLocked, and fills in its UUID.
 func (s *Store) grantLocked(p *backend.AppPassword, verifier []byte) {
 	s.nextSeq++
+	p.UUID = backend.NewUUID()
 	s.apps[p.ID] = &appPassword{
 		AppPassword: backend.AppPassword{
 			ID:        p.ID,
 			AccountID: p.AccountID,
 			Label:     p.Label,
 			CreatedAt: utc(p.CreatedAt),
+			UUID:      p.UUID,
 		},
 		verifier: string(verifier),
 		seq:      s.nextSeq,
@@ -537,6 +580,20 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 	}
 	p := s.apps[id].AppPassword
 	return &p, nil
+}
+
+func (s *Store) AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend.AppPassword, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	for _, p := range s.apps {
+		if p.UUID == u && p.Active() {
+			c := p.AppPassword
+			return &c, nil
+		}
+	}
+	return nil, fmt.Errorf("memstore: app password %s: %w", u, backend.ErrNoSuchAppPassword)
 }
 
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {

@@ -157,8 +157,8 @@ func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, erro
 	var err error
 	if w.account, err = tx.PrepareContext(ctx, `INSERT INTO accounts
 		(name, mail, role, disabled, password_hash, totp_seed, totp_last_step, given_name, surname, display_name,
-		 apppw_salt, created_at, password_changed_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
+		 apppw_salt, created_at, password_changed_at, uuid, modified_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`); err != nil {
 		return nil, fmt.Errorf("sqlite: create account: %w", err)
 	}
 	if w.aliasOwner, err = tx.PrepareContext(ctx, qAliasOwner); err != nil {
@@ -173,7 +173,7 @@ func (w *accountInsert) close() {
 	w.aliasOwner.Close()
 }
 
-// insert creates a and returns its id.
+// insert creates a, with a new UUID, and returns its id.
 func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, error) {
 	salt := a.AppPasswordSalt
 	if salt == nil {
@@ -193,9 +193,11 @@ func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, 
 			return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 	}
+	uuid := backend.NewUUID()
 	res, err := w.account.ExecContext(ctx,
 		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
-		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt))
+		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt),
+		uuid[:], toNanos(a.CreatedAt))
 	if err != nil {
 		return 0, mapErr(op, err)
 	}
@@ -303,6 +305,30 @@ func (s *Store) AdvanceTOTPStep(ctx context.Context, id int64, step int64) (bool
 		return false, fmt.Errorf("sqlite: advance totp step: %w", err)
 	}
 	return n == 1, nil
+}
+
+// posixColumns are the POSIX attributes, NULL when the account has none.
+const posixColumns = `uid_number, gid_number, home_directory, login_shell`
+
+type posixRow struct {
+	uid, gid    sql.NullInt64
+	home, shell sql.NullString
+}
+
+func (r posixRow) posix() *backend.Posix {
+	if !r.uid.Valid {
+		return nil
+	}
+	return &backend.Posix{UIDNumber: uint32(r.uid.Int64), GIDNumber: uint32(r.gid.Int64),
+		HomeDirectory: r.home.String, LoginShell: r.shell.String}
+}
+
+// posixArgs are the column values of p, NULL for none.
+func posixArgs(p *backend.Posix) []any {
+	if p == nil {
+		return []any{nil, nil, nil, nil}
+	}
+	return []any{int64(p.UIDNumber), int64(p.GIDNumber), p.HomeDirectory, nullString(p.LoginShell)}
 }
 
 // toNanos and fromNanos store times as Unix nanoseconds (years 1678 to

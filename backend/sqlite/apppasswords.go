@@ -11,7 +11,7 @@ import (
 	"github.com/wicketldap/wicket/backend"
 )
 
-const selectAppPassword = `SELECT id, account_id, label, created_at, last_used_at, last_used_from, revoked_at
+const selectAppPassword = `SELECT id, account_id, label, created_at, last_used_at, last_used_from, revoked_at, uuid
 	FROM app_passwords`
 
 func scanAppPassword(row scanner) (*backend.AppPassword, error) {
@@ -20,10 +20,12 @@ func scanAppPassword(row scanner) (*backend.AppPassword, error) {
 		created           int64
 		lastUsed, revoked sql.NullInt64
 		lastUsedFrom      sql.NullString
+		uuid              []byte
 	)
-	if err := row.Scan(&p.ID, &p.AccountID, &p.Label, &created, &lastUsed, &lastUsedFrom, &revoked); err != nil {
+	if err := row.Scan(&p.ID, &p.AccountID, &p.Label, &created, &lastUsed, &lastUsedFrom, &revoked, &uuid); err != nil {
 		return nil, err
 	}
+	copy(p.UUID[:], uuid)
 	p.CreatedAt = fromNanos(created)
 	p.LastUsedAt = fromNullNanos(lastUsed)
 	p.LastUsedFrom = lastUsedFrom.String
@@ -39,14 +41,20 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 	}
 	// Immediate transaction: the count and the insert see the same state,
 	// so parallel creations cannot together pass the limit.
-	return s.change(ctx, func(tx *sql.Tx) error {
+	var uuid backend.UUID
+	err := s.change(ctx, func(tx *sql.Tx) error {
 		ins, err := prepareAppPasswordInsert(ctx, tx)
 		if err != nil {
 			return err
 		}
 		defer ins.close()
-		return ins.insert(ctx, p, verifier, limit)
+		uuid, err = ins.insert(ctx, p, verifier, limit)
+		return err
 	})
+	if err == nil {
+		p.UUID = uuid
+	}
+	return err
 }
 
 func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPasswordGrant, limit int) error {
@@ -58,7 +66,8 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 	if len(grants) == 0 {
 		return nil
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	uuids := make([]backend.UUID, len(grants))
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		ins, err := prepareAppPasswordInsert(ctx, tx)
 		if err != nil {
 			return err
@@ -75,7 +84,7 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 			return fmt.Errorf("sqlite: grant app passwords: %w", err)
 		}
 		defer enrol.Close()
-		for _, g := range grants {
+		for i, g := range grants {
 			p := &g.AppPassword
 			if len(g.Seed) > 0 {
 				res, err := enrol.ExecContext(ctx, g.Seed, p.AccountID)
@@ -99,7 +108,7 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 					}
 				}
 			}
-			if err := ins.insert(ctx, p, g.Verifier, limit); err != nil {
+			if uuids[i], err = ins.insert(ctx, p, g.Verifier, limit); err != nil {
 				return err
 			}
 			if g.Creation != nil {
@@ -110,6 +119,14 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// Only once committed: a refused batch leaves its app passwords as given.
+	for i := range grants {
+		grants[i].AppPassword.UUID = uuids[i]
+	}
+	return nil
 }
 
 // appPasswordInsert holds the statements that create an app password,
@@ -126,7 +143,7 @@ func prepareAppPasswordInsert(ctx context.Context, tx *sql.Tx) (*appPasswordInse
 	}{
 		{&w.enrolledQ, `SELECT coalesce(length(totp_seed), 0) > 0 FROM accounts WHERE id = ?`},
 		{&w.active, `SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`},
-		{&w.insertQ, `INSERT INTO app_passwords (id, account_id, label, verifier, created_at) VALUES (?, ?, ?, ?, ?)`},
+		{&w.insertQ, `INSERT INTO app_passwords (id, account_id, label, verifier, created_at, uuid) VALUES (?, ?, ?, ?, ?, ?)`},
 	} {
 		var err error
 		if *st.dst, err = tx.PrepareContext(ctx, st.query); err != nil {
@@ -159,27 +176,29 @@ func (w *appPasswordInsert) enrolled(ctx context.Context, accountID int64) (bool
 	return enrolled, nil
 }
 
-// insert stores p unless the account has no second factor or already has
-// limit active app passwords, as CreateAppPassword documents.
-func (w *appPasswordInsert) insert(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) error {
+// insert stores p with a new UUID, which it returns, unless the account
+// has no second factor or already has limit active app passwords, as
+// CreateAppPassword documents.
+func (w *appPasswordInsert) insert(ctx context.Context, p *backend.AppPassword, verifier []byte, limit int) (backend.UUID, error) {
 	// The second factor is checked here, not only by the caller, so a
 	// concurrent TOTP removal cannot leave an app password behind.
 	enrolled, err := w.enrolled(ctx, p.AccountID)
 	if err != nil {
-		return err
+		return backend.UUID{}, err
 	}
 	if !enrolled {
-		return backend.ErrSecondFactorRequired
+		return backend.UUID{}, backend.ErrSecondFactorRequired
 	}
 	var active int
 	if err := w.active.QueryRowContext(ctx, p.AccountID).Scan(&active); err != nil {
-		return fmt.Errorf("sqlite: create app password: %w", err)
+		return backend.UUID{}, fmt.Errorf("sqlite: create app password: %w", err)
 	}
 	if active >= limit {
-		return fmt.Errorf("sqlite: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
+		return backend.UUID{}, fmt.Errorf("sqlite: create app password: %d active, limit %d: %w", active, limit, backend.ErrLimitReached)
 	}
-	_, err = w.insertQ.ExecContext(ctx, p.ID, p.AccountID, p.Label, verifier, toNanos(p.CreatedAt))
-	return mapErr("create app password", err)
+	uuid := backend.NewUUID()
+	_, err = w.insertQ.ExecContext(ctx, p.ID, p.AccountID, p.Label, verifier, toNanos(p.CreatedAt), uuid[:])
+	return uuid, mapErr("create app password", err)
 }
 
 func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, verifier []byte) (*backend.AppPassword, error) {
@@ -189,6 +208,17 @@ func (s *Store) AppPasswordByVerifier(ctx context.Context, accountID int64, veri
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: app password of account %d: %w", accountID, err)
+	}
+	return p, nil
+}
+
+func (s *Store) AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend.AppPassword, error) {
+	p, err := scanAppPassword(s.r.QueryRowContext(pointRead(ctx), qAppPasswordByUUID, u[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: app password %s: %w", u, backend.ErrNoSuchAppPassword)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: app password %s: %w", u, err)
 	}
 	return p, nil
 }

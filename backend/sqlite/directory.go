@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/wicketldap/wicket/backend"
 )
@@ -36,9 +37,11 @@ func (s *Store) SetProfile(ctx context.Context, id int64, p backend.Profile) err
 		// The update comes first so that an unknown account is ErrNotFound
 		// whatever the address, and the unique index refuses another
 		// account's mail; the alias check then runs before the commit.
+		args := append([]any{nullString(p.Mail), p.GivenName, p.Surname, p.DisplayName}, posixArgs(p.Posix)...)
 		res, err := tx.ExecContext(ctx,
-			`UPDATE accounts SET mail = ?, given_name = ?, surname = ?, display_name = ? WHERE id = ?`,
-			nullString(p.Mail), p.GivenName, p.Surname, p.DisplayName, id)
+			`UPDATE accounts SET mail = ?, given_name = ?, surname = ?, display_name = ?,
+				uid_number = ?, gid_number = ?, home_directory = ?, login_shell = ? WHERE id = ?`,
+			append(args, id)...)
 		if err != nil {
 			return mapErr(op, err)
 		}
@@ -119,7 +122,9 @@ func (s *Store) CreateGroup(ctx context.Context, name string) error {
 		return fmt.Errorf("sqlite: create group: empty name: %w", backend.ErrInvalidInput)
 	}
 	return s.change(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO groups (name) VALUES (?)`, name)
+		uuid, now := backend.NewUUID(), toNanos(time.Now())
+		_, err := tx.ExecContext(ctx, `INSERT INTO groups (name, uuid, created_at, modified_at) VALUES (?, ?, ?, ?)`,
+			name, uuid[:], now, now)
 		return mapErr(fmt.Sprintf("create group %q", name), err)
 	})
 }
@@ -209,16 +214,21 @@ func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 
 // selectDirAccount is what the directory reads of an account: never the
 // hash, the seed, the salt or the failure records.
-const selectDirAccount = `SELECT id, name, mail, role, disabled, given_name, surname, display_name, created_at FROM accounts`
+const selectDirAccount = `SELECT id, name, mail, role, disabled, given_name, surname, display_name, created_at,
+	modified_at, uuid, ` + posixColumns + ` FROM accounts`
 
 func scanDirAccount(rows *sql.Rows) (backend.DirAccount, error) {
 	var (
-		a       backend.DirAccount
-		mail    sql.NullString
-		created int64
+		a                 backend.DirAccount
+		mail              sql.NullString
+		created, modified int64
+		uuid              []byte
+		px                posixRow
 	)
-	err := rows.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.GivenName, &a.Surname, &a.DisplayName, &created)
-	a.Mail, a.CreatedAt = mail.String, fromNanos(created)
+	err := rows.Scan(&a.ID, &a.Name, &mail, &a.Role, &a.Disabled, &a.GivenName, &a.Surname, &a.DisplayName, &created,
+		&modified, &uuid, &px.uid, &px.gid, &px.home, &px.shell)
+	a.Mail, a.CreatedAt, a.ModifiedAt, a.Posix = mail.String, fromNanos(created), fromNanos(modified), px.posix()
+	copy(a.UUID[:], uuid)
 	return a, err
 }
 
@@ -233,6 +243,11 @@ func readDirectory(ctx context.Context, tx *sql.Tx) (*backend.Directory, error) 
 	if d.Mark, err = lastMark(ctx, tx); err != nil {
 		return nil, err
 	}
+	var ns []byte
+	if err := tx.QueryRowContext(ctx, `SELECT uuid FROM directory_namespace`).Scan(&ns); err != nil {
+		return nil, err
+	}
+	copy(d.Namespace[:], ns)
 	err = eachRow(ctx, tx, selectDirAccount+` ORDER BY name, id`, func(rows *sql.Rows) error {
 		a, err := scanDirAccount(rows)
 		d.Accounts = append(d.Accounts, a)
@@ -269,13 +284,19 @@ func aliasRow(into map[int64][]string) func(rows *sql.Rows) error {
 func readGroups(ctx context.Context, tx *sql.Tx, byAccount map[int64][]string) ([]backend.Group, error) {
 	all := []backend.Group{}
 	byName := map[string]int{}
-	err := eachRow(ctx, tx, `SELECT name FROM groups ORDER BY name`, func(rows *sql.Rows) error {
-		var name string
-		if err := rows.Scan(&name); err != nil {
+	err := eachRow(ctx, tx, `SELECT name, uuid, created_at, modified_at FROM groups ORDER BY name`, func(rows *sql.Rows) error {
+		var (
+			g                 = backend.Group{Members: []string{}}
+			uuid              []byte
+			created, modified int64
+		)
+		if err := rows.Scan(&g.Name, &uuid, &created, &modified); err != nil {
 			return err
 		}
-		byName[name] = len(all)
-		all = append(all, backend.Group{Name: name, Members: []string{}})
+		copy(g.UUID[:], uuid)
+		g.CreatedAt, g.ModifiedAt = fromNanos(created), fromNanos(modified)
+		byName[g.Name] = len(all)
+		all = append(all, g)
 		return nil
 	})
 	if err != nil {

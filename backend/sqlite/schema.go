@@ -217,7 +217,129 @@ CREATE TRIGGER dir_group_members_insert AFTER INSERT ON group_members
 CREATE TRIGGER dir_group_members_delete AFTER DELETE ON group_members
 	BEGIN INSERT INTO dir_changes (account_id, group_id) VALUES (OLD.account_id, OLD.group_id); END;
 `,
+	// 9: entryUUID and modifyTimestamp (RFC 4530, RFC 4512 3.4).
+	//
+	// Every account, app password and group gets a random (version 4)
+	// UUID with its row; the rows that exist get one each here (RFC 9562
+	// 5.4's layout, assembled from independent random pieces so that each
+	// row draws its own). Triggers keep it from ever changing, and from
+	// being left out.
+	//
+	// modified_at moves, by trigger, when what the entry serves changes:
+	// for an account its profile, role, state, aliases and groups, for a
+	// group its members; never for failure records, TOTP steps or last
+	// uses. Rows that exist take the time of this step: when they last
+	// changed is not known, and no later change can be older. The groups'
+	// triggers of steps 5 and 8 fired on any column; a group's own
+	// modified_at must not count as a change of the directory.
+	//
+	// The naming context, ou=people, ou=groups and cn=Subschema have no
+	// row: their UUIDs are name-based, in a namespace drawn once here.
+	`
+ALTER TABLE accounts ADD COLUMN uuid BLOB;
+ALTER TABLE accounts ADD COLUMN modified_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE app_passwords ADD COLUMN uuid BLOB;
+ALTER TABLE groups ADD COLUMN uuid BLOB;
+ALTER TABLE groups ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE groups ADD COLUMN modified_at INTEGER NOT NULL DEFAULT 0;
+
+UPDATE accounts SET uuid = ` + sqlRandomUUID + `, modified_at = ` + sqlNow + `;
+UPDATE app_passwords SET uuid = ` + sqlRandomUUID + `;
+UPDATE groups SET uuid = ` + sqlRandomUUID + `, created_at = ` + sqlNow + `, modified_at = ` + sqlNow + `;
+CREATE UNIQUE INDEX accounts_uuid ON accounts (uuid);
+CREATE UNIQUE INDEX app_passwords_uuid ON app_passwords (uuid);
+CREATE UNIQUE INDEX groups_uuid ON groups (uuid);
+
+CREATE TRIGGER accounts_uuid_given BEFORE INSERT ON accounts WHEN length(NEW.uuid) IS NOT 16
+	BEGIN SELECT RAISE(ABORT, 'an account needs a 16-byte uuid'); END;
+CREATE TRIGGER accounts_uuid_fixed BEFORE UPDATE OF uuid ON accounts WHEN NEW.uuid IS NOT OLD.uuid
+	BEGIN SELECT RAISE(ABORT, 'an account''s uuid never changes'); END;
+CREATE TRIGGER app_passwords_uuid_given BEFORE INSERT ON app_passwords WHEN length(NEW.uuid) IS NOT 16
+	BEGIN SELECT RAISE(ABORT, 'an app password needs a 16-byte uuid'); END;
+CREATE TRIGGER app_passwords_uuid_fixed BEFORE UPDATE OF uuid ON app_passwords WHEN NEW.uuid IS NOT OLD.uuid
+	BEGIN SELECT RAISE(ABORT, 'an app password''s uuid never changes'); END;
+CREATE TRIGGER groups_uuid_given BEFORE INSERT ON groups WHEN length(NEW.uuid) IS NOT 16
+	BEGIN SELECT RAISE(ABORT, 'a group needs a 16-byte uuid'); END;
+CREATE TRIGGER groups_uuid_fixed BEFORE UPDATE OF uuid ON groups WHEN NEW.uuid IS NOT OLD.uuid
+	BEGIN SELECT RAISE(ABORT, 'a group''s uuid never changes'); END;
+
+CREATE TRIGGER modified_accounts AFTER UPDATE OF name, mail, role, disabled, given_name, surname, display_name ON accounts
+	WHEN OLD.name IS NOT NEW.name COLLATE BINARY OR OLD.mail IS NOT NEW.mail COLLATE BINARY OR OLD.role IS NOT NEW.role
+		OR OLD.disabled IS NOT NEW.disabled OR OLD.given_name IS NOT NEW.given_name
+		OR OLD.surname IS NOT NEW.surname OR OLD.display_name IS NOT NEW.display_name
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.id; END;
+CREATE TRIGGER modified_aliases_insert AFTER INSERT ON aliases
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.account_id; END;
+CREATE TRIGGER modified_aliases_update AFTER UPDATE ON aliases
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id IN (OLD.account_id, NEW.account_id); END;
+CREATE TRIGGER modified_aliases_delete AFTER DELETE ON aliases
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = OLD.account_id; END;
+CREATE TRIGGER modified_group_members_insert AFTER INSERT ON group_members
+	BEGIN
+		UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.account_id;
+		UPDATE groups SET modified_at = ` + sqlNow + ` WHERE id = NEW.group_id;
+	END;
+CREATE TRIGGER modified_group_members_delete AFTER DELETE ON group_members
+	BEGIN
+		UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = OLD.account_id;
+		UPDATE groups SET modified_at = ` + sqlNow + ` WHERE id = OLD.group_id;
+	END;
+CREATE TRIGGER modified_groups AFTER UPDATE OF name ON groups WHEN OLD.name IS NOT NEW.name
+	BEGIN UPDATE groups SET modified_at = ` + sqlNow + ` WHERE id = NEW.id; END;
+
+DROP TRIGGER generation_groups_update;
+CREATE TRIGGER generation_groups_update AFTER UPDATE OF id, name, uuid, created_at ON groups
+	BEGIN UPDATE generation SET n = n + 1; END;
+DROP TRIGGER dir_groups_update;
+CREATE TRIGGER dir_groups_update AFTER UPDATE OF id, name, uuid, created_at ON groups
+	BEGIN INSERT INTO dir_changes (group_id) VALUES (NEW.id); END;
+
+CREATE TABLE directory_namespace (uuid BLOB NOT NULL);
+INSERT INTO directory_namespace (uuid) VALUES (randomblob(16));
+`,
+	// 10: POSIX attributes (RFC 2307 posixAccount), NULL for none. They
+	// are part of what the directory serves: they move the generation,
+	// the log of changes and modified_at like the profile.
+	`
+ALTER TABLE accounts ADD COLUMN uid_number     INTEGER;
+ALTER TABLE accounts ADD COLUMN gid_number     INTEGER;
+ALTER TABLE accounts ADD COLUMN home_directory TEXT;
+ALTER TABLE accounts ADD COLUMN login_shell    TEXT;
+
+DROP TRIGGER generation_accounts_update;
+CREATE TRIGGER generation_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, password_hash, totp_seed, apppw_salt, created_at,
+		password_changed_at, given_name, surname, display_name,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	BEGIN UPDATE generation SET n = n + 1; END;
+DROP TRIGGER dir_accounts_update;
+CREATE TRIGGER dir_accounts_update
+	AFTER UPDATE OF id, name, mail, role, disabled, given_name, surname, display_name, created_at,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	BEGIN INSERT INTO dir_changes (account_id) VALUES (OLD.id); INSERT INTO dir_changes (account_id) VALUES (NEW.id); END;
+DROP TRIGGER modified_accounts;
+CREATE TRIGGER modified_accounts
+	AFTER UPDATE OF name, mail, role, disabled, given_name, surname, display_name,
+		uid_number, gid_number, home_directory, login_shell ON accounts
+	WHEN OLD.name IS NOT NEW.name COLLATE BINARY OR OLD.mail IS NOT NEW.mail COLLATE BINARY OR OLD.role IS NOT NEW.role
+		OR OLD.disabled IS NOT NEW.disabled OR OLD.given_name IS NOT NEW.given_name
+		OR OLD.surname IS NOT NEW.surname OR OLD.display_name IS NOT NEW.display_name
+		OR OLD.uid_number IS NOT NEW.uid_number OR OLD.gid_number IS NOT NEW.gid_number
+		OR OLD.home_directory IS NOT NEW.home_directory OR OLD.login_shell IS NOT NEW.login_shell
+	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.id; END;
+`,
 }
+
+// sqlNow is the time, in the Unix nanoseconds the time columns hold (to
+// the millisecond), in the SQL of triggers. It and sqlRandomUUID are part
+// of released steps: never edit them.
+const sqlNow = `(CAST(unixepoch('now', 'subsec') * 1000 AS INTEGER) * 1000000)`
+
+// sqlRandomUUID is a random version 4 UUID (RFC 9562 5.4) as 16 bytes:
+// random hex around the version digit 4 and a variant digit of 8 to b,
+// each part drawn apart, so that an UPDATE draws one per row.
+const sqlRandomUUID = `unhex(hex(randomblob(6)) || '4' || substr(hex(randomblob(2)), 2) ||
+	substr('89ab', 1 + (random() & 3), 1) || substr(hex(randomblob(2)), 2) || hex(randomblob(6)))`
 
 // migrate applies the missing steps, each in its own immediate transaction
 // that also bumps user_version, so a crash leaves the database at a step

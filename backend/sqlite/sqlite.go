@@ -143,14 +143,7 @@ func dsn(abs string, readOnly bool) string {
 		// taking the write lock at BEGIN makes read-check-write atomic.
 		q.Set("_txlock", "immediate")
 	}
-	// EscapedPath keeps '?', '#' and '%' in a directory name from being
-	// read as URI syntax; a URI path must start with '/' ("C:/…" on Windows
-	// would otherwise parse as an authority).
-	p := filepath.ToSlash(abs)
-	if !strings.HasPrefix(p, "/") {
-		p = "/" + p
-	}
-	return "file:" + (&url.URL{Path: p}).EscapedPath() + "?" + q.Encode()
+	return fileURI(abs, q)
 }
 
 // checkDurability refuses to run when the file system cannot give WAL
@@ -184,6 +177,7 @@ const (
 	qAccountByMail = selectAccount + ` WHERE mail = ? AND mail <> ''
 		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
+	qAppPasswordByUUID     = selectAppPassword + ` WHERE uuid = ? AND revoked_at IS NULL`
 	// rowid breaks ties between passwords created within the same instant
 	// in creation order.
 	qListAppPasswords = selectAppPassword + ` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`

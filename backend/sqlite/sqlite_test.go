@@ -210,6 +210,7 @@ func TestOpen_MigratesV1DatabaseKeepingData(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	before := time.Now()
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -231,6 +232,11 @@ func TestOpen_MigratesV1DatabaseKeepingData(t *testing.T) {
 	if fmt.Sprintf("%+v", *got) != fmt.Sprintf("%+v", want) {
 		t.Fatalf("migrated account:\n got %+v\nwant %+v", *got, want)
 	}
+	// When it last changed is not known: the migration's time stands for it.
+	if d, err := s.Directory(t.Context()); err != nil || len(d.Accounts) != 1 || d.Accounts[0].UUID.IsZero() ||
+		d.Accounts[0].ModifiedAt.Before(before.Truncate(time.Millisecond)) || d.Accounts[0].ModifiedAt.After(time.Now()) {
+		t.Errorf("migrated account in the directory: %+v, %v; want a UUID and the migration's time", d, err)
+	}
 
 	mustNot := func(what string, err error) {
 		t.Helper()
@@ -247,6 +253,92 @@ func TestOpen_MigratesV1DatabaseKeepingData(t *testing.T) {
 	if len(d.Accounts) != 1 || d.Accounts[0].GivenName != "Alice" ||
 		fmt.Sprint(d.Aliases[got.ID]) != "[ally@example.org]" || fmt.Sprint(d.Groups[got.ID]) != "[staff]" {
 		t.Fatalf("directory of the migrated database: %+v", d)
+	}
+}
+
+// TestOpen_MigrationGivesEachRowItsOwnUUID opens a database as step 8 left
+// it: every account, app password and group must come out with a random
+// UUID of its own, which no later write changes, and the database with a
+// namespace for the entries that have no row.
+func TestOpen_MigrationGivesEachRowItsOwnUUID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wicket.db")
+	old := rawDB(t, path)
+	if err := migrate(t.Context(), old, migrations[:8]); err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	for i := range n {
+		_, err := old.Exec(`INSERT INTO accounts (name, role, disabled, password_hash, totp_seed, apppw_salt, created_at, password_changed_at)
+			VALUES (?, 'user', 0, 'x', X'01', X'02', 1, 1)`, fmt.Sprint("user", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.Exec(`INSERT INTO app_passwords (id, account_id, label, verifier, created_at) VALUES (?, ?, 'l', ?, 1)`,
+			fmt.Sprint("ap", i), i+1, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := old.Exec(`INSERT INTO groups (name) VALUES (?)`, fmt.Sprint("group", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	seen := map[backend.UUID]string{}
+	check := func(what string, u backend.UUID) {
+		t.Helper()
+		switch {
+		case u[6]>>4 != 4 || u[8]&0xc0 != 0x80:
+			t.Errorf("%s: %s is not a version 4 UUID", what, u)
+		case seen[u] != "":
+			t.Errorf("%s has the UUID of %s: %s", what, seen[u], u)
+		}
+		seen[u] = what
+	}
+	d, err := s.Directory(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range d.Accounts {
+		check("account "+a.Name, a.UUID)
+	}
+	for _, g := range d.AllGroups {
+		check("group "+g.Name, g.UUID)
+		if g.CreatedAt.IsZero() || g.ModifiedAt.IsZero() {
+			t.Errorf("group %s: created %v, modified %v", g.Name, g.CreatedAt, g.ModifiedAt)
+		}
+	}
+	for i := range n {
+		aps, err := s.ListAppPasswords(t.Context(), int64(i+1))
+		if err != nil || len(aps) != 1 {
+			t.Fatalf("app passwords of account %d: %v, %v", i+1, aps, err)
+		}
+		check("app password "+aps[0].ID, aps[0].UUID)
+	}
+	if len(seen) != 3*n {
+		t.Fatalf("%d UUIDs, want %d", len(seen), 3*n)
+	}
+	if d.Namespace.IsZero() {
+		t.Error("no namespace")
+	}
+
+	// Nothing, not even the shell, changes a UUID or leaves one out.
+	raw := rawDB(t, path)
+	for _, q := range []string{
+		`UPDATE accounts SET uuid = randomblob(16) WHERE id = 1`,
+		`UPDATE app_passwords SET uuid = NULL WHERE account_id = 1`,
+		`UPDATE groups SET uuid = randomblob(16) WHERE id = 1`,
+		`INSERT INTO groups (name) VALUES ('no uuid')`,
+		`INSERT INTO accounts (name, role, disabled, password_hash, apppw_salt, created_at, password_changed_at, uuid)
+			VALUES ('short', 'user', 0, 'x', X'02', 1, 1, X'0102')`,
+	} {
+		if _, err := raw.Exec(q); err == nil {
+			t.Errorf("%s: accepted", q)
+		}
 	}
 }
 
@@ -484,6 +576,7 @@ func TestHotStatements_UseIndexes(t *testing.T) {
 		{`DELETE FROM group_members WHERE group_id = ?`, []any{int64(1)}},
 		{`SELECT id FROM groups WHERE name = ?`, []any{"staff"}},
 		{qAppPasswordByVerifier, []any{int64(1), []byte("v")}},
+		{qAppPasswordByUUID, []any{[]byte("0123456789abcdef")}},
 		{qAdvanceTOTPStep, []any{int64(5), int64(1), int64(5)}},
 		{`SELECT count(*) FROM app_passwords WHERE account_id = ? AND revoked_at IS NULL`, []any{int64(1)}},
 	} {

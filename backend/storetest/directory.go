@@ -77,6 +77,16 @@ func aliasesOf(t *testing.T, s backend.Store, id int64) []string {
 	return mustDirectory(t, s).Aliases[id]
 }
 
+// membership is groups with their names and members only: the rest is
+// drawn (UUID) or the store's time, checked on its own.
+func membership(groups []backend.Group) []backend.Group {
+	out := make([]backend.Group, len(groups))
+	for i, g := range groups {
+		out[i] = backend.Group{Name: g.Name, Members: g.Members}
+	}
+	return out
+}
+
 func groupNames(d *backend.Directory) []string {
 	var names []string
 	for _, g := range d.AllGroups {
@@ -256,7 +266,7 @@ func groupsLifecycle(t *testing.T, s backend.Store) {
 	mustSetMember(t, s, "staff", a.ID, true)
 	mustSetMember(t, s, "STAFF", b.ID, true)
 	d := mustDirectory(t, s)
-	if want := []backend.Group{{Name: "staff", Members: []string{"alice", "Bob"}}}; !reflect.DeepEqual(d.AllGroups, want) {
+	if want := []backend.Group{{Name: "staff", Members: []string{"alice", "Bob"}}}; !reflect.DeepEqual(membership(d.AllGroups), want) {
 		t.Fatalf("AllGroups = %+v, want %+v", d.AllGroups, want)
 	}
 	wantIDs(t, "alice's groups", d.Groups[a.ID], "staff")
@@ -264,7 +274,7 @@ func groupsLifecycle(t *testing.T, s backend.Store) {
 	mustSetMember(t, s, "staff", a.ID, false)
 	mustSetMember(t, s, "staff", a.ID, false)
 	d = mustDirectory(t, s)
-	if want := []backend.Group{{Name: "staff", Members: []string{"Bob"}}}; !reflect.DeepEqual(d.AllGroups, want) {
+	if want := []backend.Group{{Name: "staff", Members: []string{"Bob"}}}; !reflect.DeepEqual(membership(d.AllGroups), want) {
 		t.Fatalf("AllGroups after a removal = %+v, want %+v", d.AllGroups, want)
 	}
 	if g, ok := d.Groups[a.ID]; ok {
@@ -283,7 +293,7 @@ func groupsLifecycle(t *testing.T, s backend.Store) {
 	// A group of the same name is a new group, without the old members.
 	mustCreateGroup(t, s, "staff")
 	d = mustDirectory(t, s)
-	if want := []backend.Group{{Name: "staff", Members: []string{}}}; !reflect.DeepEqual(d.AllGroups, want) {
+	if want := []backend.Group{{Name: "staff", Members: []string{}}}; !reflect.DeepEqual(membership(d.AllGroups), want) {
 		t.Fatalf("recreated group = %+v, want %+v", d.AllGroups, want)
 	}
 }
@@ -329,7 +339,7 @@ func deleteAccountRemovesAliasesAndMemberships(t *testing.T, s backend.Store) {
 	wantHolder(t, s, "ally@example.org", "")
 	d := mustDirectory(t, s)
 	want := []backend.Group{{Name: "admins", Members: []string{}}, {Name: "staff", Members: []string{"bob"}}}
-	if !reflect.DeepEqual(d.AllGroups, want) {
+	if !reflect.DeepEqual(membership(d.AllGroups), want) {
 		t.Fatalf("AllGroups = %+v, want %+v", d.AllGroups, want)
 	}
 	if len(d.Aliases) != 0 || len(d.Groups) != 1 {
@@ -392,7 +402,7 @@ func directoryContents(t *testing.T, s backend.Store) {
 			{Name: "empty", Members: []string{}},
 			{Name: "staff", Members: []string{"alice", "Bob", "carol"}},
 		}
-		if !reflect.DeepEqual(d.AllGroups, wantAll) {
+		if !reflect.DeepEqual(membership(d.AllGroups), wantAll) {
 			t.Errorf("%s: AllGroups = %+v, want %+v", what, d.AllGroups, wantAll)
 		}
 	}
@@ -547,6 +557,7 @@ func sameDir(t *testing.T, what string, kept, fresh *backend.Dir) {
 	for i := range a {
 		x, y := *a[i], *b[i]
 		x.CreatedAt, y.CreatedAt = x.CreatedAt.UTC(), y.CreatedAt.UTC()
+		x.ModifiedAt, y.ModifiedAt = x.ModifiedAt.UTC(), y.ModifiedAt.UTC()
 		if !reflect.DeepEqual(x, y) {
 			t.Errorf("%s: account %d kept as\n %+v\nread whole as\n %+v", what, i, x, y)
 		}
@@ -560,6 +571,9 @@ func sameDir(t *testing.T, what string, kept, fresh *backend.Dir) {
 		}
 		if e := kept.Account(x.Name); e == nil || e.ID != x.ID {
 			t.Errorf("%s: name %s kept for %v", what, x.Name, e)
+		}
+		if e := kept.ByUUID(x.UUID); e == nil || e.ID != x.ID {
+			t.Errorf("%s: UUID %s kept for %v", what, x.UUID, e)
 		}
 	}
 	if !reflect.DeepEqual(kept.Groups(), fresh.Groups()) {
@@ -598,6 +612,13 @@ func directoryChangesFollowEveryWrite(t *testing.T, s backend.Store) {
 	step("aliases", s.SetAliases(ctx, alice.ID, []string{"a@example.org", "al@example.org"}))
 	step("other aliases", s.SetAliases(ctx, alice.ID, []string{"al@example.org", "lice@example.org"}))
 	step("an alias becomes the mail", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org"}))
+	posix := &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/bash"}
+	step("POSIX attributes", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org", Posix: posix}))
+	step("another login shell", s.SetProfile(ctx, alice.ID, backend.Profile{Mail: "lice@example.org",
+		Posix: &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/zsh"}}))
+	if e := kept.Account("alice"); e == nil || e.Posix == nil || e.Posix.LoginShell != "/bin/zsh" {
+		t.Errorf("the kept directory's alice after a new shell: %+v", e)
+	}
 	step("a group", s.CreateGroup(ctx, "staff"))
 	step("a member", s.SetGroupMember(ctx, "staff", alice.ID, true))
 	step("another member", s.SetGroupMember(ctx, "staff", bob.ID, true))
@@ -607,7 +628,11 @@ func directoryChangesFollowEveryWrite(t *testing.T, s backend.Store) {
 	step("disabled", s.SetDisabled(ctx, bob.ID, true))
 	step("a role", s.SetRole(ctx, bob.ID, backend.RoleService))
 	step("a group deleted", s.DeleteGroup(ctx, "admins"))
+	bobUUID := kept.Account("bob").UUID
 	step("an account deleted", s.DeleteAccount(ctx, bob.ID))
+	if e := kept.ByUUID(bobUUID); e != nil {
+		t.Errorf("deleted bob's UUID still finds %+v", e)
+	}
 	carol := mustCreate(t, s, "carol", "bob@example.org")
 	step("an address taken again", s.SetAliases(ctx, carol.ID, []string{"a@example.org"}))
 

@@ -114,6 +114,10 @@ var tests = []test{
 	{"DirectoryChanges_FollowEveryWrite", directoryChangesFollowEveryWrite},
 	{"DirectoryChanges_UnknownMarkReadsWhole", directoryChangesUnknownMark},
 	{"DirectoryAccounts_ReadsOnlyThose", directoryAccountsReadsOnlyThose},
+	{"UUID_DrawnForEveryEntryAndKept", uuidsAreDrawnAndKept},
+	{"Directory_NamespaceIsTheDatabases", namespaceIsTheDatabases},
+	{"ModifiedAt_FollowsWhatTheEntryServes", modifiedAtFollowsTheEntry},
+	{"SetProfile_PosixAttributesRoundTrip", setProfilePosix},
 	{"RecordAuthFailure_LocksAtLimit", recordFailureLocksAtLimit},
 	{"RecordAuthFailure_PathsAndAccountsApart", recordFailurePathsApart},
 	{"RecordAuthFailure_ParallelCallersNoneLost", recordFailureParallel},
@@ -1192,6 +1196,8 @@ func generationMoves(t *testing.T, s backend.Store) {
 	moved("removing a member", s.SetGroupMember(ctx, "staff", a.ID, false))
 	moved("deleting a group", s.DeleteGroup(ctx, "staff"))
 	moved("changing the profile", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice"}))
+	moved("giving POSIX attributes", s.SetProfile(ctx, a.ID, backend.Profile{Mail: "alice@example.org", GivenName: "Alice",
+		Posix: &backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice"}}))
 	moved("changing the password", func() error {
 		_, err := s.SetPasswordHash(ctx, a.ID, "hash", true, t0)
 		return err

@@ -48,7 +48,10 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Short:         "LDAP authentication proxy with two-factor sign-in and app-specific passwords",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version (and -v), as `wicket version` without the details.
+		Version: buildVersion(),
 	}
+	root.SetVersionTemplate("wicket {{.Version}}\n")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -59,7 +62,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 
 	root.AddCommand(newServeCmd(g), newUserCmd(g), newGroupCmd(g), newTOTPCmd(g), newAppPWCmd(g), newRemoteCmd(g), newCertCmd(g), newKeyCmd(g))
 	root.AddCommand(newAuditCmd(g))
+	root.AddCommand(newBackupCmd(g), newRestoreCmd(g))
 	root.AddCommand(newBenchCmd(g))
+	root.AddCommand(newVersionCmd(g), newConfigCmd(g))
 	return root
 }
 

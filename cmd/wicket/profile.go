@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -14,24 +15,40 @@ import (
 
 func newUserSetCmd(g *globals) *cobra.Command {
 	var mail, givenName, surname, displayName string
+	var uidNumber, gidNumber, homeDirectory, loginShell string
 	var aliases []string
-	var noAliases bool
+	var noAliases, noPosix bool
 	cmd := &cobra.Command{
 		Use:   "set NAME [flags]",
-		Short: "Change an account's mail address, aliases or names",
+		Short: "Change an account's mail address, aliases, names or POSIX attributes",
 		Long: `Change what the directory serves about an account. Only the flags given
 change anything; an empty value ("") clears that attribute.
 
 --alias, repeated, replaces the aliases with exactly the addresses given;
 --no-aliases removes them all. An address belongs to one account only, as its
-mail address or as an alias.`,
+mail address or as an alias.
+
+--uid-number, --gid-number, --home-directory and --login-shell give the
+account the POSIX attributes that nslcd and SSSD read (the class
+posixAccount): the first three are needed together, the shell is optional.
+--no-posix removes them all. Numbers are 0 to 2147483647; paths are absolute,
+in printable ASCII.`,
 		Example: `  wicket user set alice --mail alice@example.org --display-name "Alice Liddell"
-  wicket user set alice --alias al@example.org --alias postmaster@example.org`,
+  wicket user set alice --alias al@example.org --alias postmaster@example.org
+  wicket user set alice --uid-number 10001 --gid-number 100 --home-directory /home/alice --login-shell /bin/bash
+  wicket user set alice --no-posix`,
 		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fl := cmd.Flags()
 			if noAliases && fl.Changed("alias") {
 				return errors.New("give either --alias or --no-aliases, not both")
+			}
+			if noPosix {
+				for _, f := range []string{"uid-number", "gid-number", "home-directory", "login-shell"} {
+					if fl.Changed(f) {
+						return fmt.Errorf("give either --no-posix or --%s, not both", f)
+					}
+				}
 			}
 			var ch backend.ProfileChange
 			for _, f := range []struct {
@@ -43,11 +60,16 @@ mail address or as an alias.`,
 				{"given-name", &ch.GivenName, &givenName},
 				{"surname", &ch.Surname, &surname},
 				{"display-name", &ch.DisplayName, &displayName},
+				{"uid-number", &ch.UIDNumber, &uidNumber},
+				{"gid-number", &ch.GIDNumber, &gidNumber},
+				{"home-directory", &ch.HomeDirectory, &homeDirectory},
+				{"login-shell", &ch.LoginShell, &loginShell},
 			} {
 				if fl.Changed(f.flag) {
 					*f.dst = f.val
 				}
 			}
+			ch.NoPosix = noPosix
 			switch {
 			case noAliases:
 				ch.Aliases = &[]string{}
@@ -56,7 +78,8 @@ mail address or as an alias.`,
 				ch.Aliases = &list
 			}
 			if ch == (backend.ProfileChange{}) {
-				return fmt.Errorf("nothing to change: give at least one of --mail, --alias, --no-aliases, --given-name, --surname, --display-name (usage: %s)", cmd.UseLine())
+				return fmt.Errorf("nothing to change: give at least one of --mail, --alias, --no-aliases, --given-name, --surname, "+
+					"--display-name, --uid-number, --gid-number, --home-directory, --login-shell, --no-posix (usage: %s)", cmd.UseLine())
 			}
 			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
 				first, err := prepareChange(ctx, e, u, &ch)
@@ -90,6 +113,11 @@ mail address or as an alias.`,
 	f.StringVar(&givenName, "given-name", "", "given name (givenName)")
 	f.StringVar(&surname, "surname", "", "surname (sn)")
 	f.StringVar(&displayName, "display-name", "", "name shown by mail clients (displayName)")
+	f.StringVar(&uidNumber, "uid-number", "", "POSIX user id (uidNumber), 0 to 2147483647")
+	f.StringVar(&gidNumber, "gid-number", "", "POSIX primary group id (gidNumber), 0 to 2147483647")
+	f.StringVar(&homeDirectory, "home-directory", "", "POSIX home directory (homeDirectory), an absolute path")
+	f.StringVar(&loginShell, "login-shell", "", "POSIX login shell (loginShell), an absolute path; optional")
+	f.BoolVar(&noPosix, "no-posix", false, "remove every POSIX attribute")
 	return cmd
 }
 
@@ -209,12 +237,31 @@ type profileField struct {
 }
 
 func profileFields(before, after *backend.UserInfo) []profileField {
-	return []profileField{
+	return append([]profileField{
 		{"mail", before.Mail, after.Mail},
 		{"aliases", strings.Join(before.Aliases, ", "), strings.Join(after.Aliases, ", ")},
 		{"display name", before.DisplayName, after.DisplayName},
 		{"given name", before.GivenName, after.GivenName},
 		{"surname", before.Surname, after.Surname},
+	}, posixFields(before.Posix, after.Posix)...)
+}
+
+// posixFields are the POSIX attributes of before and after, as the lines
+// of a change.
+func posixFields(before, after *backend.Posix) []profileField {
+	show := func(p *backend.Posix) [4]string {
+		if p == nil {
+			return [4]string{}
+		}
+		return [4]string{strconv.FormatUint(uint64(p.UIDNumber), 10), strconv.FormatUint(uint64(p.GIDNumber), 10),
+			p.HomeDirectory, p.LoginShell}
+	}
+	b, a := show(before), show(after)
+	return []profileField{
+		{"uid number", b[0], a[0]},
+		{"gid number", b[1], a[1]},
+		{"home directory", b[2], a[2]},
+		{"login shell", b[3], a[3]},
 	}
 }
 

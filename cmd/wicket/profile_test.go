@@ -254,3 +254,48 @@ func TestGroupUnknown(t *testing.T) {
 		t.Errorf("member-add without a user: exit %d, stderr %q", o.code, o.stderr)
 	}
 }
+
+// The POSIX attributes: set together, changed one by one, removed with
+// --no-posix; anything refused is refused whole, with what to do.
+func TestUserSet_PosixAttributes(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, "")
+	c.addUser("alice", "--mail", "alice@example.org")
+
+	msg := c.fail("", "user", "set", "alice", "--uid-number", "10001")
+	contains(t, "a uid number alone", msg, "missing: gid number, home directory")
+	out := c.ok("", "user", "set", "alice", "--uid-number", "10001", "--gid-number", "100",
+		"--home-directory", "/home/alice", "--login-shell", "/bin/bash")
+	contains(t, "user set", out, "changed alice", "uid number:", "10001 (was -)", "gid number:", "100 (was -)",
+		"home directory:", "/home/alice (was -)", "login shell:", "/bin/bash (was -)")
+	want := backend.Posix{UIDNumber: 10001, GIDNumber: 100, HomeDirectory: "/home/alice", LoginShell: "/bin/bash"}
+	if u := c.show("alice"); u.Posix == nil || *u.Posix != want {
+		t.Errorf("user show --json: posix %+v, want %+v", u.Posix, want)
+	}
+	contains(t, "user show", c.ok("", "user", "show", "alice"), "posix:", "uid 10001, gid 100, home /home/alice, shell /bin/bash",
+		"entry UUID:")
+
+	for _, bad := range [][]string{
+		{"--uid-number", "2147483648"}, {"--gid-number", "-1"}, {"--uid-number", "ten"},
+		{"--home-directory", "home/alice"}, {"--login-shell", "/bin/sh\n"}, {"--home-directory", ""},
+		{"--mail", "new@example.org", "--login-shell", "zsh"},
+	} {
+		msg := c.fail("", append([]string{"user", "set", "alice"}, bad...)...)
+		if msg == "" {
+			t.Errorf("%q: no message", bad)
+		}
+		if u := c.show("alice"); u.Posix == nil || *u.Posix != want || u.Mail != "alice@example.org" {
+			t.Errorf("%q refused, yet alice is now %+v, %s", bad, u.Posix, u.Mail)
+		}
+	}
+	contains(t, "both ways", c.fail("", "user", "set", "alice", "--no-posix", "--uid-number", "1"), "--no-posix", "--uid-number")
+
+	contains(t, "no shell", c.ok("", "user", "set", "alice", "--login-shell", ""), "login shell:", "- (was /bin/bash)")
+	contains(t, "no-posix", c.ok("", "user", "set", "alice", "--no-posix"), "uid number:", "- (was 10001)")
+	if u := c.show("alice"); u.Posix != nil {
+		t.Errorf("after --no-posix: %+v", u.Posix)
+	}
+	if out := c.ok("", "user", "show", "alice"); strings.Contains(out, "posix:") {
+		t.Errorf("user show prints POSIX attributes it has not:\n%s", out)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,19 +27,6 @@ import (
 // auditPruneInterval is how often the server deletes audit records past
 // audit.retention, besides once at start.
 const auditPruneInterval = time.Hour
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = ""
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
 
 func newServeCmd(g *globals) *cobra.Command {
 	var listen string

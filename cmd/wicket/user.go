@@ -345,6 +345,13 @@ func newUserShowCmd(g *globals) *cobra.Command {
 					fmt.Fprintf(tw, "%s:\t%s\n", f.key, f.val)
 				}
 			}
+			if p := u.Posix; p != nil {
+				shell := ""
+				if p.LoginShell != "" {
+					shell = ", shell " + p.LoginShell
+				}
+				fmt.Fprintf(tw, "posix:\tuid %d, gid %d, home %s%s\n", p.UIDNumber, p.GIDNumber, p.HomeDirectory, shell)
+			}
 			fmt.Fprintf(tw, "role:\t%s\n", u.Role)
 			fmt.Fprintf(tw, "status:\t%s\n", status(*u))
 			fmt.Fprintf(tw, "two-factor:\t%s\n", yesNo(u.TOTPEnrolled, "TOTP enrolled", "not enrolled"))
@@ -353,6 +360,7 @@ func newUserShowCmd(g *globals) *cobra.Command {
 			// never locked.
 			fmt.Fprintf(tw, "password sign-in:\t%s\n", lockSummary(u.PasswordLockout))
 			fmt.Fprintf(tw, "created:\t%s\n", formatTime(u.CreatedAt))
+			fmt.Fprintf(tw, "entry UUID:\t%s\n", u.UUID)
 			if u.HasPassword {
 				fmt.Fprintf(tw, "password changed:\t%s\n", formatTime(u.PasswordChangedAt))
 			}
