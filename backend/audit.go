@@ -476,6 +476,11 @@ func logAudit(log *slog.Logger, r AuditRecord) {
 		}
 	}
 	switch {
+	case r.Action == ActionBind && r.Result == ResultSuccess && r.Method == "anonymous":
+		// Monitoring probes bind anonymously every few seconds: a line
+		// each would bury the log. The record is kept all the same, and
+		// an anonymous session sees only the root DSE.
+		level = slog.LevelDebug
 	case r.Action == ActionBind && r.Result == FailRateLimited:
 		level, msg = slog.LevelWarn, "bind refused: too many failed binds from this address"
 	case r.Action == ActionBind && r.Result == FailUnauthenticatedBind:

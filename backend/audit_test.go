@@ -544,3 +544,41 @@ func TestAudit_ProfileAndGroupChangesAreRecorded(t *testing.T) {
 	f.svc.Close()
 	check("after Close", append(want, row{backend.ActionUserProfile, "alice", backend.FailInvalidInput, ""}))
 }
+
+// A monitoring probe binds anonymously every few seconds: its bind is kept
+// in the audit trail but logged at debug, so that an INFO log is not one
+// line per probe. A bind with credentials is still logged at INFO.
+func TestAudit_AnonymousBindsAreLoggedAtDebugOnly(t *testing.T) {
+	logs := &logBuffer{}
+	store := memstore.New()
+	svc := newAuditService(t, store, backend.Options{AuditFlushInterval: time.Hour, Logger: logs.logger()})
+	ctx := context.Background()
+	for range 3 {
+		svc.Audit(ctx, backend.AuditRecord{Action: backend.ActionBind, Method: "anonymous", Remote: "127.0.0.1",
+			Result: backend.ResultSuccess})
+	}
+	svc.Audit(ctx, bindRecord(backend.ResultSuccess, ""))
+	svc.Close()
+
+	var anonymous, app int
+	for _, l := range logs.lines(t, "bind") {
+		switch l["method"] {
+		case "anonymous":
+			anonymous++
+		case string(backend.MethodAppPassword):
+			app++
+		}
+	}
+	if anonymous != 0 || app != 1 {
+		t.Errorf("INFO log: %d lines of anonymous binds and %d of app-password binds; want 0 and 1\n%s", anonymous, app, logs.String())
+	}
+	var kept int
+	for _, r := range listAudit(t, store, backend.AuditFilter{}) {
+		if r.Method == "anonymous" {
+			kept += r.Count
+		}
+	}
+	if kept != 3 {
+		t.Errorf("audit trail holds %d anonymous binds; want 3", kept)
+	}
+}

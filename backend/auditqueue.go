@@ -41,8 +41,10 @@ type auditRecorder struct {
 	// alike, refusals summarised by address. Flushing closes them all.
 	open   map[openKey]*queuedRecord
 	queued int
-	// dropped counts the events given up since the last warning, by tier.
-	dropped [auditTiers]int
+	// dropped counts the events given up since the last warning, by tier;
+	// droppedTotal all of them since the start, for the metrics.
+	dropped      [auditTiers]int
+	droppedTotal uint64
 	// hurried: a prompt flush is on its way.
 	hurried bool
 	// failures counts the writes that failed in a row; none is tried
@@ -245,6 +247,14 @@ func (r *auditRecorder) add(rec AuditRecord) {
 	}
 }
 
+// stats is how many records are queued and how many events were dropped
+// since the start.
+func (r *auditRecorder) stats() (queued int, dropped uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queued, r.droppedTotal
+}
+
 // dropOldest gives up the oldest record of the lowest tier that has one.
 func (r *auditRecorder) dropOldest() {
 	for t := range r.queues {
@@ -256,6 +266,7 @@ func (r *auditRecorder) dropOldest() {
 			delete(r.open, q[0].key)
 		}
 		r.dropped[t] += q[0].Count
+		r.droppedTotal += uint64(q[0].Count)
 		q[0] = nil // let its strings go
 		r.queues[t] = q[1:]
 		r.queued--

@@ -239,6 +239,7 @@ func (s *Service) Directory(ctx context.Context) (*Dir, error) {
 		}
 		if ch != nil {
 			l.dir.Apply(ch)
+			s.counts.dirUpdates.Add(1)
 			s.dir.Store(&liveDir{dir: l.dir, gen: gen, genOK: gerr == nil})
 			return l.dir, nil
 		}
@@ -248,6 +249,7 @@ func (s *Service) Directory(ctx context.Context) (*Dir, error) {
 		return nil, err
 	}
 	d := NewDir(full)
+	s.counts.dirReloads.Add(1)
 	s.dir.Store(&liveDir{dir: d, gen: gen, genOK: gerr == nil})
 	return d, nil
 }

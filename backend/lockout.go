@@ -401,6 +401,7 @@ func (s *Service) settle(ctx context.Context, a *attempt, p *Principal, err erro
 	}
 	src := s.sources.fail(a.acct.ID, a.source, a.acct.Unlocks, now, s.opts.Lockout)
 	if src.Locked(now) && src.Count == s.opts.Lockout.MaxFailures {
+		s.counts.sourceLocks.Add(1)
 		s.log.Warn("password sign-in locked for one client source after repeated failures", "account", a.acct.Name,
 			"source", a.source, "failures", src.Count, "until", src.LockedUntil.UTC().Format(time.RFC3339), "from", a.from)
 	}
@@ -436,6 +437,7 @@ func (s *Service) record(ctx context.Context, a *attempt, key guardKey, now time
 	}
 	s.guard.done(key, true)
 	if rec.LockedUntil != a.before.LockedUntil && rec.Locked(now) {
+		s.counts.accountLocks.Add(1)
 		s.log.Warn("password sign-in locked for every client after repeated failures", "account", a.acct.Name,
 			"failures", rec.Count, "until", rec.LockedUntil.UTC().Format(time.RFC3339), "from", a.from)
 	}

@@ -94,6 +94,8 @@ type Service struct {
 	// it at a time.
 	dir   atomic.Pointer[liveDir]
 	dirMu sync.Mutex
+	// counts are what Stats reports beyond the queues.
+	counts counters
 }
 
 // New returns a Service. Close it to flush last-used records; the store is
@@ -410,6 +412,8 @@ func (s *Service) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	s.counts.hashWaiting.Add(1)
+	defer s.counts.hashWaiting.Add(-1)
 	return s.wait(ctx, func(timeout <-chan time.Time) error {
 		select {
 		case s.slots <- struct{}{}:

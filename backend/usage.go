@@ -43,6 +43,13 @@ func (r *usageRecorder) record(u AppPasswordUse) {
 	}
 }
 
+// queued is how many uses wait to be written.
+func (r *usageRecorder) queued() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.pending)
+}
+
 // lookup returns a use not yet flushed, so listings are current.
 func (r *usageRecorder) lookup(id string) (AppPasswordUse, bool) {
 	r.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -38,10 +39,23 @@ type Config struct {
 	Lockout Lockout `toml:"lockout"`
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
+	HTTP    HTTP    `toml:"http"`
 
 	// Path is the file this configuration was read from; empty for the
 	// built-in defaults.
 	Path string `toml:"-"`
+}
+
+// HTTP is the optional listener of /metrics (Prometheus) and /healthz.
+type HTTP struct {
+	// Listen is its address, host:port; empty means no such listener.
+	Listen string `toml:"listen"`
+	// AllowRemote lets Listen be an address other than loopback. /metrics
+	// shows anyone who can reach it how many binds succeed and fail, from
+	// which kind of client and when, and /healthz whether the database
+	// takes writes: off by default, like every way of watching the
+	// server's activity from outside the host.
+	AllowRemote bool `toml:"allow_remote"`
 }
 
 // Audit configures the audit trail of binds and changes.
@@ -376,6 +390,7 @@ func (c *Config) Validate() error {
 		bad("limits.max_connections_per_network: must be 0 (no cap) or more")
 	}
 	c.Lockout.validate(bad)
+	c.HTTP.validate(bad)
 	if c.Audit.Retention.Duration < 0 {
 		bad("audit.retention: must be 0 (keep for ever) or a positive duration")
 	}
@@ -417,4 +432,47 @@ func checkAddress(bad func(string, ...any), name, addr string) {
 	if err != nil || port == "" {
 		bad("%s: %q is not host:port (say 127.0.0.1:1389)", name, addr)
 	}
+}
+
+func (h *HTTP) validate(bad func(string, ...any)) {
+	if h.Listen == "" {
+		return
+	}
+	checkAddress(bad, "http.listen", h.Listen)
+	host, _, err := net.SplitHostPort(h.Listen)
+	if err != nil {
+		return
+	}
+	if !h.AllowRemote && !loopbackHost(host) {
+		bad("http.listen: %q is not a loopback address; /metrics shows anyone who can reach it how many binds "+
+			"succeed and fail, and when. Use 127.0.0.1 or [::1] (with a scraper on this host or a proxy), "+
+			"or set http.allow_remote = true to serve it there anyway", h.Listen)
+	}
+}
+
+// loopbackHost reports whether a listen address's host is loopback only:
+// "localhost", or a loopback IP. An empty host is every interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// CheckWritableDir is used before creating the database, for an error that
+// names the setting rather than SQLite's "unable to open database file".
+func CheckWritableDir(path string) error {
+	dir := filepath.Dir(path)
+	st, err := os.Stat(dir)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil // created on open
+		}
+		return fmt.Errorf("database: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("database: %s is not a directory", dir)
+	}
+	return nil
 }

@@ -66,9 +66,11 @@ type wicket struct {
 	dir  string
 	cfg  string
 	addr string // host:port
-	cmd  *exec.Cmd
-	logs *testutil.SyncBuffer
-	done chan error
+	// httpURL is the [http] listener's, http://host:port, when it has one.
+	httpURL string
+	cmd     *exec.Cmd
+	logs    *testutil.SyncBuffer
+	done    chan error
 	// stopped: the process has been stopped or killed (and waited for).
 	stopped bool
 	// bin is the binary to run, when not *wicketBin.
@@ -135,7 +137,8 @@ func (w *wicket) start() {
 	if err := w.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	addrc := make(chan string, 1)
+	type listening struct{ addr, http string }
+	addrc := make(chan listening, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -145,15 +148,17 @@ func (w *wicket) start() {
 			var rec struct {
 				Msg  string `json:"msg"`
 				Addr string `json:"addr"`
+				HTTP string `json:"http_addr"`
 			}
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" {
-				addrc <- strings.TrimPrefix(rec.Addr, "ldap://")
+				addrc <- listening{strings.TrimPrefix(rec.Addr, "ldap://"), rec.HTTP}
 			}
 		}
 		w.done <- w.cmd.Wait()
 	}()
 	select {
-	case w.addr = <-addrc:
+	case l := <-addrc:
+		w.addr, w.httpURL = l.addr, l.http
 	case err := <-w.done:
 		t.Fatalf("wicket exited before listening: %v\n%s", err, w.logs.String())
 	case <-time.After(30 * time.Second):

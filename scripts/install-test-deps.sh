@@ -29,6 +29,8 @@ php -r 'exit(function_exists("ldap_connect") ? 0 : 1);' >/dev/null 2>&1 || need+
 [ -e /usr/lib/apache2/modules/mod_authnz_ldap.so ] || need+=(apache2-bin)
 # The restore test backs up and restores the database as an administrator would.
 command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
+# The metrics test scrapes /metrics and probes /healthz as a monitoring host would.
+command -v curl       >/dev/null 2>&1 || need+=(curl)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The version tests build with make and read the commit with git.
 command -v make       >/dev/null 2>&1 || need+=(make)

@@ -25,6 +25,10 @@ func (l logOnly) Audit(_ context.Context, r backend.AuditRecord) { backend.LogAu
 // auditBind records the outcome of one bind. name is the bind name as the
 // client gave it; account the account it resolved to, if any.
 func (c *conn) auditBind(ctx context.Context, name, account, method, res string, detail ...string) {
+	c.bindMethod = bindMethodOf(method)
+	if res != backend.ResultSuccess {
+		c.bindReason = res
+	}
 	c.srv.audit.Audit(ctx, backend.AuditRecord{Action: backend.ActionBind, Actor: name, Subject: account,
 		Method: method, Remote: c.remote, Result: res, Detail: joinDetail(detail...)})
 }

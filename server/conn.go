@@ -62,6 +62,10 @@ type conn struct {
 	// running (inline).
 	authed    atomic.Bool
 	principal *backend.Principal
+	// bindMethod and bindReason are what the last bind's audit record
+	// said, for the metrics (observe); touched as principal is.
+	bindMethod BindMethod
+	bindReason string
 
 	mu       sync.Mutex
 	inflight map[int64]*op
@@ -90,6 +94,8 @@ type op struct {
 	start  time.Time
 	// out gathers search entries not yet written (reply).
 	out []byte
+	// code is the result code answered, for the metrics.
+	code uint16
 }
 
 // replyBatch is how much of a search's entries is gathered before a write:
@@ -395,15 +401,17 @@ func (c *conn) enqueue(req *request) {
 	c.mu.Lock()
 	if _, dup := c.inflight[req.id]; dup {
 		c.mu.Unlock()
-		cancel()
 		c.answer(req, fail(ldap.LDAPResultProtocolError, "messageID %d is already used by an outstanding request", req.id))
+		c.observeRefused(o, ldap.LDAPResultProtocolError)
+		cancel()
 		return
 	}
 	if len(c.pending) >= c.srv.cfg.MaxOutstanding {
 		c.mu.Unlock()
-		cancel()
 		c.answer(req, fail(ldap.LDAPResultBusy, "too many outstanding operations on this connection (limit %d)",
 			c.srv.cfg.MaxOutstanding))
+		c.observeRefused(o, ldap.LDAPResultBusy)
+		cancel()
 		return
 	}
 	c.inflight[req.id] = o
@@ -498,11 +506,17 @@ func (c *conn) handleSafely(o *op) (ok bool) {
 		if v := recover(); v != nil {
 			c.log.Error("panic handling a request; connection closed", "panic", v, "op", o.req.op.Tag,
 				"stack", string(debug.Stack()))
+			// Not counted: the panic may have come from the Observer
+			// itself, and the error log says it all.
 			c.answer(o.req, fail(ldap.LDAPResultOther, "internal error"))
 			ok = false
 		}
 	}()
+	// A way out that forgets to set the code shows as "other", not as
+	// a success.
+	o.code = ldap.LDAPResultOther
 	c.handle(o)
+	c.observe(o, o.code)
 	return true
 }
 
@@ -513,12 +527,15 @@ func (c *conn) handle(o *op) {
 		// control included, leaves the session anonymous.
 		c.principal = nil
 		c.authed.Store(false)
+		c.bindMethod, c.bindReason = MethodUnknown, ""
 	}
 	if r, ok := c.checkConfidential(req); !ok {
+		o.code = r.code
 		c.answer(req, r)
 		return
 	}
 	if r, ok := c.checkControls(req); !ok {
+		o.code = r.code
 		c.answer(req, r)
 		return
 	}
@@ -536,14 +553,17 @@ func (c *conn) handle(o *op) {
 			c.modify(o)
 			return
 		}
+		o.code = ldap.LDAPResultUnwillingToPerform
 		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "modify is not supported by this server"))
 	case ldap.ApplicationDelRequest:
 		if c.srv.accounts != nil {
 			c.del(o)
 			return
 		}
+		o.code = ldap.LDAPResultUnwillingToPerform
 		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "delete is not supported by this server"))
 	default:
+		o.code = ldap.LDAPResultUnwillingToPerform
 		c.answer(req, fail(ldap.LDAPResultUnwillingToPerform, "%s is not supported by this server",
 			ldap.ApplicationMap[uint8(req.op.Tag)]))
 	}
@@ -575,6 +595,7 @@ func (c *conn) answer(req *request, r result) {
 
 // replyResult is reply for a response that is a bare LDAPResult.
 func (c *conn) replyResult(o *op, tag ber.Tag, r result) {
+	o.code = r.code
 	if o.ctx.Err() != nil {
 		o.out = nil
 		return

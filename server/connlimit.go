@@ -47,6 +47,33 @@ var refusalText = [numRefusals]struct{ reason, notice string }{
 	refusedFull:      {"too many connections", "too many connections; try again later"},
 }
 
+// Stats is the connection table as the metrics show it.
+type Stats struct {
+	// Open is the connections admitted and not yet ended.
+	Open int
+	// Accepted counts the connections accepted since the start, refused
+	// ones included; Refused those refused, by the limit that refused
+	// them: "address", "network", "reserved" (only the trusted clients'
+	// reserve was left) or "full".
+	Accepted uint64
+	Refused  map[string]uint64
+}
+
+var refusalLabels = [numRefusals]string{refusedAddress: "address", refusedNetwork: "network",
+	refusedUntrusted: "reserved", refusedFull: "full"}
+
+// Stats reads the connection table.
+func (s *Server) Stats() Stats {
+	st := Stats{Accepted: s.accepted.Load(), Refused: make(map[string]uint64, numRefusals-1)}
+	for why := admitted + 1; why < numRefusals; why++ {
+		st.Refused[refusalLabels[why]] = s.refused[why].Load()
+	}
+	s.mu.Lock()
+	st.Open = s.open
+	s.mu.Unlock()
+	return st
+}
+
 // networkKey is the network a client address belongs to for its share of
 // the table: the /24 of an IPv4 address, the /56 of an IPv6 one (what a
 // provider commonly gives one site).

@@ -52,7 +52,7 @@ func (r *request) extendedRequest() (*extendedRequest, result, bool) {
 func (c *conn) extended(o *op) {
 	x, r, ok := o.req.extendedRequest()
 	if !ok {
-		c.reply(o, extendedOp(r, "", nil))
+		c.replyExtended(o, r, "", nil)
 		return
 	}
 	if x.name == exop.OIDWhoAmI {
@@ -62,7 +62,7 @@ func (c *conn) extended(o *op) {
 	h, ok := accountOps[x.name]
 	if !ok || c.srv.accounts == nil {
 		// RFC 4511 4.12: an unrecognized requestName is a protocolError.
-		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "extended operation %s is not supported", x.name), "", nil))
+		c.replyExtended(o, fail(ldap.LDAPResultProtocolError, "extended operation %s is not supported", x.name), "", nil)
 		return
 	}
 	r, value := h.run(c, o, x)
@@ -70,6 +70,12 @@ func (c *conn) extended(o *op) {
 	if h.unnamed {
 		name = ""
 	}
+	c.replyExtended(o, r, name, value)
+}
+
+// replyExtended answers an extended operation with result r.
+func (c *conn) replyExtended(o *op, r result, name string, value []byte) {
+	o.code = r.code
 	c.reply(o, extendedOp(r, name, value))
 }
 
@@ -80,25 +86,27 @@ type accountOp struct {
 	// Modify's none, and slapd sends none; python-ldap's passwd_s raises on
 	// one, after the change is made.
 	unnamed bool
+	// label names the operation in the metrics (Outcome.Extended).
+	label ExtendedOp
 }
 
 var accountOps = map[string]accountOp{
-	exop.OIDAppPasswordCreate:    {run: (*conn).appPasswordCreate},
-	exop.OIDAppPasswordList:      {run: (*conn).appPasswordList},
-	exop.OIDAppPasswordRevoke:    {run: (*conn).appPasswordRevoke},
-	exop.OIDAppPasswordRevokeAll: {run: (*conn).appPasswordRevokeAll},
-	exop.OIDPasswordModify:       {run: (*conn).passwordModify, unnamed: true},
+	exop.OIDAppPasswordCreate:    {run: (*conn).appPasswordCreate, label: ExtAppPasswordCreate},
+	exop.OIDAppPasswordList:      {run: (*conn).appPasswordList, label: ExtAppPasswordList},
+	exop.OIDAppPasswordRevoke:    {run: (*conn).appPasswordRevoke, label: ExtAppPasswordRevoke},
+	exop.OIDAppPasswordRevokeAll: {run: (*conn).appPasswordRevokeAll, label: ExtAppPasswordRevokeAll},
+	exop.OIDPasswordModify:       {run: (*conn).passwordModify, unnamed: true, label: ExtPasswordModify},
 }
 
 // whoAmI answers RFC 4532: "dn:<entry DN>" when bound, empty when anonymous.
 func (c *conn) whoAmI(o *op, x *extendedRequest) {
 	if x.hasValue {
-		c.reply(o, extendedOp(fail(ldap.LDAPResultProtocolError, "Who am I? takes no request value"), "", nil))
+		c.replyExtended(o, fail(ldap.LDAPResultProtocolError, "Who am I? takes no request value"), "", nil)
 		return
 	}
 	authz := ""
 	if c.principal != nil {
 		authz = "dn:" + c.srv.userDN(c.principal.Name)
 	}
-	c.reply(o, extendedOp(success(), "", []byte(authz)))
+	c.replyExtended(o, success(), "", []byte(authz))
 }

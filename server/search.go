@@ -95,6 +95,7 @@ func (c *conn) search(o *op) {
 		c.replyResult(o, ldap.ApplicationSearchResultDone, r)
 		return
 	}
+	o.code = r.code
 	c.reply(o, resultOp(ldap.ApplicationSearchResultDone, r), controls...)
 }
 

@@ -69,6 +69,8 @@ type Config struct {
 	// Version is shown as vendorVersion in the root DSE.
 	Version string
 	TLS     TLSConfig
+	// Observer, when set, is told how each operation ended (observe.go).
+	Observer Observer
 
 	// queueBinds sends binds through the worker like every other
 	// operation. Only tests set it: a bind held in the backend then holds
@@ -106,6 +108,9 @@ type Server struct {
 	perAddress map[netip.Addr]int
 	perNetwork map[netip.Prefix]int
 	refusals   *refusalLog
+	// accepted and refused count connections for the metrics (Stats).
+	accepted atomic.Uint64
+	refused  [numRefusals]atomic.Uint64
 	// failedBinds limits failed binds by address; nil when off.
 	failedBinds *addressLimiter
 	// fixed are the entries that never change, built once; searches only
@@ -237,8 +242,10 @@ func (s *Server) Serve(l net.Listener) error {
 			continue
 		}
 		backoff = 0
+		s.accepted.Add(1)
 		p, why := s.admit(remoteAddr(nc))
 		if why != admitted {
+			s.refused[why].Add(1)
 			// Say why, then close; the log sums refusals up.
 			s.refusals.refused(why, nc.RemoteAddr().String())
 			go refuse(nc, s.cfg.WriteTimeout, refusalText[why].notice)

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"crypto/tls"
+	"time"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -28,10 +29,12 @@ func isStartTLS(req *request) bool {
 // StartTLS never enters inflight, so Abandon cannot reach it and its
 // message ID does not count as outstanding.
 func (c *conn) startTLS(req *request) bool {
+	o := &op{req: req, ctx: c.ctx, start: time.Now()}
 	if r, ok := c.startTLSAllowed(req); !ok {
 		c.log.Info("StartTLS refused", "reason", r.diag)
 		req.answered.Store(true)
 		c.write(envelope(req.id, extendedOp(r, oidStartTLS, nil)))
+		c.observe(o, r.code)
 		return true
 	}
 	// Every earlier operation has been answered (startTLSAllowed), but its
@@ -42,6 +45,7 @@ func (c *conn) startTLS(req *request) bool {
 	}
 	req.answered.Store(true)
 	c.write(envelope(req.id, extendedOp(success(), oidStartTLS, nil)))
+	c.observe(o, ldap.LDAPResultSuccess)
 	tc := tls.Server(c.nc, c.srv.tlsConf)
 	if err := c.tlsHandshake(tc); err != nil {
 		// Half a handshake leaves no stream to speak LDAP on, clear or not.

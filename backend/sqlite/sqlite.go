@@ -409,3 +409,26 @@ func (s *Store) Generation(ctx context.Context) (backend.Generation, error) {
 	}
 	return g, nil
 }
+
+var _ backend.WriteChecker = (*Store)(nil)
+
+// CheckWritable begins a write transaction and rolls it back. It takes the
+// write lock as every change does (the writer's transactions are
+// immediate), so it fails as a change would when the database is read-only
+// or another process holds the lock past the busy timeout, and it writes
+// nothing: no page, no audit record, no new generation.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	// A deleted or replaced file takes writes in WAL mode until a
+	// checkpoint, into a file nobody will open again: only its watch knows.
+	if err := s.CheckFile(); err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: beginning a write: %w", err)
+	}
+	if err := tx.Rollback(); err != nil {
+		return fmt.Errorf("sqlite: rolling back: %w", err)
+	}
+	return nil
+}

@@ -773,3 +773,60 @@ func TestHoldsSecrets(t *testing.T) {
 		t.Fatalf("an account with a password hash: HoldsSecrets = %v, %v; want true", held, err)
 	}
 }
+
+// CheckWritable passes while the database takes writes and fails while
+// another connection holds the write lock past the busy timeout, as a
+// change would; it writes nothing: the generation stays, and no audit
+// record appears.
+func TestCheckWritable_FailsWhileAnotherWriterHoldsTheLockAndWritesNothing(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	seedAccount(t, s, "alice")
+	gen, err := s.Generation(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := s.CheckWritable(ctx); err != nil {
+			t.Fatalf("CheckWritable of a database that takes writes: %v", err)
+		}
+	}
+
+	other := rawDB(t, "file:"+s.path+"?_txlock=immediate")
+	otx, err := other.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.CheckWritable(ctx)
+	otx.Rollback()
+	if err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Fatalf("CheckWritable while another writer holds the lock: %v, want database is locked", err)
+	}
+	if err := s.CheckWritable(ctx); err != nil {
+		t.Fatalf("CheckWritable once the lock is released: %v", err)
+	}
+
+	if got, err := s.Generation(ctx); err != nil || got != gen {
+		t.Errorf("generation %+v, %v after the checks; want %+v", got, err, gen)
+	}
+	if recs, err := s.ListAudit(ctx, backend.AuditFilter{}); err != nil || len(recs) != 0 {
+		t.Errorf("audit trail after the checks: %v, %v; want nothing", recs, err)
+	}
+}
+
+// A health check must see what writes will meet: once the file is deleted,
+// CheckWritable fails although SQLite would still take the write.
+func TestCheckWritable_FailsOnceTheFileIsDeleted(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	if err := s.CheckWritable(t.Context()); err != nil {
+		t.Fatalf("CheckWritable of a database in place: %v", err)
+	}
+	if err := os.Remove(s.path); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckWritable(t.Context()); err == nil {
+		t.Fatal("CheckWritable after the file was deleted: nil, want an error")
+	}
+}

@@ -135,6 +135,11 @@ func checkConfig(cfg *config.Config, file string) *configCheck {
 	} else {
 		set("listen_ldaps", "off")
 	}
+	if cfg.HTTP.Listen != "" {
+		set("http", "http://%s (/metrics, /healthz)", cfg.HTTP.Listen)
+	} else {
+		set("http", "off")
+	}
 	set("base_dn", "%s", cfg.BaseDN)
 
 	dbState := fileState(cfg.Database)

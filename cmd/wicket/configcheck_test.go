@@ -100,6 +100,7 @@ retention = "30d"
 		`^config_file\s+`+regexp.QuoteMeta(cfg)+`$`,
 		`^listen\s+ldap://127\.0\.0\.1:2389$`,
 		`^listen_ldaps\s+off$`,
+		`^http\s+off$`,
 		`^base_dn\s+dc=corp,dc=test$`,
 		`^database\s+`+regexp.QuoteMeta(filepath.Join(dir, "state", "wicket.db"))+` \(not there yet: the server's first start creates it\)$`,
 		`^key_file\s+`+regexp.QuoteMeta(filepath.Join(dir, "state", "wicket.key"))+` \(not there yet`,

@@ -13,12 +13,14 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/config"
+	"github.com/wicketldap/wicket/metrics"
 	"github.com/wicketldap/wicket/server"
 )
 
@@ -33,8 +35,9 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
 		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
-tls.listen_ldaps when set. On the first start, where neither the database
-nor the key file exists, both are created (their directories must exist).
+tls.listen_ldaps when set, and /metrics and /healthz on http.listen when
+set. On the first start, where neither the database nor the key file
+exists, both are created (their directories must exist).
 A key file without its database, a database that holds secrets without its
 key file, an empty (0-byte) database and one that PRAGMA quick_check (or
 integrity_check, with --integrity-check) finds damaged are refused. If the
@@ -165,6 +168,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 	if err != nil {
 		return fmt.Errorf("lockout.trusted_clients: %w", err)
 	}
+	// Counted only when someone can read them.
+	var met *metrics.Metrics
+	var observer server.Observer
+	if cfg.HTTP.Listen != "" {
+		met = metrics.New(buildVersion())
+		observer = met
+	}
 	srv, err := server.New(server.Config{
 		BaseDN:                   cfg.BaseDN,
 		MaxMessageBytesAnonymous: cfg.Limits.MaxMessageBytesAnonymous,
@@ -181,6 +191,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		Logger:                   log,
 		Version:                  buildVersion(),
 		TLS:                      tlsCfg,
+		Observer:                 observer,
 
 		// What clients other than the trusted ones may hold.
 		ReservedConnections:        cfg.Limits.ReservedConnections,
@@ -203,16 +214,64 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		}
 		listening = append(listening, "ldaps_addr", "ldaps://"+ls.Addr().String())
 	}
+	// up counts the LDAP listeners serving; stopping is set once the server
+	// starts shutting down. Both are for /healthz.
+	var up atomic.Int32
+	var stopping atomic.Bool
+	want := int32(1)
+	if ls != nil {
+		want++
+	}
+	if met != nil {
+		lh, err := net.Listen("tcp", cfg.HTTP.Listen)
+		if err != nil {
+			l.Close()
+			if ls != nil {
+				ls.Close()
+			}
+			return fmt.Errorf("http.listen: %w", err)
+		}
+		met.Watch(srv.Stats, e.svc.Stats)
+		health := func(ctx context.Context) error {
+			if stopping.Load() {
+				return errors.New("shutting down")
+			}
+			if n := up.Load(); n < want {
+				return fmt.Errorf("%d of %d LDAP listeners are up", n, want)
+			}
+			if err := e.svc.CheckWritable(ctx); err != nil {
+				if ctx.Err() != nil {
+					// Writes queued before the check, each waiting out
+					// the lock, took its whole time.
+					return errors.New("the database takes no writes: no write lock within the check's time")
+				}
+				return fmt.Errorf("the database takes no writes: %w", err)
+			}
+			return nil
+		}
+		mon := serveMonitor(lh, met, health, log)
+		defer mon.shutdown()
+		listening = append(listening, "http_addr", "http://"+lh.Addr().String())
+	}
 	// One line for both listeners: scripts and tests wait for it.
 	log.Info("listening", append(listening, "base_dn", cfg.BaseDN, "database", cfg.Database,
 		"tls", cfg.TLS.Enabled(), "version", buildVersion())...)
 
 	errc := make(chan error, 2)
 	serving := 1
-	go func() { errc <- srv.Serve(l) }()
+	up.Store(want)
+	go func() {
+		err := srv.Serve(l)
+		up.Add(-1)
+		errc <- err
+	}()
 	if ls != nil {
 		serving++
-		go func() { errc <- srv.ServeTLS(ls) }()
+		go func() {
+			err := srv.ServeTLS(ls)
+			up.Add(-1)
+			errc <- err
+		}()
 	}
 	var serveErr error
 wait:
@@ -232,6 +291,7 @@ wait:
 			break wait
 		}
 	}
+	stopping.Store(true)
 	log.Info("shutting down: finishing operations in flight", "timeout", cfg.Limits.ShutdownTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout.Duration)
 	defer cancel()
