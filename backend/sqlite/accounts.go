@@ -38,6 +38,10 @@ func scanAccount(row scanner) (*backend.Account, error) {
 	return &a, nil
 }
 
+// errNoSuchAccount is made once: formatting the name into it would be work
+// only unknown names cost (see qAccountByName).
+var errNoSuchAccount = fmt.Errorf("sqlite: no such account: %w", backend.ErrNotFound)
+
 // pointRead is the context of a lookup by an indexed key on the bind path.
 // database/sql watches a cancellable context with a goroutine per query;
 // a read that takes microseconds is not worth one.
@@ -45,8 +49,8 @@ func pointRead(ctx context.Context) context.Context { return context.WithoutCanc
 
 func (s *Store) AccountByName(ctx context.Context, name string) (*backend.Account, error) {
 	a, err := scanAccount(s.accountByName.QueryRowContext(pointRead(ctx), name))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: account %q: %w", name, backend.ErrNotFound)
+	if err == nil && a.ID == 0 {
+		return nil, errNoSuchAccount
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: account %q: %w", name, err)
@@ -61,8 +65,8 @@ func (s *Store) AccountByMail(ctx context.Context, mail string) (*backend.Accoun
 		return nil, fmt.Errorf("sqlite: account by empty mail: %w", backend.ErrNotFound)
 	}
 	a, err := scanAccount(s.accountByMail.QueryRowContext(pointRead(ctx), mail, mail))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: account with mail %q: %w", mail, backend.ErrNotFound)
+	if err == nil && a.ID == 0 {
+		return nil, errNoSuchAccount
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: account with mail %q: %w", mail, err)

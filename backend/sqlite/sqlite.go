@@ -269,12 +269,26 @@ func (s *Store) checkDurability(ctx context.Context) error {
 // The statements of the bind path, and of what the bulk commands repeat
 // for every account, prepared once at Open.
 const (
-	qAccountByName = selectAccount + ` WHERE name = ?`
+	// A bind's lookup always yields one row, the account's or else the
+	// decoy, and reads it the same way: a name that matches no account
+	// must take as long to answer as one that does, or app-password-shaped
+	// guesses would tell which names exist. SQLite runs UNION ALL's parts
+	// in order, so LIMIT 1 keeps the account when there is one (the store
+	// conformance tests would see the decoy win); real ids start at 1.
+	qAccountByName = selectAccount + ` WHERE name = ?
+		UNION ALL ` + decoyAccount + ` LIMIT 1`
 	// "mail <> ''" repeats the partial index's condition so that SQLite
 	// may use that index. An address is at most one account's, as mail or
 	// alias, so the two halves never both yield a row.
 	qAccountByMail = selectAccount + ` WHERE mail = ? AND mail <> ''
-		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)`
+		UNION ALL ` + selectAccount + ` WHERE id = (SELECT account_id FROM aliases WHERE address = ?)
+		UNION ALL ` + decoyAccount + ` LIMIT 1`
+	// decoyAccount has the columns of selectAccount, with values shaped
+	// like an enrolled account's: a PHC argon2id string, a sealed seed and
+	// a salt of the usual lengths.
+	decoyAccount = `SELECT 0, '', NULL, 'user', 0,
+		'$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+		zeroblob(61), 0, '', '', '', zeroblob(16), 0, 0, 0, 0, 0, 0, 0, 0, 0`
 	qAppPasswordByVerifier = selectAppPassword + ` WHERE account_id = ? AND verifier = ?`
 	qAppPasswordByUUID     = selectAppPassword + ` WHERE uuid = ? AND revoked_at IS NULL`
 	// rowid breaks ties between passwords created within the same instant

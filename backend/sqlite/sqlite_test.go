@@ -664,7 +664,9 @@ func TestHotStatements_UseIndexes(t *testing.T) {
 		}
 		rows.Close()
 		joined := strings.Join(plan, "; ")
-		if strings.Contains(joined, "SCAN") || !strings.Contains(joined, "SEARCH") {
+		// A constant row (the decoy of the account lookups) scans no table.
+		tables := strings.ReplaceAll(joined, "SCAN CONSTANT ROW", "")
+		if strings.Contains(tables, "SCAN") || !strings.Contains(joined, "SEARCH") {
 			t.Errorf("%s\n  plan: %s", tc.query, joined)
 		}
 	}
