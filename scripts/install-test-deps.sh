@@ -31,6 +31,9 @@ php -r 'exit(function_exists("ldap_connect") ? 0 : 1);' >/dev/null 2>&1 || need+
 command -v sqlite3    >/dev/null 2>&1 || need+=(sqlite3)
 # The metrics test scrapes /metrics and probes /healthz as a monitoring host would.
 command -v curl       >/dev/null 2>&1 || need+=(curl)
+# script(1) gives a command a pseudo-terminal: the password prompts are
+# tested as an administrator meets them.
+command -v script     >/dev/null 2>&1 || need+=(bsdutils)
 command -v gcc        >/dev/null 2>&1 || need+=(gcc libc6-dev)
 # The version tests build with make and read the commit with git.
 command -v make       >/dev/null 2>&1 || need+=(make)

@@ -217,7 +217,9 @@ func fakeTerminal(t *testing.T, answers ...string) {
 	old := terminalFor
 	t.Cleanup(func() { terminalFor = old })
 	terminalFor = func(io.Reader) hiddenReader {
-		return func() (string, error) {
+		return func(w io.Writer, prompt string) (string, error) {
+			fmt.Fprint(w, prompt)
+			defer fmt.Fprintln(w)
 			if len(answers) == 0 {
 				return "", errors.New("no more input")
 			}
@@ -264,6 +266,19 @@ func TestPasswordPrompt(t *testing.T) {
 	}
 	fakeTerminal(t, "new password", "new password")
 	contains(t, "passwd at a terminal", c.ok("", "user", "passwd", "alice"), "password changed for alice")
+
+	// --password-stdin at a terminal is asked for the same way, twice.
+	fakeTerminal(t, "typed password", "typed password")
+	o = c.exec(nil, "user", "add", "bob", "--password-stdin")
+	if o.code != 0 {
+		t.Fatalf("--password-stdin at a terminal: exit %d, stderr %q", o.code, o.stderr)
+	}
+	contains(t, "--password-stdin at a terminal", o.stderr, "New password for bob:", "Repeat the password:")
+	fakeTerminal(t, "typed password", "typed passw0rd")
+	o = c.exec(nil, "user", "passwd", "bob", "--password-stdin")
+	if o.code == 0 || !strings.Contains(o.stderr, "do not match") {
+		t.Errorf("--password-stdin at a terminal, mismatched: exit %d, stderr %q", o.code, o.stderr)
+	}
 }
 
 func TestPasswdRevokesAppPasswords(t *testing.T) {

@@ -94,9 +94,7 @@ func readSecretArg(cmd *cobra.Command, path, what string) (string, error) {
 	if read == nil {
 		return readSecretLine(in, "standard input", what)
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "%s: ", strings.ToUpper(what[:1])+what[1:])
-	pw, err := read()
-	fmt.Fprintln(cmd.ErrOrStderr())
+	pw, err := read(cmd.ErrOrStderr(), strings.ToUpper(what[:1])+what[1:]+": ")
 	if err != nil {
 		return "", fmt.Errorf("reading the %s: %w", what, err)
 	}
@@ -117,9 +115,7 @@ func readSecret(cmd *cobra.Command, file, flag, what, prompt string) (string, er
 	if read == nil {
 		return "", fmt.Errorf("standard input is not a terminal: give the %s on the first line of a file with %s FILE", what, flag)
 	}
-	fmt.Fprint(cmd.ErrOrStderr(), prompt)
-	pw, err := read()
-	fmt.Fprintln(cmd.ErrOrStderr())
+	pw, err := read(cmd.ErrOrStderr(), prompt)
 	if err != nil {
 		return "", fmt.Errorf("reading the %s: %w", what, err)
 	}

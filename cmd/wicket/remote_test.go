@@ -59,7 +59,7 @@ func remoteNoPrompt(t *testing.T) {
 	old := terminalFor
 	t.Cleanup(func() { terminalFor = old })
 	terminalFor = func(io.Reader) hiddenReader {
-		return func() (string, error) {
+		return func(io.Writer, string) (string, error) {
 			t.Error("prompted for a password")
 			return "", errors.New("no prompt expected")
 		}

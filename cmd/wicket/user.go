@@ -73,23 +73,27 @@ func newTable(w io.Writer) *tabwriter.Writer {
 // password, so the length check reports it rather than memory filling up.
 const maxPasswordLine = 4096
 
-// hiddenReader reads one line from a terminal without echo.
-type hiddenReader func() (string, error)
+// hiddenReader shows prompt on w and reads one line from a terminal
+// without echo, then ends the line on w.
+type hiddenReader func(w io.Writer, prompt string) (string, error)
 
 // terminalFor returns a hiddenReader when in is an interactive terminal, nil
-// otherwise. Tests replace it, since no test runs under a real terminal.
+// otherwise. Tests in this package replace it; integration/terminal_test.go
+// drives the real one through a pseudo-terminal.
 var terminalFor = func(in io.Reader) hiddenReader {
 	f, ok := in.(interface{ Fd() uintptr })
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil
 	}
 	fd := int(f.Fd())
-	return func() (string, error) { return readNoEcho(fd) }
+	return func(w io.Writer, prompt string) (string, error) { return readNoEcho(fd, w, prompt) }
 }
 
-// readNoEcho is term.ReadPassword that puts echo back when interrupted:
-// otherwise ^C at the prompt leaves the shell typing blind.
-func readNoEcho(fd int) (string, error) {
+// readNoEcho is term.ReadPassword that turns echo off before the prompt
+// shows, as getpass(3) does (what is typed as soon as the prompt appears is
+// never echoed), and puts echo back when interrupted: otherwise ^C at the
+// prompt leaves the shell typing blind.
+func readNoEcho(fd int, w io.Writer, prompt string) (string, error) {
 	state, err := term.GetState(fd)
 	if err != nil {
 		return "", err
@@ -101,43 +105,62 @@ func readNoEcho(fd int) (string, error) {
 		select {
 		case <-sig:
 			term.Restore(fd, state)
-			fmt.Fprintln(os.Stderr)
+			fmt.Fprintln(w)
 			os.Exit(130)
 		case <-done:
 		}
 	}()
+	defer func() {
+		signal.Stop(sig)
+		close(done)
+		term.Restore(fd, state)
+		fmt.Fprintln(w)
+	}()
+	if err := disableEcho(fd); err != nil {
+		return "", err
+	}
+	fmt.Fprint(w, prompt)
+	// ReadPassword turns echo off again itself and restores this state,
+	// with echo already off.
 	b, err := term.ReadPassword(fd)
-	signal.Stop(sig)
-	close(done)
 	return string(b), err
 }
 
-// readNewPassword gets a new primary password for account: the first line of
-// standard input with --password-stdin, else typed twice at a terminal. It
-// never falls back to reading a pipe silently, so a script that forgot the
-// flag fails instead of setting a password from whatever it piped.
+// readLine reads the first line of r, without its line ending, at most
+// maxPasswordLine bytes: what --password-stdin and '-' read from a pipe.
+func readLine(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(io.LimitReader(r, maxPasswordLine)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// readNewPassword gets a new primary password for account: typed twice at a
+// terminal, or the first line of standard input with --password-stdin when
+// that is a pipe or a file. It never falls back to reading a pipe silently,
+// so a script that forgot the flag fails instead of setting a password from
+// whatever it piped. --password-stdin at a terminal, as deploy/README.md
+// has administrators type it, prompts like the terminal does without it:
+// nothing typed is echoed.
 func readNewPassword(cmd *cobra.Command, account string, fromStdin bool) (string, error) {
 	in := cmd.InOrStdin()
-	if fromStdin {
-		line, err := bufio.NewReader(io.LimitReader(in, maxPasswordLine)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+	read := terminalFor(in)
+	if fromStdin && read == nil {
+		pw, err := readLine(in)
+		if err != nil {
 			return "", fmt.Errorf("reading the password from standard input: %w", err)
 		}
-		pw := strings.TrimRight(line, "\r\n")
 		if pw == "" {
 			return "", errors.New("no password on standard input (--password-stdin reads the first line)")
 		}
 		return pw, backend.ValidatePassword(pw)
 	}
-
-	read := terminalFor(in)
 	if read == nil {
 		return "", errors.New("standard input is not a terminal: pass the password on its first line with --password-stdin")
 	}
 	prompt := cmd.ErrOrStderr()
-	fmt.Fprintf(prompt, "New password for %s: ", account)
-	pw, err := read()
-	fmt.Fprintln(prompt)
+	pw, err := read(prompt, fmt.Sprintf("New password for %s: ", account))
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
@@ -145,9 +168,7 @@ func readNewPassword(cmd *cobra.Command, account string, fromStdin bool) (string
 	if err := backend.ValidatePassword(pw); err != nil {
 		return "", err
 	}
-	fmt.Fprint(prompt, "Repeat the password: ")
-	again, err := read()
-	fmt.Fprintln(prompt)
+	again, err := read(prompt, "Repeat the password: ")
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
 	}
@@ -245,7 +266,7 @@ in with the old password, and the first successful bind stores it as argon2id.`,
 	f := cmd.Flags()
 	f.StringVar(&mail, "mail", "", "mail address (also accepted as a bind name)")
 	f.StringVar(&role, "role", backend.RoleUser, "user, service or admin")
-	f.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	f.BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input (at a terminal: asked for twice, without echo)")
 	f.StringVar(&hash, "password-hash", "", "import the password as hashed by another directory ('-': first line of standard input)")
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-hash")
 	return cmd
@@ -415,7 +436,7 @@ Either way every app password of the account is revoked.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input")
+	cmd.Flags().BoolVar(&fromStdin, "password-stdin", false, "read the password from the first line of standard input (at a terminal: asked for twice, without echo)")
 	cmd.Flags().StringVar(&hash, "password-hash", "", "import the password as hashed by another directory ('-': first line of standard input)")
 	cmd.MarkFlagsMutuallyExclusive("password-stdin", "password-hash")
 	return cmd

@@ -16,14 +16,20 @@ import (
 )
 
 // readPasswordHash resolves --password-hash: the value itself, or with '-'
-// the first line of standard input, checked before anything is opened.
+// the first line of standard input (asked for without echo at a terminal),
+// checked before anything is opened.
 func readPasswordHash(cmd *cobra.Command, value string) (string, error) {
 	if value == "-" {
-		line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), maxPasswordLine)).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
+		in := cmd.InOrStdin()
+		var err error
+		if read := terminalFor(in); read != nil {
+			value, err = read(cmd.ErrOrStderr(), "Password hash: ")
+		} else {
+			value, err = readLine(in)
+		}
+		if err != nil {
 			return "", fmt.Errorf("reading the password hash from standard input: %w", err)
 		}
-		value = line
 	}
 	value = strings.TrimSpace(value)
 	if value == "" {
