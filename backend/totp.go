@@ -21,6 +21,13 @@ const (
 	totpSkew   = 1
 	// TOTPSeedBytes is 160 bits, the HMAC-SHA1 block-friendly size RFC 4226 recommends.
 	TOTPSeedBytes = 20
+	// TOTPMinSeedBytes is the shortest seed taken from another system: 80
+	// bits, 16 base32 characters, what many issuers (Google Authenticator's
+	// examples among them) hand out. Shorter ones are refused.
+	TOTPMinSeedBytes = 10
+	// TOTPWeakSeedBytes: a seed shorter than this (128 bits, RFC 4226's
+	// minimum) is taken, with a warning for the administrator.
+	TOTPWeakSeedBytes = 16
 )
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -64,7 +71,8 @@ func splitPasswordCode(s string) (password, code string, ok bool) {
 }
 
 // ParseTOTPSecret decodes a base32 seed as authenticator apps show it
-// (spaces and case ignored, padding optional).
+// (spaces and case ignored, padding optional), of at least
+// TOTPMinSeedBytes; below TOTPWeakSeedBytes the caller should warn.
 func ParseTOTPSecret(s string) ([]byte, error) {
 	s = strings.ToUpper(strings.Join(strings.Fields(s), ""))
 	s = strings.TrimRight(s, "=")
@@ -72,8 +80,9 @@ func ParseTOTPSecret(s string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: TOTP secret is not base32", ErrInvalidInput)
 	}
-	if len(seed) < 16 {
-		return nil, fmt.Errorf("%w: TOTP secret must be at least 128 bits (26 base32 characters)", ErrInvalidInput)
+	if len(seed) < TOTPMinSeedBytes {
+		return nil, fmt.Errorf("%w: TOTP secret is %d base32 characters (%d bits); it must have at least 16 (80 bits)",
+			ErrInvalidInput, len(s), len(s)*5)
 	}
 	if len(seed) > 64 {
 		return nil, fmt.Errorf("%w: TOTP secret is longer than 512 bits", ErrInvalidInput)

@@ -546,7 +546,11 @@ func TestTOTP(t *testing.T) {
 		t.Errorf("totp enroll --json prints a QR code")
 	}
 
-	contains(t, "short secret", c.fail("JBSWY3DPEHPK3PXP\n", "totp", "enroll", "alice", "--secret-file", "-"), "128 bits")
+	contains(t, "short secret", c.fail("JBSWY3DPEHPK3PX\n", "totp", "enroll", "alice", "--secret-file", "-"),
+		"15 base32 characters (75 bits)", "at least 16 (80 bits)")
+	if o := c.exec(strings.NewReader(secret+"\n"), "totp", "enroll", "alice", "--secret-file", "-"); o.code != 0 || o.stderr != "" {
+		t.Errorf("a 160-bit secret: exit %d, stderr %q; want no warning", o.code, o.stderr)
+	}
 	contains(t, "not base32", c.fail("", "totp", "enroll", "alice", "--secret-file", remoteSecretFile(t, "not base32 at all 0189!")), "base32")
 	contains(t, "unknown account", c.fail("", "totp", "enroll", "ghost"), "no such account: ghost")
 

@@ -30,7 +30,9 @@ stops working at once.
 
 --secret-file takes an existing seed instead of a random one, for moving a
 user's authenticator entry over from another system: the base32 secret on
-the first line of FILE, or of standard input with --secret-file -.
+the first line of FILE, or of standard input with --secret-file -. It must
+have at least 80 bits (16 base32 characters), as many systems issue; below
+128 bits (26 characters, RFC 4226's minimum) it is taken with a warning.
 (--secret BASE32 does the same from the command line, where any user of
 this host can read it in the process list while the command runs.)`,
 		Args: nArgs(1),
@@ -46,6 +48,11 @@ this host can read it in the process list while the command runs.)`,
 				var err error
 				if seed, err = backend.ParseTOTPSecret(secret); err != nil {
 					return err
+				}
+				if len(seed) < backend.TOTPWeakSeedBytes {
+					fmt.Fprintf(cmd.ErrOrStderr(), "wicket: warning: this TOTP secret has %d bits, fewer than the 128 RFC 4226 asks for "+
+						"(wicket's own have 160); it is taken, but give the user a new random one when they can scan it "+
+						"('wicket totp enroll %s' without --secret-file)\n", len(seed)*8, args[0])
 				}
 			}
 			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
