@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/config"
 )
 
 func newCertCmd(g *globals) *cobra.Command {
@@ -56,7 +57,12 @@ func newCertSelfSignedCmd(g *globals) *cobra.Command {
 the [tls] lines that use them. The certificate is its own trust anchor:
 clients trust it by naming the certificate file itself as their CA file
 (LDAPTLS_CACERT for OpenLDAP's tools). --host names go into the certificate's
-subjectAltName; the default is this host's name, localhost, 127.0.0.1 and ::1.`,
+subjectAltName; the default is this host's name, localhost, 127.0.0.1 and ::1.
+
+The ldapwhoami commands printed try StartTLS and ldaps:// once the server
+runs with the certificate: on the ports of --config (listen, and
+tls.listen_ldaps or port 1636 beside listen), by a name of the certificate
+that reaches them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if days < 1 {
@@ -64,6 +70,13 @@ subjectAltName; the default is this host's name, localhost, 127.0.0.1 and ::1.`,
 			}
 			if len(hosts) == 0 {
 				hosts = defaultHosts()
+			}
+			// Only the addresses are read, to print commands that reach
+			// the server: a configuration that names listen_ldaps before
+			// the certificate exists is what this command completes.
+			listen, err := config.Load(g.configPath)
+			if err != nil {
+				return err
 			}
 			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 			if err != nil {
@@ -89,17 +102,26 @@ subjectAltName; the default is this host's name, localhost, 127.0.0.1 and ::1.`,
 			if err != nil {
 				return err
 			}
+			try := selfSignedTry(listen, hosts, certPath)
 			out := certOutput{CertFile: certPath, KeyFile: keyPath, Hosts: hosts,
-				Serial: tmpl.SerialNumber.Text(16), NotAfter: tmpl.NotAfter.UTC()}
+				Serial: tmpl.SerialNumber.Text(16), NotAfter: tmpl.NotAfter.UTC(),
+				ListenLDAPS: try.ldaps, Commands: try.commands}
 			if g.json {
 				return printJSON(cmd.OutOrStdout(), out)
 			}
 			w := cmd.OutOrStdout()
 			fmt.Fprintf(w, "Wrote a self-signed certificate for %s, valid until %s:\n  %s\n  %s (private key, mode 0600)\n\n",
 				strings.Join(hosts, ", "), out.NotAfter.Format(time.DateOnly), certPath, keyPath)
-			fmt.Fprintf(w, "Add to the configuration file:\n\n[tls]\ncert_file    = %q\nkey_file     = %q\nlisten_ldaps = \"127.0.0.1:1636\"\n\n",
-				certPath, keyPath)
-			fmt.Fprintf(w, "Clients trust it by using the certificate as their CA file, e.g.\nLDAPTLS_CACERT=%s ldapwhoami -ZZ -H ldap://127.0.0.1:1389 -x\n", certPath)
+			fmt.Fprintf(w, "Add to the configuration file:\n\n[tls]\ncert_file    = %q\nkey_file     = %q\nlisten_ldaps = %q\n\n",
+				certPath, keyPath, try.ldaps)
+			fmt.Fprintf(w, "Clients trust it by using the certificate as their CA file. Once wicket runs with it, try\n"+
+				"StartTLS on %s and ldaps:// on %s (both answer \"anonymous\"):\n\n", listen.Listen, try.ldaps)
+			for _, c := range try.commands {
+				fmt.Fprintf(w, "%s\n", c)
+			}
+			if try.note != "" {
+				fmt.Fprintf(w, "\n%s\n", try.note)
+			}
 			return nil
 		},
 	}
@@ -182,12 +204,90 @@ NAME (or with mail ADDR) can then bind with SASL EXTERNAL.`,
 }
 
 type certOutput struct {
-	CertFile string    `json:"cert_file"`
-	KeyFile  string    `json:"key_file"`
-	CAFile   string    `json:"ca_file,omitempty"`
-	Hosts    []string  `json:"hosts,omitempty"`
-	Serial   string    `json:"serial"`
-	NotAfter time.Time `json:"not_after"`
+	CertFile    string    `json:"cert_file"`
+	KeyFile     string    `json:"key_file"`
+	CAFile      string    `json:"ca_file,omitempty"`
+	Hosts       []string  `json:"hosts,omitempty"`
+	Serial      string    `json:"serial"`
+	NotAfter    time.Time `json:"not_after"`
+	ListenLDAPS string    `json:"listen_ldaps,omitempty"`
+	// Commands check the certificate against the running server.
+	Commands []string `json:"commands,omitempty"`
+}
+
+// certTry is what the self-signed certificate's output suggests: the
+// ldaps:// address and the commands that try both listeners.
+type certTry struct {
+	ldaps    string
+	commands []string
+	note     string // when no name of the certificate reaches the listeners
+}
+
+// selfSignedTry makes commands that work as printed: the ports are those
+// of cfg (listen, and tls.listen_ldaps or the ldaps port beside listen),
+// the host a name of the certificate that reaches them. A client checks
+// the server's name against the certificate, so the listener's address
+// itself is used only when the certificate holds it.
+func selfSignedTry(cfg *config.Config, hosts []string, certPath string) certTry {
+	var try certTry
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		host, port = "127.0.0.1", "1389"
+	}
+	try.ldaps = cfg.TLS.ListenLDAPS
+	if try.ldaps == "" {
+		try.ldaps = net.JoinHostPort(host, "1636")
+	}
+	ldapsHost, ldapsPort, err := net.SplitHostPort(try.ldaps)
+	if err != nil {
+		ldapsHost, ldapsPort = host, "1636"
+	}
+	name, reached := certNameFor(host, hosts)
+	ldapsName, ldapsReached := certNameFor(ldapsHost, hosts)
+	try.commands = []string{
+		fmt.Sprintf("LDAPTLS_CACERT=%s ldapwhoami -x -ZZ -H ldap://%s", shellWord(certPath), net.JoinHostPort(name, port)),
+		fmt.Sprintf("LDAPTLS_CACERT=%s ldapwhoami -x -H ldaps://%s", shellWord(certPath), net.JoinHostPort(ldapsName, ldapsPort)),
+	}
+	if !reached || !ldapsReached {
+		try.note = fmt.Sprintf("No name of the certificate is an address wicket listens on (%s, %s):\n"+
+			"run them where %s reaches wicket, or add --host for that address.", cfg.Listen, try.ldaps, name)
+	}
+	return try
+}
+
+// certNameFor picks the certificate's name for a client to reach a
+// listener on host: the address itself, or for a wildcard any name (the
+// first); false when only a name that must resolve to the listener is
+// left. "localhost" is not taken for a loopback address: OpenLDAP's
+// tools check a server reached as localhost against the machine's own
+// name instead.
+func certNameFor(host string, names []string) (string, bool) {
+	ip := net.ParseIP(host)
+	if host == "" || (ip != nil && ip.IsUnspecified()) {
+		return names[0], true
+	}
+	for _, n := range names {
+		if strings.EqualFold(n, host) {
+			return n, true
+		}
+		if nip := net.ParseIP(n); nip != nil && ip != nil && nip.Equal(ip) {
+			return n, true
+		}
+	}
+	for _, n := range names {
+		if net.ParseIP(n) == nil {
+			return n, false
+		}
+	}
+	return names[0], false
+}
+
+// shellWord quotes s for a POSIX shell when it needs it.
+func shellWord(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@%+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func defaultHosts() []string {

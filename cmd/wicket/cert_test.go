@@ -82,3 +82,56 @@ func TestCertClient_SignedByOneReusedCA(t *testing.T) {
 		t.Errorf("bad name: %s", stderr)
 	}
 }
+
+// The commands printed to try the certificate use the configured ports and
+// a name the certificate holds that reaches the listener.
+func TestCertSelfSigned_TryCommandsUseTheConfiguredPortsAndTheCertificatesNames(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, config string
+		hosts        []string
+		want         []string
+		note         bool
+	}{
+		{"a name only, on loopback", "listen = \"127.0.0.1:2389\"\n[tls]\nlisten_ldaps = \"127.0.0.1:2636\"\n",
+			[]string{"ldap.example.org"},
+			[]string{"-ZZ -H ldap://ldap.example.org:2389\n", "-H ldaps://ldap.example.org:2636\n"}, true},
+		{"the loopback address", "listen = \"127.0.0.1:2389\"\n", []string{"ldap.example.org", "localhost", "127.0.0.1"},
+			[]string{"-ZZ -H ldap://127.0.0.1:2389\n", "-H ldaps://127.0.0.1:1636\n", `listen_ldaps = "127.0.0.1:1636"`}, false},
+		// OpenLDAP checks a server reached as localhost against the host's
+		// own name.
+		{"localhost is not taken", "listen = \"127.0.0.1:2389\"\n", []string{"localhost"},
+			[]string{"-ZZ -H ldap://localhost:2389\n"}, true},
+		{"the address itself", "listen = \"192.0.2.7:389\"\n[tls]\nlisten_ldaps = \"192.0.2.7:636\"\n",
+			[]string{"ldap.example.org", "192.0.2.7"},
+			[]string{"-ZZ -H ldap://192.0.2.7:389\n", "-H ldaps://192.0.2.7:636\n", `listen_ldaps = "192.0.2.7:636"`}, false},
+		{"every address", "listen = \"0.0.0.0:389\"\n", []string{"mail.example.org"},
+			[]string{"-ZZ -H ldap://mail.example.org:389\n", "-H ldaps://mail.example.org:1636\n"}, false},
+		{"IPv6 loopback", "listen = \"[::1]:1389\"\n", []string{"::1"},
+			[]string{"-ZZ -H ldap://[::1]:1389\n", "-H ldaps://[::1]:1636\n", `listen_ldaps = "[::1]:1636"`}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// Top-level settings first, ahead of newCLI's [argon2].
+			c := &cli{t: t, config: filepath.Join(dir, "wicket.toml"), db: filepath.Join(dir, "wicket.db")}
+			if err := os.WriteFile(c.config, []byte(tc.config), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			args := []string{"cert", "selfsigned", "--out-dir", dir}
+			for _, h := range tc.hosts {
+				args = append(args, "--host", h)
+			}
+			out := c.ok("", args...)
+			want := append([]string{"LDAPTLS_CACERT=" + filepath.Join(dir, selfSignedCertFile) + " ldapwhoami -x"}, tc.want...)
+			contains(t, tc.name, out, want...)
+			if note := strings.Contains(out, "No name of the certificate"); note != tc.note {
+				t.Errorf("a note that no name reaches the listener: %v, want %v:\n%s", note, tc.note, out)
+			}
+			var js certOutput
+			decode(t, c.ok("", append(args, "--force", "--json")...), &js)
+			if len(js.Commands) != 2 || !strings.HasSuffix(js.Commands[0]+"\n", tc.want[0]) {
+				t.Errorf("--json commands: %q", js.Commands)
+			}
+		})
+	}
+}
