@@ -90,9 +90,15 @@ type remoteOutcome struct {
 // with standard input not a terminal.
 func remoteRun(t *testing.T, w *wicket, args ...string) remoteOutcome {
 	t.Helper()
+	return wicketRun(t, append([]string{"remote", "-H", w.url()}, args...)...)
+}
+
+// wicketRun runs wicket with args, standard input not a terminal.
+func wicketRun(t *testing.T, args ...string) remoteOutcome {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, *wicketBin, append([]string{"remote", "-H", w.url()}, args...)...)
+	cmd := exec.CommandContext(ctx, *wicketBin, args...)
 	cmd.Stdin = strings.NewReader("")
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e

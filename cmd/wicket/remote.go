@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +19,17 @@ import (
 
 // remoteFlags are what every 'wicket remote' command needs to sign in.
 type remoteFlags struct {
+	g            *globals
 	uri          string
+	caFile       string
+	startTLS     bool
 	bindName     string
 	passwordFile string
 	target       string
 }
 
 func newRemoteCmd(g *globals) *cobra.Command {
-	r := &remoteFlags{}
+	r := &remoteFlags{g: g}
 	cmd := &cobra.Command{
 		Use:   "remote",
 		Short: "Manage app passwords and passwords over LDAP, without a shell on the server",
@@ -36,10 +40,19 @@ Sign in with -D (a DN, a username or a mail address) and your password
 immediately followed by the current one-time code, typed at the prompt or
 read from the first line of --password-file. A code works once only, so every
 command needs a fresh one. A session signed in with an app password may list
-app passwords, nothing more.`,
+app passwords, nothing more.
+
+Without -H, the address is the server's own configuration (--config): ldaps://
+on tls.listen_ldaps when set, else listen with StartTLS when tls.cert_file is
+set, trusting that certificate file besides the system's CAs; without either,
+` + defaultRemoteURI + `. With -H, --starttls upgrades an ldap:// connection
+before the bind, and --ca-file FILE trusts the PEM certificates in FILE (a
+private CA, or a self-signed server certificate itself) besides the system's.`,
 	}
 	pf := cmd.PersistentFlags()
-	pf.StringVarP(&r.uri, "uri", "H", defaultRemoteURI, "wicket's address, ldap://host:port or ldaps://host:port")
+	pf.StringVarP(&r.uri, "uri", "H", "", "wicket's address, ldap://host:port or ldaps://host:port (default: from --config, else "+defaultRemoteURI+")")
+	pf.StringVar(&r.caFile, "ca-file", "", "trust the PEM certificates in FILE (a private CA, or the server's self-signed certificate)")
+	pf.BoolVar(&r.startTLS, "starttls", false, "upgrade an ldap:// connection with StartTLS before signing in")
 	pf.StringVarP(&r.bindName, "bind-name", "D", "", "who signs in: a DN, a username or a mail address (required)")
 	pf.StringVar(&r.passwordFile, "password-file", "", "read the bind password from the first line of FILE instead of prompting")
 	pf.StringVar(&r.target, "user", "", "act on this user's account instead of your own (administrators): a username, mail address or DN")
@@ -54,7 +67,47 @@ func (r *remoteFlags) check() (remoteAddr, error) {
 		return remoteAddr{}, errors.New("-D is required: the account to sign in as (a DN, a username or a mail address); " +
 			"an anonymous session cannot manage passwords")
 	}
-	return parseRemoteURI(r.uri)
+	var a remoteAddr
+	var trust []string // each "flag or setting: file"
+	if r.uri != "" {
+		var err error
+		if a, err = parseRemoteURI(r.uri); err != nil {
+			return remoteAddr{}, err
+		}
+		if r.startTLS && a.tls {
+			return remoteAddr{}, fmt.Errorf("--starttls: %s is TLS from the first byte already; give ldap://host:port with --starttls", r.uri)
+		}
+		a.startTLS = r.startTLS
+	} else {
+		cfg, err := r.g.load()
+		if err != nil {
+			return remoteAddr{}, err
+		}
+		if a, err = configAddr(cfg); err != nil {
+			return remoteAddr{}, err
+		}
+		a.startTLS = !a.tls && (a.startTLS || r.startTLS)
+		// On the server's host the configured certificate is the one the
+		// server presents: a self-signed one is then trusted as it is.
+		if cfg.TLS.CertFile != "" && r.caFile == "" && (a.tls || a.startTLS) {
+			trust = append(trust, "tls.cert_file", cfg.TLS.CertFile)
+		}
+		r.uri = a.uri
+	}
+	if r.caFile != "" {
+		trust = append(trust, "--ca-file", r.caFile)
+	}
+	for i := 0; i < len(trust); i += 2 {
+		if a.roots == nil {
+			if a.roots, _ = x509.SystemCertPool(); a.roots == nil {
+				a.roots = x509.NewCertPool()
+			}
+		}
+		if err := addRoots(a.roots, trust[i+1]); err != nil {
+			return remoteAddr{}, fmt.Errorf("%s: %w", trust[i], err)
+		}
+	}
+	return a, nil
 }
 
 // readSecretFile reads a password from the first line of path. Only the

@@ -2,16 +2,19 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/wicketldap/wicket/config"
 	"github.com/wicketldap/wicket/internal/loadgen"
 )
 
@@ -24,11 +27,16 @@ const (
 )
 
 // remoteAddr is where -H points: host:port and whether to speak TLS from
-// the first byte (ldaps://).
+// the first byte (ldaps://) or after StartTLS, and whom to trust.
 type remoteAddr struct {
+	uri      string
 	hostPort string
 	host     string
 	tls      bool
+	startTLS bool
+	// roots are the certificates trusted besides the system's; nil: the
+	// system's alone.
+	roots *x509.CertPool
 }
 
 func parseRemoteURI(uri string) (remoteAddr, error) {
@@ -56,31 +64,98 @@ func parseRemoteURI(uri string) (remoteAddr, error) {
 	}
 	a.host = u.Hostname()
 	a.hostPort = net.JoinHostPort(a.host, port)
+	a.uri = uri
 	return a, nil
+}
+
+// configAddr is where a client on the server's host reaches the wicket of
+// cfg: ldaps:// on tls.listen_ldaps when set, else listen, with StartTLS
+// when a certificate is configured. A wildcard listener is reached on
+// loopback.
+func configAddr(cfg *config.Config) (remoteAddr, error) {
+	scheme, listen, setting := "ldap", cfg.Listen, "listen"
+	if cfg.TLS.ListenLDAPS != "" {
+		scheme, listen, setting = "ldaps", cfg.TLS.ListenLDAPS, "tls.listen_ldaps"
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" || port == "0" {
+		return remoteAddr{}, fmt.Errorf("%s = %q names no port to connect to; give -H ldap://host:port", setting, listen)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+		if ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	a, err := parseRemoteURI(scheme + "://" + net.JoinHostPort(host, port))
+	if err != nil {
+		return remoteAddr{}, err
+	}
+	a.startTLS = scheme == "ldap" && cfg.TLS.Enabled()
+	return a, nil
+}
+
+// addRoots adds the PEM certificates of file to pool.
+func addRoots(pool *x509.CertPool, file string) error {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return nil
 }
 
 // cleartext: the bind password would cross a network unencrypted.
 func (a remoteAddr) cleartext() bool {
-	if a.tls || strings.EqualFold(a.host, "localhost") {
+	if a.tls || a.startTLS || strings.EqualFold(a.host, "localhost") {
 		return false
 	}
 	ip := net.ParseIP(a.host)
 	return ip == nil || !ip.IsLoopback()
 }
 
+func (a remoteAddr) tlsConfig() *tls.Config {
+	return &tls.Config{ServerName: a.host, MinVersion: tls.VersionTLS12, RootCAs: a.roots}
+}
+
+// dialRemote connects, with TLS from the first byte or after StartTLS as
+// a says: nothing is sent in the clear before the bind if either is asked.
 func dialRemote(a remoteAddr) (*ldap.Conn, error) {
 	opts := []ldap.DialOpt{ldap.DialWithDialer(&net.Dialer{Timeout: remoteDialTimeout})}
 	scheme := "ldap://"
 	if a.tls {
 		scheme = "ldaps://"
-		opts = append(opts, ldap.DialWithTLSConfig(&tls.Config{ServerName: a.host, MinVersion: tls.VersionTLS12}))
+		opts = append(opts, ldap.DialWithTLSConfig(a.tlsConfig()))
 	}
 	conn, err := ldap.DialURL(scheme+a.hostPort, opts...)
 	if err != nil {
-		return nil, err
+		return nil, tlsHint(err)
 	}
 	conn.SetTimeout(remoteOpTimeout)
+	if a.startTLS {
+		if err := conn.StartTLS(a.tlsConfig()); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("StartTLS: %w", tlsHint(err))
+		}
+	}
 	return conn, nil
+}
+
+// tlsHint adds to a certificate the client does not trust what to do
+// about it.
+func tlsHint(err error) error {
+	var unknown x509.UnknownAuthorityError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("%w (give the CA that signed the server's certificate with --ca-file FILE, "+
+			"or for a self-signed one the certificate itself)", err)
+	case errors.As(err, &host):
+		return fmt.Errorf("%w (connect by a name the certificate holds: -H ldaps://NAME:PORT, or ldap://NAME:PORT --starttls)", err)
+	}
+	return err
 }
 
 // requestValue wraps an extended operation's value in the [1] requestValue
@@ -143,8 +218,11 @@ func bindError(uri string, err error) error {
 	if d := serverSaid(le); d != "" {
 		msg += ": " + d
 	}
-	if le.ResultCode == ldap.LDAPResultInvalidCredentials {
+	switch le.ResultCode {
+	case ldap.LDAPResultInvalidCredentials:
 		msg += "; type your password immediately followed by a current one-time code (each code works once)"
+	case ldap.LDAPResultConfidentialityRequired:
+		msg += "; here: --starttls, or -H ldaps://HOST:PORT"
 	}
 	return &userError{err: err, msg: msg}
 }

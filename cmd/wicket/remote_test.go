@@ -71,6 +71,7 @@ func TestRemote_FlagMistakesRefusedBeforeAnyPrompt(t *testing.T) {
 	remoteNoPrompt(t)
 	uri := remoteClosedURI(t)
 	short := remoteSecretFile(t, "short\n")
+	anyPort := remoteSecretFile(t, "listen = \"127.0.0.1:0\"\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -86,6 +87,14 @@ func TestRemote_FlagMistakesRefusedBeforeAnyPrompt(t *testing.T) {
 		{"no id", []string{"remote", "-H", uri, "-D", "alice", "apppw", "revoke"}, "usage:"},
 		{"new password too short", []string{"remote", "-H", uri, "-D", "alice", "passwd", "--new-password-file", short}, "at least 8"},
 		{"no new password file", []string{"remote", "-H", uri, "-D", "alice", "passwd", "--new-password-file", short + ".missing"}, "no such file"},
+		{"--starttls on ldaps://", []string{"remote", "-H", "ldaps://127.0.0.1:1636", "--starttls", "-D", "alice", "apppw", "list"},
+			"TLS from the first byte already"},
+		{"no CA file", []string{"remote", "-H", uri, "--ca-file", short + ".missing", "-D", "alice", "apppw", "list"},
+			"--ca-file: open"},
+		{"a CA file without a certificate", []string{"remote", "-H", uri, "--ca-file", short, "-D", "alice", "apppw", "list"},
+			"holds no PEM certificate"},
+		{"a configured port of 0", []string{"--config", anyPort, "remote", "-D", "alice", "apppw", "list"},
+			`listen = "127.0.0.1:0" names no port`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := remoteExec(nil, tc.args...)
