@@ -70,6 +70,7 @@ const (
 	ActionGroupDelete          = "group-delete"
 	ActionGroupAdd             = "group-add"
 	ActionGroupRemove          = "group-remove"
+	ActionKeyRotate            = "key-rotate"
 )
 
 // Results of the audit trail: success, or the category of a failure. The
@@ -456,6 +457,7 @@ var auditMessages = map[string][2]string{
 	ActionGroupDelete:          {"group deleted", "group deletion refused"},
 	ActionGroupAdd:             {"added to group", "adding to a group refused"},
 	ActionGroupRemove:          {"removed from group", "removing from a group refused"},
+	ActionKeyRotate:            {"TOTP seeds re-encrypted under a new key", "key rotation refused"},
 }
 
 // LogAudit logs r as Service.Audit does, for a server with no audit trail

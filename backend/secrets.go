@@ -383,17 +383,24 @@ func writeFileAtomic(path string, data []byte) error {
 // seed with it, in one transaction. Older keys stay in the ring, so a
 // server that has not yet read the new ring still opens what it finds; it
 // reads the ring again when it meets the new key id, or on SIGHUP.
+//
+// The record (key-rotate) names the new key's id and how many seeds were
+// re-encrypted, in the transaction that re-encrypts them.
 func (s *Service) RotateSeedKey(ctx context.Context) (resealed int, keyID byte, err error) {
+	rctx, ch := s.changing(ctx, ActionKeyRotate, "", "")
 	keyID, err = s.keys.addRingKey()
 	if err != nil {
+		s.changed(rctx, ch, err)
 		return 0, 0, err
 	}
-	n, err := s.store.ResealTOTPSeeds(ctx, func(id int64, sealed []byte) ([]byte, error) {
+	ch.counted = func(n int) string { return KV("key", int(keyID), "resealed", n) }
+	n, err := s.store.ResealTOTPSeeds(rctx, func(id int64, sealed []byte) ([]byte, error) {
 		seed, err := s.keys.openSeed(id, sealed)
 		if err != nil {
 			return nil, err
 		}
 		return s.keys.sealSeed(id, seed), nil
 	})
+	s.changed(rctx, ch, committed(ch, err))
 	return n, keyID, err
 }

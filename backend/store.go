@@ -80,7 +80,8 @@ type Store interface {
 	// every active app password, in the same transaction.
 	SetTOTPSeed(ctx context.Context, id int64, seed []byte, at time.Time) (revoked int, err error)
 	// ResealTOTPSeeds replaces every stored TOTP seed with reseal's result,
-	// in one transaction, and returns how many it replaced (key rotation).
+	// in one transaction, and returns how many it replaced (key rotation);
+	// the change's record counts them.
 	ResealTOTPSeeds(ctx context.Context, reseal func(accountID int64, sealed []byte) ([]byte, error)) (int, error)
 	// AdvanceTOTPStep records step as the last accepted one if and only if it
 	// is later than the stored one, atomically: of two callers with the same

@@ -5,11 +5,11 @@ import (
 	"fmt"
 )
 
-func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) ([]byte, error)) (int, error) {
+func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) ([]byte, error)) (n int, err error) {
 	if err := s.write(); err != nil {
 		return 0, err
 	}
-	defer s.mu.Unlock()
+	defer s.commit(ctx, &err, &n)
 	fresh := map[int64][]byte{}
 	for id, a := range s.accounts {
 		if len(a.TOTPSeed) == 0 {

@@ -8,10 +8,10 @@ import (
 
 func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) ([]byte, error)) (int, error) {
 	n := 0
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.changeCounting(ctx, func(tx *sql.Tx) (int, error) {
 		rows, err := tx.QueryContext(ctx, `SELECT id, totp_seed FROM accounts WHERE totp_seed IS NOT NULL AND length(totp_seed) > 0`)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		type row struct {
 			id   int64
@@ -22,24 +22,24 @@ func (s *Store) ResealTOTPSeeds(ctx context.Context, reseal func(int64, []byte) 
 			var r row
 			if err := rows.Scan(&r.id, &r.seed); err != nil {
 				rows.Close()
-				return err
+				return 0, err
 			}
 			all = append(all, r)
 		}
 		if err := rows.Close(); err != nil {
-			return err
+			return 0, err
 		}
 		for _, r := range all {
 			sealed, err := reseal(r.id, r.seed)
 			if err != nil {
-				return fmt.Errorf("account %d: %w", r.id, err)
+				return 0, fmt.Errorf("account %d: %w", r.id, err)
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE accounts SET totp_seed = ? WHERE id = ?`, sealed, r.id); err != nil {
-				return err
+				return 0, err
 			}
 			n++
 		}
-		return nil
+		return n, nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: reseal TOTP seeds: %w", err)

@@ -388,8 +388,9 @@ func (s *Store) change(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.changeCounting(ctx, func(tx *sql.Tx) (int, error) { return 0, fn(tx) })
 }
 
-// changeCounting is change for a change whose record says how many app
-// passwords it revoked: fn returns that count.
+// changeCounting is change for a change whose record counts what only the
+// transaction knows (app passwords revoked, seeds re-encrypted): fn
+// returns that count.
 func (s *Store) changeCounting(ctx context.Context, fn func(tx *sql.Tx) (int, error)) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		n, err := fn(tx)

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -196,6 +197,10 @@ func changeRecordsCommitWithTheChange(t *testing.T, s backend.Store) {
 			_, err := s.RevokeAllAppPasswords(ctx, alice.ID, t0)
 			return err
 		}},
+		{"ResealTOTPSeeds", func(ctx context.Context) error {
+			_, err := s.ResealTOTPSeeds(ctx, func(_ int64, sealed []byte) ([]byte, error) { return sealed, nil })
+			return err
+		}},
 		{"SetTOTPSeed", func(ctx context.Context) error {
 			mustApp(t, s, alice.ID, "app6", t0)
 			mustApp(t, s, alice.ID, "app7", t0)
@@ -226,6 +231,8 @@ func changeRecordsCommitWithTheChange(t *testing.T, s backend.Store) {
 			n = 1
 		case "SetTOTPSeed":
 			n = 3
+		case "ResealTOTPSeeds":
+			n = 1 // alice's seed
 		}
 		want = append([]string{fmt.Sprintf("%s n=%d", st.name, n)}, want...)
 		// Written before the call returned: nothing is left for later.
@@ -274,6 +281,10 @@ func changeRefusedWritesNoRecord(t *testing.T, s backend.Store) {
 		}},
 		{"DeleteGroup unknown", func(ctx context.Context) error { return s.DeleteGroup(ctx, "nobody") }},
 		{"UnlockAccount unknown", func(ctx context.Context) error { return s.UnlockAccount(ctx, unknown) }},
+		{"ResealTOTPSeeds failing", func(ctx context.Context) error {
+			_, err := s.ResealTOTPSeeds(ctx, func(int64, []byte) ([]byte, error) { return nil, errors.New("no such key") })
+			return err
+		}},
 	} {
 		if err := st.do(withChange(t, st.name)); err == nil {
 			t.Errorf("%s: succeeded, want a refusal", st.name)
