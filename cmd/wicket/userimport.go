@@ -154,6 +154,7 @@ func (e *ldifEntry) uid() string {
 
 type importAccount struct {
 	Name   string `json:"name"`
+	DN     string `json:"dn,omitempty"`
 	Mail   string `json:"mail,omitempty"`
 	Line   int    `json:"line"`
 	Scheme string `json:"scheme,omitempty"`
@@ -162,10 +163,30 @@ type importAccount struct {
 	hash   string
 }
 
-// planImport turns entries into accounts, every problem of the file at once.
-func planImport(entries []ldifEntry) ([]importAccount, []string) {
-	var accounts []importAccount
-	var problems []string
+// where names an entry for a report: its line and DN.
+func (a *importAccount) where() string {
+	if a.DN == "" {
+		return fmt.Sprintf("line %d", a.Line)
+	}
+	return fmt.Sprintf("line %d (%s)", a.Line, a.DN)
+}
+
+// Statuses of an entry: the account created, found, or not imported.
+const (
+	importCreated     = "created"
+	importExists      = "exists"
+	importWouldCreate = "would create"
+	// importSkipped: the entry cannot be imported as it is (a bad name, a
+	// uid given twice, no usable hash); nothing was tried.
+	importSkipped = "skipped"
+	// importFailed: the account was refused at its creation (an address
+	// in use); nothing of it was written.
+	importFailed = "failed"
+)
+
+// planImport turns entries into accounts, and the entries that cannot be
+// imported into skipped ones, every problem of the file at once.
+func planImport(entries []ldifEntry) (accounts, skipped []importAccount) {
 	seen := map[string]int{}
 	for i := range entries {
 		e := &entries[i]
@@ -173,16 +194,20 @@ func planImport(entries []ldifEntry) ([]importAccount, []string) {
 		if uid == "" {
 			continue
 		}
-		a := importAccount{Name: strings.ToLower(uid), Line: e.line}
+		a := importAccount{Name: strings.ToLower(uid), DN: e.dn, Line: e.line}
 		if v := e.attrs["mail"]; len(v) > 0 {
 			a.Mail = v[0]
 		}
+		skip := func(reason string) {
+			a.Status, a.Error = importSkipped, reason
+			skipped = append(skipped, a)
+		}
 		if err := backend.ValidateName(a.Name); err != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s", e.line, userMessage(err)))
+			skip(userMessage(err))
 			continue
 		}
 		if first, dup := seen[a.Name]; dup {
-			problems = append(problems, fmt.Sprintf("line %d: account %s appears again (first on line %d)", e.line, a.Name, first))
+			skip(fmt.Sprintf("account %s appears again (first on line %d)", a.Name, first))
 			continue
 		}
 		seen[a.Name] = e.line
@@ -200,7 +225,7 @@ func planImport(entries []ldifEntry) ([]importAccount, []string) {
 			}
 		}
 		if a.hash == "" && firstErr != nil {
-			problems = append(problems, fmt.Sprintf("line %d: %s: %s", e.line, a.Name, userMessage(firstErr)))
+			skip(a.Name + ": " + userMessage(firstErr))
 			continue
 		}
 		if end := strings.IndexByte(a.hash, '}'); strings.HasPrefix(a.hash, "{") && end > 0 {
@@ -210,12 +235,12 @@ func planImport(entries []ldifEntry) ([]importAccount, []string) {
 		}
 		accounts = append(accounts, a)
 	}
-	return accounts, problems
+	return accounts, skipped
 }
 
 func newUserImportCmd(g *globals) *cobra.Command {
 	var role string
-	var dryRun bool
+	var dryRun, skipInvalid, allowSkipped bool
 	cmd := &cobra.Command{
 		Use:   "import FILE",
 		Short: "Create accounts from an LDIF export, keeping their password hashes",
@@ -226,9 +251,13 @@ stays valid: users sign in with their old password, and the first successful
 bind stores it as argon2id. Entries without a uid are ignored, and so are
 accounts that already exist, so an import can be run again.
 
-The whole file is checked first: a bad name or an unusable hash imports
-nothing. An entry without userPassword becomes an account that cannot bind
-until 'wicket user passwd' sets a password.`,
+The whole file is checked first: a bad name, a uid given twice or an unusable
+hash imports nothing. With --skip-invalid such entries are skipped instead,
+each reported with its line, DN and reason, and the others imported. An entry
+the database refuses (a mail address already in use) is refused alone, its
+account not created at all. The exit status is non-zero when an entry was
+skipped or refused, unless --allow-skipped. An entry without userPassword
+becomes an account that cannot bind until 'wicket user passwd' sets a password.`,
 		Args: nArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			role = strings.ToLower(role)
@@ -250,12 +279,16 @@ until 'wicket user passwd' sets a password.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			accounts, problems := planImport(entries)
-			if len(problems) > 0 {
-				return &userError{msg: fmt.Sprintf("%s: nothing imported, %s:\n  %s", args[0],
+			accounts, skipped := planImport(entries)
+			if len(skipped) > 0 && !skipInvalid {
+				problems := make([]string, len(skipped))
+				for i, a := range skipped {
+					problems[i] = fmt.Sprintf("line %d: %s", a.Line, a.Error)
+				}
+				return &userError{msg: fmt.Sprintf("%s: nothing imported, %s (or skip them with --skip-invalid):\n  %s", args[0],
 					plural(len(problems), "entry needs fixing", "entries need fixing"), strings.Join(problems, "\n  "))}
 			}
-			if len(accounts) == 0 {
+			if len(accounts)+len(skipped) == 0 {
 				return &userError{msg: args[0] + ": no entry with a uid, so no account to import"}
 			}
 
@@ -265,7 +298,6 @@ until 'wicket user passwd' sets a password.`,
 			}
 			defer e.Close()
 			ctx := cmd.Context()
-			failed := 0
 			if dryRun {
 				for i := range accounts {
 					a := &accounts[i]
@@ -273,12 +305,12 @@ until 'wicket user passwd' sets a password.`,
 					if err != nil {
 						return err
 					}
-					a.Status = "would create"
+					a.Status = importWouldCreate
 					if exists {
-						a.Status = "exists"
+						a.Status = importExists
 					}
 				}
-			} else {
+			} else if len(accounts) > 0 {
 				users := make([]backend.ImportUser, len(accounts))
 				for i, a := range accounts {
 					users[i] = backend.ImportUser{Name: a.Name, Mail: a.Mail, Hash: a.hash}
@@ -291,67 +323,81 @@ until 'wicket user passwd' sets a password.`,
 					a := &accounts[i]
 					switch {
 					case r.Exists:
-						a.Status = "exists"
+						a.Status = importExists
 					case r.Created:
-						a.Status = "created"
+						a.Status = importCreated
 					case errors.Is(r.Err, backend.ErrExists):
-						a.Status, a.Error = "failed", "mail address "+a.Mail+" is already in use"
+						a.Status, a.Error = importFailed, a.Name+": mail address "+a.Mail+" is already in use"
 					case r.Err != nil:
-						a.Status, a.Error = "failed", userMessage(r.Err)
+						a.Status, a.Error = importFailed, a.Name+": "+userMessage(r.Err)
 					default:
 						a.Status = "not attempted"
-					}
-					if a.Status == "failed" {
-						failed++
 					}
 				}
 				if err != nil {
 					// What was created stays: say what it was.
-					if perr := printImport(cmd.OutOrStdout(), g.json, accounts); perr != nil {
+					if perr := printImport(cmd.OutOrStdout(), g.json, dryRun, accounts, skipped); perr != nil {
 						return perr
 					}
 					return fmt.Errorf("import stopped: %w", err)
 				}
 			}
-			if failed > 0 {
-				var lines []string
-				for _, a := range accounts {
-					if a.Status == "failed" {
-						lines = append(lines, fmt.Sprintf("line %d: %s: %s", a.Line, a.Name, a.Error))
-					}
+			var failed []importAccount
+			for _, a := range accounts {
+				if a.Status == importFailed {
+					failed = append(failed, a)
 				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s not imported:\n  %s\n", plural(failed, "account", "accounts"), strings.Join(lines, "\n  "))
 			}
-			if err := printImport(cmd.OutOrStdout(), g.json, accounts); err != nil {
+			w := cmd.ErrOrStderr()
+			for _, l := range []struct {
+				list      []importAccount
+				one, many string
+			}{{skipped, "entry skipped", "entries skipped"}, {failed, "account not imported", "accounts not imported"}} {
+				if len(l.list) == 0 {
+					continue
+				}
+				fmt.Fprintf(w, "%s:\n", plural(len(l.list), l.one, l.many))
+				for _, a := range l.list {
+					fmt.Fprintf(w, "  %s: %s\n", a.where(), a.Error)
+				}
+			}
+			if err := printImport(cmd.OutOrStdout(), g.json, dryRun, accounts, skipped); err != nil {
 				return err
 			}
-			if failed > 0 {
-				return &userError{msg: fmt.Sprintf("%s of %d not imported", plural(failed, "account", "accounts"), len(accounts))}
+			if n := len(skipped) + len(failed); n > 0 && !allowSkipped {
+				what := plural(n, "account", "accounts")
+				if len(skipped) > 0 {
+					what = plural(n, "entry", "entries")
+				}
+				return &userError{msg: fmt.Sprintf("%s of %d not imported", what, len(accounts)+len(skipped))}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&role, "role", backend.RoleUser, "role of every imported account: user, service or admin")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and show what would be created, changing nothing")
+	f := cmd.Flags()
+	f.StringVar(&role, "role", backend.RoleUser, "role of every imported account: user, service or admin")
+	f.BoolVar(&dryRun, "dry-run", false, "check the file and show what would be created, changing nothing")
+	f.BoolVar(&skipInvalid, "skip-invalid", false, "skip the entries that cannot be imported (bad name, uid given twice, unusable hash), reporting each, and import the others")
+	f.BoolVar(&allowSkipped, "allow-skipped", false, "exit 0 even when entries were skipped or refused (each is still reported)")
 	return cmd
 }
 
-func printImport(w io.Writer, asJSON bool, accounts []importAccount) error {
+func printImport(w io.Writer, asJSON, dryRun bool, accounts, skipped []importAccount) error {
 	if asJSON {
-		return printJSON(w, accounts)
+		return printJSON(w, append(append([]importAccount{}, accounts...), skipped...))
 	}
 	counts := map[string]int{}
 	tw := newTable(w)
 	for _, a := range accounts {
 		counts[a.Status]++
-		if a.Status == "failed" {
+		if a.Status == importFailed {
 			continue
 		}
 		how := a.Scheme
 		if how == "" {
 			how = "no password: cannot bind until 'wicket user passwd " + a.Name + "'"
 		}
-		if a.Status == "exists" {
+		if a.Status == importExists {
 			how = "already exists, left as it is"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Status, a.Name, how)
@@ -359,10 +405,15 @@ func printImport(w io.Writer, asJSON bool, accounts []importAccount) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if n := counts["would create"]; n > 0 {
-		fmt.Fprintf(w, "dry run: %s would be created, %d already exist\n", plural(n, "account", "accounts"), counts["exists"])
+	more := ""
+	if len(skipped) > 0 {
+		more = fmt.Sprintf(", %d skipped", len(skipped))
+	}
+	if dryRun {
+		fmt.Fprintf(w, "dry run: %s would be created, %d already exist%s\n",
+			plural(counts[importWouldCreate], "account", "accounts"), counts[importExists], more)
 		return nil
 	}
-	fmt.Fprintf(w, "%s created, %d already existed\n", plural(counts["created"], "account", "accounts"), counts["exists"])
+	fmt.Fprintf(w, "%s created, %d already existed%s\n", plural(counts[importCreated], "account", "accounts"), counts[importExists], more)
 	return nil
 }

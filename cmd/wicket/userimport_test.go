@@ -205,7 +205,8 @@ func TestUserImportManyInBatches(t *testing.T) {
 		t.Fatal("import with an address used twice succeeded")
 	}
 	contains(t, "import", o.stdout, fmt.Sprintf("%d accounts created, 0 already existed", n-1))
-	contains(t, "import refusal", o.stderr, "1 account not imported", "line 7496: user1500: mail address user0007@example.org is already in use",
+	contains(t, "import refusal", o.stderr, "1 account not imported",
+		"line 7496 (uid=user1500,ou=people,dc=example,dc=org): user1500: mail address user0007@example.org is already in use",
 		fmt.Sprintf("1 account of %d not imported", n))
 
 	e := c.service()
@@ -231,4 +232,75 @@ func TestUserImportManyInBatches(t *testing.T) {
 
 	o = c.exec(strings.NewReader(b.String()), "user", "import", "-")
 	contains(t, "second import", o.stdout, fmt.Sprintf("0 accounts created, %d already existed", n-1))
+}
+
+// With --skip-invalid, an entry that cannot be imported (an unsupported
+// hash, a bad name, a uid given twice) is skipped and reported with its
+// line, DN and reason, and an entry the database refuses is refused alone;
+// every other account is created whole. The exit status says something
+// was left out, unless --allow-skipped; a second run creates nothing more.
+func TestUserImportSkipInvalid(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	ldif := "dn: uid=erin,ou=people,dc=example,dc=org\nuid: erin\nmail: erin@example.org\nuserPassword: " + importedSSHA + "\n\n" +
+		"dn: uid=frank,ou=people,dc=example,dc=org\nuid: frank\nmail: frank@example.org\nuserPassword: {MD5}X03MO1qnZdYdgyfeuILPmQ==\n\n" +
+		"dn: uid=Gr ace,ou=people,dc=example,dc=org\nuid: Gr ace\n\n" +
+		"dn: uid=heidi,ou=people,dc=example,dc=org\nuid: heidi\nmail: erin@example.org\nuserPassword: " + importedSSHA + "\n\n" +
+		"dn: uid=erin,ou=staff,dc=example,dc=org\nuid: erin\n\n" +
+		"dn: uid=ivan,ou=people,dc=example,dc=org\nuid: ivan\nuserPassword: " + importedSHA512Crypt + "\n"
+
+	// Without the flag the file is refused whole, saying how to go on.
+	contains(t, "without --skip-invalid", c.fail(ldif, "user", "import", "-"), "nothing imported", "3 entries need fixing", "--skip-invalid")
+	contains(t, "nothing created", c.ok("", "user", "list"), "no accounts yet")
+
+	o := c.exec(strings.NewReader(ldif), "user", "import", "-", "--skip-invalid", "--dry-run")
+	contains(t, "--dry-run", o.stdout, "would create  erin", "would create  heidi", "would create  ivan",
+		"dry run: 3 accounts would be created, 0 already exist, 3 skipped")
+	contains(t, "nothing created by a dry run", c.ok("", "user", "list"), "no accounts yet")
+
+	o = c.exec(strings.NewReader(ldif), "user", "import", "-", "--skip-invalid")
+	if o.code == 0 {
+		t.Errorf("entries were skipped, yet the exit status is 0")
+	}
+	contains(t, "--skip-invalid", o.stderr,
+		"3 entries skipped:",
+		"line 6 (uid=frank,ou=people,dc=example,dc=org): frank: password hash: unsupported scheme {MD5}",
+		`line 11 (uid=Gr ace,ou=people,dc=example,dc=org): account name "gr ace"`,
+		"line 19 (uid=erin,ou=staff,dc=example,dc=org): account erin appears again (first on line 1)",
+		"1 account not imported:",
+		"line 14 (uid=heidi,ou=people,dc=example,dc=org): heidi: mail address erin@example.org is already in use",
+		"wicket: 4 entries of 6 not imported")
+	contains(t, "--skip-invalid", o.stdout, "created  erin", "created  ivan", "2 accounts created, 0 already existed, 3 skipped")
+	var names []string
+	for _, u := range c.users() {
+		names = append(names, u.Name)
+	}
+	if strings.Join(names, " ") != "erin ivan" {
+		t.Errorf("accounts after the import: %v, want erin and ivan", names)
+	}
+	c.binds(map[string]string{"erin": "correct horse battery", "ivan": "Hello world!"})
+
+	// Again, for a script that expects entries to be left out: exit 0,
+	// the same report, nothing more created.
+	var res []struct{ Name, DN, Status, Error string }
+	o = c.exec(strings.NewReader(ldif), "--json", "user", "import", "-", "--skip-invalid", "--allow-skipped")
+	if o.code != 0 {
+		t.Fatalf("--allow-skipped: exit %d, stderr %s", o.code, o.stderr)
+	}
+	decode(t, o.stdout, &res)
+	got := map[string]string{}
+	for _, r := range res {
+		got[r.DN] = r.Status
+	}
+	for dn, want := range map[string]string{"uid=erin,ou=people,dc=example,dc=org": "exists",
+		"uid=frank,ou=people,dc=example,dc=org": "skipped", "uid=Gr ace,ou=people,dc=example,dc=org": "skipped",
+		"uid=heidi,ou=people,dc=example,dc=org": "failed", "uid=erin,ou=staff,dc=example,dc=org": "skipped",
+		"uid=ivan,ou=people,dc=example,dc=org": "exists"} {
+		if got[dn] != want {
+			t.Errorf("%s: status %q, want %q (all: %+v)", dn, got[dn], want, res)
+		}
+	}
+	if us := c.users(); len(us) != 2 {
+		t.Errorf("the second run created accounts: %+v", us)
+	}
 }
