@@ -291,6 +291,8 @@ type LeftOut struct {
 	Admin       int `json:"admin"`
 	Disabled    int `json:"disabled"`
 	WithoutTOTP int `json:"without_totp"`
+	// WithTOTP counts, for TOTPCandidates, the accounts enrolled already.
+	WithTOTP int `json:"with_totp,omitempty"`
 }
 
 // AppPasswordCandidates lists, by name, the accounts a bulk creation gives
@@ -314,6 +316,173 @@ func (s *Service) AppPasswordCandidates(ctx context.Context, enrollTOTP bool) ([
 			left.Disabled++
 		case !a.TOTPEnrolled() && !enrollTOTP:
 			left.WithoutTOTP++
+		default:
+			names = append(names, a.Name)
+		}
+	}
+	return names, left, nil
+}
+
+// BulkTOTP is what EnrollTOTPs did for one account.
+type BulkTOTP struct {
+	Name string
+	// TOTP is the enrolment made, its secret shown this once; nil when
+	// the account was left alone or refused.
+	TOTP *TOTPEnrollment
+	// Had: the account has a second factor already (perhaps enrolled
+	// meanwhile), which was left as it is.
+	Had bool
+	// Err is why the account was refused, recorded in the audit trail as
+	// EnrollTOTP records a refusal.
+	Err error
+}
+
+// EnrollTOTPs gives each named account without a second factor a random
+// TOTP seed, Options.BulkBatch accounts in a transaction, each enrolment
+// with its record, as EnrollTOTP makes one; an account that has a second
+// factor keeps it (Had), never replaced, even when enrolled meanwhile.
+// Unknown names and service accounts (which bind with their password
+// alone) are refused, and so is a name given twice (ErrInvalidInput).
+//
+// done receives the results of each transaction, in the order of names,
+// once it is committed and before the next one starts: the caller keeps
+// the secrets, which exist nowhere else in the clear. An error from done
+// stops here. The error is what stopped the run before its end.
+func (s *Service) EnrollTOTPs(ctx context.Context, names []string, done func([]BulkTOTP) error) error {
+	seen := make(map[string]bool, len(names))
+	for start := 0; start < len(names); start += s.opts.BulkBatch {
+		chunk := names[start:min(start+s.opts.BulkBatch, len(names))]
+		results := make([]BulkTOTP, len(chunk))
+		grants := make([]AppPasswordGrant, 0, len(chunk))
+		at := make([]int, 0, len(chunk)) // grants[j] is chunk[at[j]]
+		for i, name := range chunk {
+			name = strings.ToLower(name)
+			results[i].Name = name
+			if seen[name] {
+				_, ch := s.changing(ctx, ActionTOTPEnroll, name, "")
+				results[i].Err = fmt.Errorf("%w: %s is listed more than once", ErrInvalidInput, name)
+				s.changed(ctx, ch, results[i].Err)
+				continue
+			}
+			seen[name] = true
+			g, err := s.enrolment(ctx, name, &results[i])
+			if err != nil {
+				s.changed(ctx, g.Enrolment, err)
+				results[i].Err = err
+				continue
+			}
+			if g.Enrolment != nil {
+				grants, at = append(grants, g), append(at, i)
+			}
+		}
+		if len(grants) > 0 {
+			err := s.store.GrantAppPasswords(ctx, grants, s.opts.MaxAppPasswords)
+			switch {
+			case err == nil:
+				for _, g := range grants {
+					s.changed(ctx, g.Enrolment, committed(g.Enrolment, nil))
+				}
+			case ctx.Err() != nil:
+				return ctx.Err()
+			default:
+				// One at a time, from each account as it is now: one
+				// enrolled meanwhile is left as it is, the others enrolled.
+				for _, i := range at {
+					results[i] = s.enrolOne(ctx, results[i].Name)
+				}
+			}
+		}
+		if err := done(results); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enrolment makes the grant that enrols the named account, filling in out
+// with the enrolment it will have once committed; no grant (a nil
+// Enrolment) when the account has a second factor already. Its error is
+// the refusal, for changed to record with the grant's Enrolment.
+func (s *Service) enrolment(ctx context.Context, name string, out *BulkTOTP) (AppPasswordGrant, error) {
+	var g AppPasswordGrant
+	_, ch := s.changing(ctx, ActionTOTPEnroll, name, "")
+	a, err := s.account(ctx, name)
+	if err != nil {
+		g.Enrolment = ch
+		return g, err
+	}
+	if a.Role == RoleService {
+		g.Enrolment = ch
+		return g, ErrServiceAccount
+	}
+	if a.TOTPEnrolled() {
+		out.Had = true
+		return g, nil
+	}
+	seed := newTOTPSeed()
+	who := a.Name
+	if a.Mail != "" {
+		who = a.Mail
+	}
+	e, err := totpEnrollment(s.opts.TOTPIssuer, who, seed)
+	if err != nil {
+		g.Enrolment = ch
+		return g, err
+	}
+	g.AppPassword.AccountID = a.ID
+	g.Seed = s.keys.sealSeed(a.ID, seed)
+	g.Enrolment = ch
+	out.TOTP = &e
+	return g, nil
+}
+
+// enrolOne enrols one account in a transaction of its own: what a batch
+// the store refused comes down to.
+func (s *Service) enrolOne(ctx context.Context, name string) BulkTOTP {
+	out := BulkTOTP{Name: name}
+	g, err := s.enrolment(ctx, name, &out)
+	if err == nil && g.Enrolment == nil {
+		return out
+	}
+	if err == nil {
+		err = s.store.GrantAppPasswords(ctx, []AppPasswordGrant{g}, s.opts.MaxAppPasswords)
+		if errors.Is(err, ErrExists) {
+			// Enrolled between the look and the write: left as it is,
+			// nothing refused.
+			return BulkTOTP{Name: name, Had: true}
+		}
+	}
+	s.changed(ctx, g.Enrolment, committed(g.Enrolment, err))
+	if err != nil {
+		return BulkTOTP{Name: name, Err: err}
+	}
+	return out
+}
+
+// TOTPCandidates lists, by name, the accounts a first enrolment of the
+// whole user base enrols: every enabled account of role user without a
+// second factor. The others are counted by why they are left out.
+func (s *Service) TOTPCandidates(ctx context.Context) ([]string, LeftOut, error) {
+	var left LeftOut
+	accts, err := s.store.ListAccounts(ctx)
+	if err != nil {
+		return nil, left, err
+	}
+	names := make([]string, 0, len(accts))
+	for i := range accts {
+		a := &accts[i]
+		switch {
+		case a.TOTPEnrolled():
+			left.WithTOTP++
+		case a.Role == RoleService:
+			left.Service++
+		case a.Role != RoleUser:
+			left.Admin++
+		case a.Disabled:
+			left.Disabled++
 		default:
 			names = append(names, a.Name)
 		}

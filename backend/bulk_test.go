@@ -467,3 +467,103 @@ func TestAppPasswordCandidates(t *testing.T) {
 		}
 	}
 }
+
+// A first enrolment of many accounts gives each one without a second
+// factor a seed whose codes sign in, each with its record; accounts with
+// one keep it, service accounts, unknown names and a name given twice are
+// refused, each refusal recorded.
+func TestEnrollTOTPs_EnrolsThoseWithoutAndLeavesTheOthers(t *testing.T) {
+	f := newSQLiteFixture(t, backend.Options{}, nil)
+	addUsers(t, f)
+	ctx := context.Background()
+	alice, err := f.store.AccountByName(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(f.audit(t))
+	f.reopen(t)
+
+	names := []string{"alice", "bob", "carol", "ghost", "erin", "BOB"}
+	var got []backend.BulkTOTP
+	var sizes []int
+	if err := f.svc.EnrollTOTPs(ctx, names, func(b []backend.BulkTOTP) error {
+		got, sizes = append(got, b...), append(sizes, len(b))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sizes, []int{3, 3}) {
+		t.Errorf("handed over in batches of %v, want 3 and 3", sizes)
+	}
+	for i, r := range got {
+		name := strings.ToLower(names[i])
+		enrolled := r.TOTP != nil && r.Err == nil && !r.Had
+		switch {
+		case r.Name != name:
+			t.Errorf("result %d is %q's, want %q's", i, r.Name, name)
+		case name == "alice" && !r.Had, name == "alice" && r.TOTP != nil:
+			t.Errorf("alice, enrolled before: %+v; want her left alone", r)
+		case (name == "bob" && i == 1) || name == "erin":
+			if !enrolled || !strings.HasPrefix(r.TOTP.URI, "otpauth://totp/") {
+				t.Errorf("%s: %+v; want an enrolment", name, r)
+				continue
+			}
+			if _, err := f.svc.Authenticate(ctx, name, password+code(t, r.TOTP.Secret, f.clock.now()), "192.0.2.1"); err != nil {
+				t.Errorf("%s with a code of the seed handed over: %v", name, err)
+			}
+		case name == "carol" && !errors.Is(r.Err, backend.ErrServiceAccount),
+			name == "ghost" && !errors.Is(r.Err, backend.ErrNotFound),
+			i == 5 && !errors.Is(r.Err, backend.ErrInvalidInput):
+			t.Errorf("%s: %+v; want a refusal", name, r)
+		}
+	}
+	if a, err := f.store.AccountByName(ctx, "alice"); err != nil || string(a.TOTPSeed) != string(alice.TOTPSeed) {
+		t.Errorf("alice's seed changed (%v)", err)
+	}
+	var trail []string
+	for _, r := range f.audit(t)[n:] {
+		trail = append(trail, r.Subject+" "+r.Action+" "+r.Result)
+	}
+	slices.Sort(trail)
+	want := []string{"bob totp-enroll invalid-input", "bob totp-enroll success", "carol totp-enroll service-account",
+		"erin totp-enroll success", "ghost totp-enroll unknown-account"}
+	if !slices.Equal(trail, want) {
+		t.Errorf("records %q, want %q", trail, want)
+	}
+
+	f.reopen(t)
+	names, left, err := f.svc.TOTPCandidates(ctx)
+	if err != nil || len(names) != 0 || left != (backend.LeftOut{Service: 1, WithTOTP: 4}) {
+		t.Errorf("TOTPCandidates after: %q, %+v, %v; want none, 4 with TOTP and the service account", names, left, err)
+	}
+}
+
+// An account enrolled between the read and the write keeps the seed it
+// got meanwhile; the rest of its batch is enrolled one by one.
+func TestEnrollTOTPs_EnrolledMeanwhileKeepsItsSeed(t *testing.T) {
+	f := newSQLiteFixture(t, backend.Options{}, func(s backend.Store) backend.Store {
+		return &enrolMeanwhile{Store: s, seed: []byte("sealed elsewhere")}
+	})
+	ctx := context.Background()
+	for _, name := range []string{"alice", "bob", "carol"} {
+		if _, err := f.svc.AddUser(ctx, name, "", password, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names, _, err := f.svc.TOTPCandidates(ctx)
+	if err != nil || !slices.Equal(names, []string{"alice", "bob", "carol"}) {
+		t.Fatalf("TOTPCandidates: %q, %v", names, err)
+	}
+	var got []backend.BulkTOTP
+	if err := f.svc.EnrollTOTPs(ctx, names, func(b []backend.BulkTOTP) error { got = append(got, b...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range got {
+		if r.Err != nil || (r.TOTP == nil) != (r.Name == "bob") || r.Had != (r.Name == "bob") {
+			t.Errorf("%s: %+v; want an enrolment for each but bob, left alone", r.Name, r)
+		}
+	}
+	if bob, err := f.store.AccountByName(ctx, "bob"); err != nil || string(bob.TOTPSeed) != "sealed elsewhere" {
+		t.Errorf("bob's seed %q (%v), want the one enrolled meanwhile", bob.TOTPSeed, err)
+	}
+}

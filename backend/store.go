@@ -102,8 +102,8 @@ type Store interface {
 	// the grants before it in the batch: ErrNotFound,
 	// ErrSecondFactorRequired, ErrLimitReached, ErrExists for a taken id.
 	// Each grant's records (Enrolment, Creation, when not nil; Record(0))
-	// are inserted with it. On any error nothing is changed and no record
-	// written.
+	// are inserted with it. A grant that only enrols (EnrolOnly) creates
+	// nothing else. On any error nothing is changed and no record written.
 	GrantAppPasswords(ctx context.Context, grants []AppPasswordGrant, limit int) error
 	// AppPasswordByVerifier finds an app password, active or revoked, by its
 	// verifier: one indexed lookup whatever the number of app passwords.

@@ -87,7 +87,9 @@ type AccountCreation struct {
 
 // AppPasswordGrant is one entry of Store.GrantAppPasswords: an app password
 // to create with its verifier, after enrolling the account's second factor
-// when Seed is not empty, and the records of both.
+// when Seed is not empty, and the records of both. A grant with a Seed and
+// no app password (an empty ID, no Verifier; AppPassword.AccountID names
+// the account) only enrols: a first enrolment of many accounts at once.
 type AppPasswordGrant struct {
 	// AppPassword is the one to create, as CreateAppPassword takes it.
 	AppPassword AppPassword
@@ -98,6 +100,12 @@ type AppPasswordGrant struct {
 	// Enrolment and Creation are the records of the enrolment and of the
 	// creation, nil for none.
 	Enrolment, Creation *Change
+}
+
+// EnrolOnly reports whether g enrols its account without creating an app
+// password.
+func (g *AppPasswordGrant) EnrolOnly() bool {
+	return g.AppPassword.ID == "" && len(g.Verifier) == 0 && len(g.Seed) > 0
 }
 
 // AppPasswordUse is one successful bind with an app password, recorded off

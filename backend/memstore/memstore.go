@@ -450,7 +450,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 
 func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPasswordGrant, limit int) error {
 	for _, g := range grants {
-		if g.AppPassword.ID == "" || len(g.Verifier) == 0 {
+		if !g.EnrolOnly() && (g.AppPassword.ID == "" || len(g.Verifier) == 0) {
 			return fmt.Errorf("memstore: grant app passwords: empty id or verifier: %w", backend.ErrInvalidInput)
 		}
 	}
@@ -463,7 +463,13 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 	var b batchGrants
 	for i := range grants {
 		g := &grants[i]
-		if err := s.canGrantLocked(&g.AppPassword, g.Verifier, len(g.Seed) > 0, limit, &b); err != nil {
+		var err error
+		if g.EnrolOnly() {
+			err = s.canEnrolLocked(g.AppPassword.AccountID, &b)
+		} else {
+			err = s.canGrantLocked(&g.AppPassword, g.Verifier, len(g.Seed) > 0, limit, &b)
+		}
+		if err != nil {
 			return err
 		}
 		b.add(g)
@@ -478,10 +484,26 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 				s.appendAudit(g.Enrolment.Record(0))
 			}
 		}
+		if g.EnrolOnly() {
+			continue
+		}
 		s.grantLocked(&g.AppPassword, g.Verifier)
 		if g.Creation != nil {
 			s.appendAudit(g.Creation.Record(0))
 		}
+	}
+	return nil
+}
+
+// canEnrolLocked checks an enrolment alone: the account exists and has no
+// second factor, nor one from the batch before.
+func (s *Store) canEnrolLocked(id int64, b *batchGrants) error {
+	a, ok := s.accounts[id]
+	if !ok {
+		return notFound("enrol totp", id)
+	}
+	if len(a.TOTPSeed) > 0 || b.seeded[id] {
+		return fmt.Errorf("memstore: enrol totp: account %d already has a second factor: %w", id, backend.ErrExists)
 	}
 	return nil
 }
@@ -501,6 +523,9 @@ func (b *batchGrants) add(g *backend.AppPasswordGrant) {
 	id := g.AppPassword.AccountID
 	if len(g.Seed) > 0 {
 		b.seeded[id] = true
+	}
+	if g.EnrolOnly() {
+		return
 	}
 	b.active[id]++
 	b.ids[g.AppPassword.ID] = true

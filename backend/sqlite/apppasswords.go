@@ -59,7 +59,7 @@ func (s *Store) CreateAppPassword(ctx context.Context, p *backend.AppPassword, v
 
 func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPasswordGrant, limit int) error {
 	for _, g := range grants {
-		if g.AppPassword.ID == "" || len(g.Verifier) == 0 {
+		if !g.EnrolOnly() && (g.AppPassword.ID == "" || len(g.Verifier) == 0) {
 			return fmt.Errorf("sqlite: grant app passwords: empty id or verifier: %w", backend.ErrInvalidInput)
 		}
 	}
@@ -107,6 +107,9 @@ func (s *Store) GrantAppPasswords(ctx context.Context, grants []backend.AppPassw
 						return err
 					}
 				}
+			}
+			if g.EnrolOnly() {
+				continue
 			}
 			if uuids[i], err = ins.insert(ctx, p, g.Verifier, limit); err != nil {
 				return err

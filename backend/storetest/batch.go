@@ -142,9 +142,15 @@ func grant(accountID int64, subject, id string, seed []byte) backend.AppPassword
 	return g
 }
 
+// enrolOnly is a grant that enrols accountID and creates nothing else.
+func enrolOnly(accountID int64, subject string, seed []byte) backend.AppPasswordGrant {
+	return backend.AppPasswordGrant{AppPassword: backend.AppPassword{AccountID: accountID}, Seed: seed,
+		Enrolment: change(backend.ActionTOTPEnroll, subject, "enrol "+subject)}
+}
+
 // A batch of grants enrols the accounts that need it and creates one app
 // password per grant, the same account's grants counted together, each
-// with its records.
+// with its records; a grant that only enrols creates no app password.
 func grantAppPasswordsCreatesAll(t *testing.T, s backend.Store) {
 	alice := mustEnrolled(t, s, "alice")
 	bob := mustCreate(t, s, "bob", "bob@example.org")
@@ -157,13 +163,15 @@ func grantAppPasswordsCreatesAll(t *testing.T, s backend.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := randomBytes(t, 48)
+	carol := mustCreate(t, s, "carol", "carol@example.org")
+	seed, carolSeed := randomBytes(t, 48), randomBytes(t, 48)
 	grants := []backend.AppPasswordGrant{
 		grant(alice.ID, "alice", "a1", nil),
 		grant(bob.ID, "bob", "b1", seed),
+		enrolOnly(carol.ID, "carol", carolSeed),
 		grant(alice.ID, "alice", "a2", nil),
 	}
-	grants[2].Creation = nil
+	grants[3].Creation = nil
 	// alice ends at her limit of 3, a0 included.
 	if err := s.GrantAppPasswords(t.Context(), grants, 3); err != nil {
 		t.Fatalf("GrantAppPasswords: %v", err)
@@ -182,7 +190,10 @@ func grantAppPasswordsCreatesAll(t *testing.T, s backend.Store) {
 	if after, err := s.Generation(t.Context()); err != nil || after == before {
 		t.Errorf("generation %+v after the batch, was %+v (err %v): want it moved", after, before, err)
 	}
-	if got := oldestFirst(t, s); !slices.Equal(got, []string{"create a1", "enrol for b1", "create b1"}) {
+	if c := mustByName(t, s, "carol"); !bytes.Equal(c.TOTPSeed, carolSeed) || len(activeIDs(t, s, carol.ID)) != 0 {
+		t.Errorf("carol: seed %x, app passwords %q; want the grant's seed and none", c.TOTPSeed, activeIDs(t, s, carol.ID))
+	}
+	if got := oldestFirst(t, s); !slices.Equal(got, []string{"create a1", "enrol for b1", "create b1", "enrol carol"}) {
 		t.Errorf("records %q, want each grant's, enrolment first, in the batch's order", got)
 	}
 	if err := s.GrantAppPasswords(t.Context(), nil, 3); err != nil {
@@ -215,6 +226,12 @@ func grantAppPasswordsAllOrNone(t *testing.T, s backend.Store) {
 		{"id twice in the batch", []backend.AppPasswordGrant{
 			grant(carol.ID, "carol", "dup", randomBytes(t, 48)), grant(alice.ID, "alice", "dup", nil)}, backend.ErrExists},
 		{"empty id", []backend.AppPasswordGrant{grant(alice.ID, "alice", "", nil)}, backend.ErrInvalidInput},
+		{"enrolment only of an enrolled account", []backend.AppPasswordGrant{enrolOnly(alice.ID, "alice", randomBytes(t, 48))},
+			backend.ErrExists},
+		{"enrolment only of an unknown account", []backend.AppPasswordGrant{enrolOnly(unknown, "nobody", randomBytes(t, 48))},
+			backend.ErrNotFound},
+		{"enrolment only, twice in the batch", []backend.AppPasswordGrant{
+			enrolOnly(carol.ID, "carol", randomBytes(t, 48)), enrolOnly(carol.ID, "carol", randomBytes(t, 48))}, backend.ErrExists},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			// Good grants before and after the bad ones: an enrolment and

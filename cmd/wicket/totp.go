@@ -15,7 +15,7 @@ func newTOTPCmd(g *globals) *cobra.Command {
 		Use:   "totp",
 		Short: "Manage the second factor (TOTP) of accounts",
 	}
-	cmd.AddCommand(newTOTPEnrollCmd(g), newTOTPRemoveCmd(g))
+	cmd.AddCommand(newTOTPEnrollCmd(g), newTOTPRemoveCmd(g), newTOTPEnrollBulkCmd(g))
 	return cmd
 }
 
