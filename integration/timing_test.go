@@ -117,21 +117,28 @@ max_failure_delay = "160ms"
 				diff := float64(medianDuration(paired)) / float64(mu)
 				t.Logf("round %d: median answer %v for a real account, %v for an unknown name; median of the paired differences %v (%+.1f %%)",
 					round+1, mk, mu, medianDuration(paired), 100*diff)
-				// No failure delay for the trusted client: whatever the
-				// machine's load, a median of 160 ms is the delay.
-				if max(mk, mu) >= 160*time.Millisecond {
-					t.Fatalf("failures from the trusted client are delayed: medians %v (real) and %v (unknown)", mk, mu)
-				}
-				if diff > -0.05 && diff < 0.05 {
+				// No failure delay for the trusted client: a median of
+				// 160 ms is the delay, or a machine loaded for the whole
+				// round; the next round tells which.
+				delayed := max(mk, mu) >= 160*time.Millisecond
+				if !delayed && diff > -0.05 && diff < 0.05 {
 					return
 				}
-				diffs = append(diffs, fmt.Sprintf("%+.1f %%", 100*diff))
+				what := fmt.Sprintf("%+.1f %%", 100*diff)
+				if delayed {
+					what += fmt.Sprintf(" (medians %v and %v: delayed)", mk, mu)
+				}
+				diffs = append(diffs, what)
 			}
-			t.Errorf("%s guesses: the answer time of a real account differs from an unknown name's by %s (median of paired differences) in %d rounds of %d pairs each; want under 5 %% in at least one",
+			t.Errorf("%s guesses: the answer time of a real account differs from an unknown name's by %s (median of paired differences) in %d rounds of %d pairs each; want under 5 %%, and medians under the 160 ms a delay would take, in at least one",
 				shape.name, strings.Join(diffs, ", "), rounds, samples)
 		})
 	}
 }
+
+// delaySlack is how far past the schedule a median delay may go: the
+// schedule's steps are 60 ms or more apart.
+const delaySlack = 40 * time.Millisecond
 
 // The failure delay from an untrusted client: for the k-th failure in a
 // row of one bind name, none for the first three, then failure_delay,
@@ -148,14 +155,14 @@ max_failure_delay = "160ms"
 // median, over five names, of what an answer took beyond that name's
 // undelayed answers must stay within 40 ms of the schedule: the schedule's
 // steps are 60 ms or more apart, so a delay of a step too far shows, while
-// the load of a shared machine on single answers does not.
+// the load of a shared machine on single answers does not. A round past
+// that bound is made again with new names, up to three: a delay of a step
+// too far is in every round, a burst of load in one.
 func TestTiming_FailureDelayIsTheSameForRealAndUnknownNames(t *testing.T) {
 	const (
 		delay    = 60 * time.Millisecond
 		maxDelay = 240 * time.Millisecond
-		attempts = 8 // below max_failures (10): no lock in the way
-		names    = 5 // of each kind, per shape
-		slack    = 40 * time.Millisecond
+		rounds   = 3
 	)
 	w := startWicket(t, fmt.Sprintf(`
 [lockout]
@@ -183,61 +190,87 @@ address_failures_per_minute = 0
 
 	for s, shape := range guessShapes {
 		t.Run(shape.name, func(t *testing.T) {
-			// excess[kind][k-1]: per name, what attempt k took beyond the
-			// median of the name's first three (undelayed) answers.
-			excess := map[string][][]time.Duration{}
-			// early[kind][k-1]: answers to failure k that came before its
-			// delay was over.
-			early := map[string][][]string{"real account": make([][]string, attempts), "unknown name": make([][]string, attempts)}
-			for i := range names {
-				u := w.newUser(fmt.Sprintf("real%d%d", s, i), true)
-				w.appPassword(u.name, "phone")
-				stranger := fmt.Sprintf("uid=fake%d%d,ou=people,dc=example,dc=org", s, i)
-				kinds := []struct{ kind, dn string }{{"real account", u.dn}, {"unknown name", stranger}}
-				if rand.IntN(2) == 0 {
-					kinds[0], kinds[1] = kinds[1], kinds[0]
+			// A round whose medians go past the slack (a burst of load
+			// on a shared machine) is made again with new names, up to
+			// three rounds: a delay of a step too far shows in every one.
+			var over []string
+			for round := range rounds {
+				over = delayRound(t, w, c, shape, fmt.Sprintf("%d%d", s, round), schedule)
+				if len(over) == 0 {
+					return
 				}
-				for _, k := range kinds {
-					took := make([]time.Duration, attempts)
-					for a := range attempts {
-						rc, d := timedBind(t, c, k.dn, shape.guess())
-						if rc != 49 {
-							t.Fatalf("%s, failure %d of %s: result %d, want 49", shape.name, a+1, k.dn, rc)
-						}
-						if d < schedule(a+1) {
-							early[k.kind][a] = append(early[k.kind][a], d.Round(time.Millisecond).String())
-						}
-						took[a] = d
-					}
-					base := medianDuration(took[:3])
-					if excess[k.kind] == nil {
-						excess[k.kind] = make([][]time.Duration, attempts)
-					}
-					for a, d := range took {
-						excess[k.kind][a] = append(excess[k.kind][a], d-base)
-					}
-				}
+				t.Logf("round %d: %s", round+1, strings.Join(over, "; "))
 			}
-			for _, kind := range []string{"real account", "unknown name"} {
-				var line, want []string
-				for k := range attempts {
-					want = append(want, schedule(k+1).String())
-				}
-				for a, ds := range excess[kind] {
-					m, sched := medianDuration(ds), schedule(a+1)
-					if e := early[kind][a]; len(e) > 0 {
-						t.Errorf("%s, failure %d in a row of a %s: %d of %d names answered before the delay of %v was over, after %s",
-							shape.name, a+1, kind, len(e), names, sched, strings.Join(e, ", "))
-					}
-					line = append(line, fmt.Sprintf("%d:%v", a+1, m.Round(time.Millisecond)))
-					if m > sched+slack {
-						t.Errorf("%s, failure %d in a row of a %s: the median delay over %d names is %v, want %v",
-							shape.name, a+1, kind, names, m.Round(time.Millisecond), sched)
-					}
-				}
-				t.Logf("%s, %s: median delay per failure in a row %s (schedule %s)",
-					shape.name, kind, strings.Join(line, " "), strings.Join(want, " "))
-			}
+			t.Errorf("%s: in %d rounds the median delays went past the schedule by more than %v; the last round: %s",
+				shape.name, rounds, delaySlack, strings.Join(over, "; "))
 		})
 	}
+}
+
+// delayRound sends the failure sequences of one round, 5 names of each
+// kind, and returns how the median delays went past the schedule by more
+// than delaySlack (nothing when they did not). An answer before its delay
+// was over fails the test at once: no load makes a server answer early.
+func delayRound(t *testing.T, w *wicket, c *ldap.Conn, shape guessShape, tag string, schedule func(int) time.Duration) []string {
+	const (
+		attempts = 8 // below max_failures (10): no lock in the way
+		names    = 5 // of each kind, per shape
+	)
+	// excess[kind][k-1]: per name, what attempt k took beyond the
+	// median of the name's first three (undelayed) answers.
+	excess := map[string][][]time.Duration{}
+	// early[kind][k-1]: answers to failure k that came before its
+	// delay was over.
+	early := map[string][][]string{"real account": make([][]string, attempts), "unknown name": make([][]string, attempts)}
+	for i := range names {
+		u := w.newUser(fmt.Sprintf("real%s%d", tag, i), true)
+		w.appPassword(u.name, "phone")
+		stranger := fmt.Sprintf("uid=fake%s%d,ou=people,dc=example,dc=org", tag, i)
+		kinds := []struct{ kind, dn string }{{"real account", u.dn}, {"unknown name", stranger}}
+		if rand.IntN(2) == 0 {
+			kinds[0], kinds[1] = kinds[1], kinds[0]
+		}
+		for _, k := range kinds {
+			took := make([]time.Duration, attempts)
+			for a := range attempts {
+				rc, d := timedBind(t, c, k.dn, shape.guess())
+				if rc != 49 {
+					t.Fatalf("%s, failure %d of %s: result %d, want 49", shape.name, a+1, k.dn, rc)
+				}
+				if d < schedule(a+1) {
+					early[k.kind][a] = append(early[k.kind][a], d.Round(time.Millisecond).String())
+				}
+				took[a] = d
+			}
+			base := medianDuration(took[:3])
+			if excess[k.kind] == nil {
+				excess[k.kind] = make([][]time.Duration, attempts)
+			}
+			for a, d := range took {
+				excess[k.kind][a] = append(excess[k.kind][a], d-base)
+			}
+		}
+	}
+	var over []string
+	for _, kind := range []string{"real account", "unknown name"} {
+		var line, want []string
+		for k := range attempts {
+			want = append(want, schedule(k+1).String())
+		}
+		for a, ds := range excess[kind] {
+			m, sched := medianDuration(ds), schedule(a+1)
+			if e := early[kind][a]; len(e) > 0 {
+				t.Errorf("%s, failure %d in a row of a %s: %d of %d names answered before the delay of %v was over, after %s",
+					shape.name, a+1, kind, len(e), names, sched, strings.Join(e, ", "))
+			}
+			line = append(line, fmt.Sprintf("%d:%v", a+1, m.Round(time.Millisecond)))
+			if m > sched+delaySlack {
+				over = append(over, fmt.Sprintf("failure %d in a row of a %s: median delay over %d names %v, want %v",
+					a+1, kind, names, m.Round(time.Millisecond), sched))
+			}
+		}
+		t.Logf("%s, %s: median delay per failure in a row %s (schedule %s)",
+			shape.name, kind, strings.Join(line, " "), strings.Join(want, " "))
+	}
+	return over
 }

@@ -168,18 +168,27 @@ func bindTime(t *testing.T, c *rawConn, id int64, password string) (uint16, stri
 	return r.code, r.diag, time.Since(start)
 }
 
+// An untrusted client's failure waits at least the delay asked for (a
+// lower bound, which load cannot break). A trusted client's is answered
+// although the delay asked for is an hour: that it is answered at all is
+// the verdict, however slow the machine.
 func TestServer_FailureDelaySkippedForTrustedClients(t *testing.T) {
 	const delay = 400 * time.Millisecond
-	addr := startServer(t, Config{TrustedClients: []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}}, failingAuth(delay))
-
+	trusted := []netip.Prefix{netip.MustParsePrefix("127.0.0.3/32")}
+	addr := startServer(t, Config{TrustedClients: trusted}, failingAuth(delay))
 	code, _, took := bindTime(t, dialRawFrom(t, addr, "127.0.0.2"), 1, "wrong")
 	if code != ldap.LDAPResultInvalidCredentials || took < delay {
 		t.Errorf("untrusted client: %d after %v, want 49 after at least %v", code, took, delay)
 	}
-	code, _, took = bindTime(t, dialRawFrom(t, addr, "127.0.0.3"), 1, "wrong")
-	if code != ldap.LDAPResultInvalidCredentials || took >= delay {
-		t.Errorf("trusted client: %d after %v, want 49 at once", code, took)
+
+	addr = startServer(t, Config{TrustedClients: trusted}, failingAuth(time.Hour))
+	c := dialRawFrom(t, addr, "127.0.0.3")
+	c.send(message(1, simpleBind(3, "alice", "wrong")))
+	r, err := c.tryNext(30 * time.Second)
+	if err != nil {
+		t.Fatalf("trusted client, a failure asking for an hour's delay: no answer (%v)", err)
 	}
+	r.assert(t, 1, ldap.ApplicationBindResponse, ldap.LDAPResultInvalidCredentials)
 }
 
 // One address hammering is slowed and then refused with "busy"; a client
@@ -236,8 +245,8 @@ func TestServer_FailedBindsPerAddressSlowThenRefuse(t *testing.T) {
 	for i := range 5 {
 		code, _, took := bindTime(t, other, int64(i+1), "wrong")
 		// Held up by the other address's bucket, it would wait up to 5 s
-		// or be refused.
-		if code != ldap.LDAPResultInvalidCredentials || took > time.Second {
+		// or be refused; 3 s leaves a loaded machine room.
+		if code != ldap.LDAPResultInvalidCredentials || took > 3*time.Second {
 			t.Errorf("client from another address: %d after %v", code, took)
 		}
 		if code, _, _ := bindTime(t, other, int64(i+100), "right"); code != ldap.LDAPResultSuccess {
