@@ -74,7 +74,11 @@ that reaches them.`,
 			// Only the addresses are read, to print commands that reach
 			// the server: a configuration that names listen_ldaps before
 			// the certificate exists is what this command completes.
-			listen, err := config.Load(g.configPath)
+			path, err := g.configFile()
+			if err != nil {
+				return err
+			}
+			listen, err := config.Load(path)
 			if err != nil {
 				return err
 			}

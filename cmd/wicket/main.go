@@ -73,18 +73,25 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	return root
 }
 
+// configFile is the configuration file in use: --config, or the one
+// config.Find names; "" for none (the defaults).
+func (g *globals) configFile() (string, error) {
+	if !g.flags.Changed("config") {
+		return config.Find()
+	}
+	if g.configPath == "" {
+		return "", errors.New("--config: empty path; name a configuration file, or leave the flag out")
+	}
+	return g.configPath, nil
+}
+
 // load reads the configuration and applies the global flag overrides.
 // An empty --config or --db is refused rather than taken for "not given":
 // `--db "$DB"` with DB unset must not fall back to another database.
 func (g *globals) load() (*config.Config, error) {
-	path := g.configPath
-	if !g.flags.Changed("config") {
-		var err error
-		if path, err = config.Find(); err != nil {
-			return nil, err
-		}
-	} else if path == "" {
-		return nil, errors.New("--config: empty path; name a configuration file, or leave the flag out")
+	path, err := g.configFile()
+	if err != nil {
+		return nil, err
 	}
 	cfg, err := config.Load(path)
 	if err != nil {
