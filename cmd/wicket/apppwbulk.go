@@ -198,23 +198,12 @@ func printBulkSummary(w io.Writer, f *bulkFlags, sum bulkSummary) {
 			plural(sum.Enrolled, "account", "accounts"))
 	}
 	if l := sum.LeftOut; l != nil {
-		var parts []string
-		for _, p := range []struct {
-			n         int
-			one, many string
-		}{
+		printLeftOut(w, []leftOutCount{
 			{l.Service, "service account", "service accounts"},
 			{l.Admin, "administrator", "administrators"},
 			{l.Disabled, "disabled account", "disabled accounts"},
 			{l.WithoutTOTP, "account without TOTP (give --enroll-totp)", "accounts without TOTP (give --enroll-totp)"},
-		} {
-			if p.n > 0 {
-				parts = append(parts, plural(p.n, p.one, p.many))
-			}
-		}
-		if len(parts) > 0 {
-			fmt.Fprintf(w, "left out: %s\n", strings.Join(parts, ", "))
-		}
+		})
 	}
 	if len(sum.Refused) == 0 {
 		return
@@ -338,4 +327,23 @@ func (s *secretFile) finish(failed bool) error {
 func (s *secretFile) discard() {
 	s.f.Close()
 	os.Remove(s.path)
+}
+
+// leftOutCount is one kind of account a bulk command left alone.
+type leftOutCount struct {
+	n         int
+	one, many string
+}
+
+// printLeftOut says which accounts a bulk command left alone, if any.
+func printLeftOut(w io.Writer, counts []leftOutCount) {
+	var parts []string
+	for _, p := range counts {
+		if p.n > 0 {
+			parts = append(parts, plural(p.n, p.one, p.many))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "left out: %s\n", strings.Join(parts, ", "))
+	}
 }

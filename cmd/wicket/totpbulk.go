@@ -245,23 +245,12 @@ func printTOTPBulkSummary(w io.Writer, sum totpBulkSummary) {
 			plural(sum.Had, "account had", "accounts had"))
 	}
 	if l := sum.LeftOut; l != nil {
-		var parts []string
-		for _, p := range []struct {
-			n         int
-			one, many string
-		}{
+		printLeftOut(w, []leftOutCount{
 			{l.WithTOTP, "account with TOTP", "accounts with TOTP"},
 			{l.Service, "service account", "service accounts"},
 			{l.Admin, "administrator (name them with --users)", "administrators (name them with --users)"},
 			{l.Disabled, "disabled account", "disabled accounts"},
-		} {
-			if p.n > 0 {
-				parts = append(parts, plural(p.n, p.one, p.many))
-			}
-		}
-		if len(parts) > 0 {
-			fmt.Fprintf(w, "left out: %s\n", strings.Join(parts, ", "))
-		}
+		})
 	}
 	if len(sum.Refused) == 0 {
 		return
