@@ -226,16 +226,11 @@ func (s *Service) grant(ctx context.Context, name, label string, enroll bool, ou
 	case !enroll:
 		return g, ErrSecondFactorRequired
 	default:
-		seed := newTOTPSeed()
-		who := a.Name
-		if a.Mail != "" {
-			who = a.Mail
-		}
-		e, err := totpEnrollment(s.opts.TOTPIssuer, who, seed)
+		e, sealed, err := s.freshEnrolment(a)
 		if err != nil {
 			return g, err
 		}
-		g.Seed = s.keys.sealSeed(a.ID, seed)
+		g.Seed = sealed
 		_, g.Enrolment = s.changing(ctx, ActionTOTPEnroll, name, "")
 		out.TOTP = &e
 	}
@@ -422,6 +417,22 @@ func (s *Service) enrolment(ctx context.Context, name string, out *BulkTOTP) (Ap
 		out.Had = true
 		return g, nil
 	}
+	e, sealed, err := s.freshEnrolment(a)
+	if err != nil {
+		g.Enrolment = ch
+		return g, err
+	}
+	g.AppPassword.AccountID = a.ID
+	g.Seed = sealed
+	g.Enrolment = ch
+	out.TOTP = &e
+	return g, nil
+}
+
+// freshEnrolment draws a TOTP seed for account a, named in the
+// authenticator app by its mail address or else its name, and seals it
+// for the store.
+func (s *Service) freshEnrolment(a *Account) (TOTPEnrollment, []byte, error) {
 	seed := newTOTPSeed()
 	who := a.Name
 	if a.Mail != "" {
@@ -429,14 +440,9 @@ func (s *Service) enrolment(ctx context.Context, name string, out *BulkTOTP) (Ap
 	}
 	e, err := totpEnrollment(s.opts.TOTPIssuer, who, seed)
 	if err != nil {
-		g.Enrolment = ch
-		return g, err
+		return TOTPEnrollment{}, nil, err
 	}
-	g.AppPassword.AccountID = a.ID
-	g.Seed = s.keys.sealSeed(a.ID, seed)
-	g.Enrolment = ch
-	out.TOTP = &e
-	return g, nil
+	return e, s.keys.sealSeed(a.ID, seed), nil
 }
 
 // enrolOne enrols one account in a transaction of its own: what a batch
