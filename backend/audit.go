@@ -93,6 +93,14 @@ const (
 	FailLocked               = "locked"
 	FailInvalidCredentials   = "invalid-credentials"
 
+	// Binds refused by an upstream directory for a reason of its own
+	// (Active Directory's "data" codes, the password policy control).
+	FailPasswordExpired    = "password-expired"
+	FailPasswordMustChange = "password-must-change"
+	FailAccountExpired     = "account-expired"
+	FailLogonRestricted    = "logon-restricted"
+	FailUpstreamLocked     = "upstream-locked"
+
 	// Binds refused by the LDAP server before or around the account domain.
 	FailRateLimited         = "rate-limited"
 	FailUnauthenticatedBind = "unauthenticated-bind"
@@ -110,6 +118,7 @@ const (
 	FailServiceAccount    = "service-account"
 	FailInvalidInput      = "invalid-input"
 	FailExists            = "exists"
+	FailUpstreamManaged   = "upstream-managed"
 
 	FailBusy        = "busy"
 	FailUnavailable = "unavailable"
@@ -135,6 +144,8 @@ func FailureCategory(err error) string {
 		return FailLimitReached
 	case errors.Is(err, ErrSecondFactorRequired):
 		return FailSecondFactorRequired
+	case errors.Is(err, ErrUpstreamManaged):
+		return FailUpstreamManaged
 	case errors.Is(err, ErrServiceAccount):
 		return FailServiceAccount
 	case errors.Is(err, ErrInvalidInput):

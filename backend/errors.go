@@ -28,6 +28,13 @@ var (
 	// ErrUnavailable: a failed bind of the account could not be recorded,
 	// so its password sign-in is refused until it can be (fail closed).
 	ErrUnavailable = errors.New("failed binds cannot be recorded; sign-in unavailable")
+	// ErrUpstreamUnavailable: the upstream directory that checks primary
+	// passwords does not answer, so password sign-ins are refused (fail
+	// closed); app passwords, checked here, go on working.
+	ErrUpstreamUnavailable = fmt.Errorf("%w: the upstream directory does not answer", ErrUnavailable)
+	// ErrUpstreamManaged: the account's primary password is kept in the
+	// upstream directory, and is changed there.
+	ErrUpstreamManaged = errors.New("the password of this account is kept in the upstream directory; change it there")
 	// ErrInvalidInput wraps validation failures of names, labels, passwords.
 	ErrInvalidInput = errors.New("invalid input")
 )

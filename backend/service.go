@@ -51,6 +51,10 @@ type Options struct {
 	// tens of milliseconds at a time, so that a server running alongside
 	// waits no longer than that for its own writes.
 	BulkBatch int
+	// Upstream, when set, checks the primary passwords of the accounts it
+	// manages and of names not known here (PrimaryVerifier); nil keeps
+	// every primary password local.
+	Upstream PrimaryVerifier
 	// Lockout is the failure policy of binds. Unset durations take
 	// DefaultLockout's; a zero Delay means failures are answered at once.
 	Lockout LockoutPolicy
@@ -256,7 +260,11 @@ func (s *Service) authenticate(ctx context.Context, login, secret, from, norm st
 		if a.acct != nil && !a.acct.TOTPEnrolled() {
 			tried = MethodPassword
 		}
-		p, err = s.checkPrimary(ctx, a.acct, secret, a.locked)
+		if s.checksUpstream(a.acct) {
+			p, err = s.checkUpstream(ctx, a.acct, login, secret, a.locked, appShaped)
+		} else {
+			p, err = s.checkPrimary(ctx, a.acct, secret, a.locked)
+		}
 	}
 	if errors.As(err, &af) {
 		af.Method = tried
@@ -289,7 +297,7 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 		// guesser: a 75-bit secret is not hit by chance.
 		return nil, &AuthFailure{Reason: "recently revoked app password " + p.ID, Category: FailRevokedAppPassword,
 			AppPasswordID: p.ID, uncounted: uncountedEntirely}
-	case acct.Disabled:
+	case acct.Disabled || acct.upstreamDisabled():
 		return nil, authFail(FailAccountDisabled, "account disabled")
 	case !p.Active():
 		return nil, &AuthFailure{Reason: "revoked app password " + p.ID, Category: FailRevokedAppPassword, AppPasswordID: p.ID}
@@ -601,7 +609,8 @@ func (s *Service) info(ctx context.Context, a *Account) (*UserInfo, error) {
 func userInfo(a *Account, activeAppPasswords int) *UserInfo {
 	return &UserInfo{Name: a.Name, Mail: a.Mail, Role: a.Role, Disabled: a.Disabled,
 		GivenName: a.GivenName, Surname: a.Surname, DisplayName: a.DisplayName,
-		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "",
+		TOTPEnrolled: a.TOTPEnrolled(), HasPassword: a.PasswordHash != "" && !a.UpstreamManaged(),
+		Upstream: a.UpstreamManaged(), UpstreamDisabled: a.upstreamDisabled(),
 		ActiveAppPasswords: activeAppPasswords, CreatedAt: a.CreatedAt, PasswordChangedAt: a.PasswordChangedAt}
 }
 
@@ -673,6 +682,11 @@ func (s *Service) Users(ctx context.Context) ([]UserInfo, error) {
 // to take the account over. A current password that does not verify
 // refuses the change, recorded as such.
 func (s *Service) ChangeOwnPassword(ctx context.Context, name, current, password string) (int, error) {
+	if a, err := s.account(ctx, name); err == nil && a.UpstreamManaged() {
+		rctx, c := s.changing(ctx, ActionPasswordChange, name, "")
+		s.changed(rctx, c, ErrUpstreamManaged)
+		return 0, ErrUpstreamManaged
+	}
 	if err := s.VerifyPassword(ctx, name, current); err != nil {
 		rctx, c := s.changing(ctx, ActionPasswordChange, name, KV("reason", "old password did not verify"))
 		s.changed(rctx, c, err)
@@ -693,6 +707,9 @@ func (s *Service) SetPassword(ctx context.Context, name, password string) (revok
 	a, err := s.account(ctx, name)
 	if err != nil {
 		return 0, err
+	}
+	if a.UpstreamManaged() {
+		return 0, ErrUpstreamManaged
 	}
 	h, err := s.hash(ctx, password)
 	if err != nil {
@@ -949,6 +966,9 @@ func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error
 	}
 	if a.PasswordHash == "" || secret == "" {
 		return authFail(FailWrongPassword, "no password")
+	}
+	if a.UpstreamManaged() {
+		return s.verifyUpstream(ctx, a, secret)
 	}
 	if err := s.acquire(ctx); err != nil {
 		return err
