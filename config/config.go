@@ -40,6 +40,8 @@ type Config struct {
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
 	HTTP    HTTP    `toml:"http"`
+	// Upstream keeps the primary passwords in an enterprise directory.
+	Upstream Upstream `toml:"upstream"`
 
 	// Path is the file this configuration was read from; empty for the
 	// built-in defaults.
@@ -222,9 +224,10 @@ func Default() *Config {
 			MaxConnectionsPerNetwork:   connectionsPerNetwork(defaultMaxConnections),
 			UnauthenticatedIdleTimeout: Duration{10 * time.Second},
 		},
-		Lockout: defaultLockout(),
-		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
-		Audit:   Audit{Retention: Duration{90 * 24 * time.Hour}},
+		Lockout:  defaultLockout(),
+		TLS:      TLS{MinVersion: "1.2", RequireExemptLoopback: true},
+		Audit:    Audit{Retention: Duration{90 * 24 * time.Hour}},
+		Upstream: defaultUpstream(),
 	}
 }
 
@@ -391,6 +394,7 @@ func (c *Config) Validate() error {
 	}
 	c.Lockout.validate(bad)
 	c.HTTP.validate(bad)
+	c.Upstream.validate(bad)
 	if c.Audit.Retention.Duration < 0 {
 		bad("audit.retention: must be 0 (keep for ever) or a positive duration")
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/wicketldap/wicket/backend"
 	"github.com/wicketldap/wicket/backend/sqlite"
+	"github.com/wicketldap/wicket/backend/upstream"
 	"github.com/wicketldap/wicket/config"
 )
 
@@ -115,11 +116,16 @@ type env struct {
 	store *sqlite.Store
 	keys  *backend.Keys
 	svc   *backend.Service
+	// up is the upstream directory, nil without one.
+	up *upstream.Directory
 }
 
 func (e *env) Close() {
 	e.svc.Close()
 	e.store.Close()
+	if e.up != nil {
+		e.up.Close()
+	}
 }
 
 func (g *globals) open(log *slog.Logger) (*env, error) {
@@ -144,15 +150,29 @@ func openEnv(cfg *config.Config, log *slog.Logger) (*env, error) {
 
 // openEnvFor opens the database and the key file as mode allows (files.go).
 func openEnvFor(cfg *config.Config, log *slog.Logger, mode filesMode) (*env, error) {
-	keys, store, err := openFiles(cfg, log, mode)
+	// Before the files: a wrong [upstream] leaves nothing behind.
+	up, err := openUpstream(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	return newEnv(cfg, log, keys, store), nil
+	keys, store, err := openFiles(cfg, log, mode)
+	if err != nil {
+		if up != nil {
+			up.Close()
+		}
+		return nil, err
+	}
+	e := newEnv(cfg, log, keys, store, up)
+	return e, nil
 }
 
-func newEnv(cfg *config.Config, log *slog.Logger, keys *backend.Keys, store *sqlite.Store) *env {
+func newEnv(cfg *config.Config, log *slog.Logger, keys *backend.Keys, store *sqlite.Store, up *upstream.Directory) *env {
+	var verifier backend.PrimaryVerifier
+	if up != nil {
+		verifier = up
+	}
 	svc := backend.New(store, keys, backend.Options{
+		Upstream: verifier,
 		Argon2: backend.Argon2Params{MemoryKiB: cfg.Argon2.MemoryKiB, Time: cfg.Argon2.Time,
 			Threads: cfg.Argon2.Threads},
 		HashSlots:           cfg.HashSlots(),
@@ -163,7 +183,7 @@ func newEnv(cfg *config.Config, log *slog.Logger, keys *backend.Keys, store *sql
 		Lockout:             lockoutPolicy(cfg),
 		Logger:              log,
 	})
-	return &env{cfg: cfg, store: store, keys: keys, svc: svc}
+	return &env{cfg: cfg, store: store, keys: keys, svc: svc, up: up}
 }
 
 // printJSON writes v as indented JSON.

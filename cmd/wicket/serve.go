@@ -144,6 +144,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		wg.Go(func() { e.svc.KeepAudit(pruneCtx, cfg.Audit.Retention.Duration, auditPruneInterval) })
 		wg.Go(func() { e.svc.KeepDirectoryLog(pruneCtx, auditPruneInterval) })
 		wg.Go(func() { watchFile(pruneCtx, e) })
+		if e.up != nil {
+			wg.Go(func() { e.svc.PollUpstream(pruneCtx, cfg.Upstream.PollInterval.Duration) })
+		}
 		wg.Wait()
 	}()
 	// Deferred after the close above, so it runs before it.

@@ -185,7 +185,7 @@ func newUserCmd(g *globals) *cobra.Command {
 	}
 	cmd.AddCommand(newUserAddCmd(g), newUserListCmd(g), newUserShowCmd(g), newUserSetCmd(g), newUserPasswdCmd(g),
 		newUserDisableCmd(g, true), newUserDisableCmd(g, false), newUserDeleteCmd(g), newUserRoleCmd(g),
-		newUserImportCmd(g), newUserUnlockCmd(g))
+		newUserImportCmd(g), newUserUnlockCmd(g), newUserSyncCmd(g))
 	return cmd
 }
 
