@@ -268,7 +268,7 @@ func (s *Service) authenticate(ctx context.Context, login, secret, from, norm st
 	}
 	if errors.As(err, &af) {
 		af.Method = tried
-		if a.acct != nil {
+		if a.acct != nil && af.Account == "" {
 			af.Account = a.acct.Name
 		}
 	}

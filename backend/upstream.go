@@ -128,45 +128,36 @@ func (s *Service) checksUpstream(acct *Account) bool {
 // shaped like an app password, a missing, wrong or replayed code. A name
 // wicket does not know becomes an account once the upstream accepts its
 // password.
-func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secret string, locked, appShaped bool) (*Principal, error) {
+func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secret string, locked, appShaped bool) (_ *Principal, err error) {
+	defer func() {
+		// An account made by this sign-in is the one its record names.
+		var af *AuthFailure
+		if acct != nil && errors.As(err, &af) && af.Account == "" {
+			af.Account = acct.Name
+		}
+	}()
 	if locked {
 		return nil, authFail(FailLocked, "password sign-in locked after repeated failures")
 	}
 	if appShaped {
 		return nil, authFail(FailWrongPassword, "a secret shaped like an app password is never sent upstream")
 	}
-	enrolled := acct != nil && acct.TOTPEnrolled()
 	password, code := secret, ""
-	if acct == nil || enrolled {
-		// A name not yet known may still be enrolled by the time it signs
-		// in again; its first sign-in may carry a code or not.
+	if acct == nil || acct.TOTPEnrolled() {
+		// A name not yet known here may be enrolled under another name
+		// (a mail address that is no alias here, a userPrincipalName):
+		// its code is checked once the upstream has said whose it is.
 		if p, c, ok := splitPasswordCode(secret); ok {
 			password, code = p, c
 		}
 	}
-	replayed := false
-	if enrolled {
-		if code == "" {
-			return nil, authFail(FailCodeMissing, "TOTP code missing")
-		}
-		seed, err := s.keys.openSeed(acct.ID, acct.TOTPSeed)
-		if err != nil {
-			return nil, fmt.Errorf("account %d: %w", acct.ID, err)
-		}
-		step := matchTOTP(seed, code, s.now())
-		switch {
-		case step < 0:
-			return nil, authFail(FailWrongCode, "wrong TOTP code")
-		case step <= acct.TOTPLastStep:
-			replayed = true
-		default:
-			// Burned before the password is asked for, as a code seen
-			// once must never pass again.
-			advanced, err := s.store.AdvanceTOTPStep(ctx, acct.ID, step)
-			if err != nil {
-				return nil, err
-			}
-			replayed = !advanced
+	var (
+		step     int64 = -1
+		replayed bool
+	)
+	if acct != nil {
+		if step, replayed, err = s.upstreamCode(acct, code); err != nil {
+			return nil, err
 		}
 	}
 	name := login
@@ -175,16 +166,35 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 	}
 	u, err := s.opts.Upstream.VerifyPrimary(ctx, name, password)
 	if err != nil {
+		// A code with a wrong password is burned too; one that never
+		// reached an answer (the upstream down) is not, so the user can
+		// try it again.
+		if step >= 0 && errors.Is(err, ErrInvalidCredentials) {
+			if _, aerr := s.store.AdvanceTOTPStep(ctx, acct.ID, step); aerr != nil {
+				return nil, aerr
+			}
+		}
 		return nil, err
-	}
-	if replayed {
-		return nil, &AuthFailure{Reason: "replayed TOTP code", Category: FailReplayedCode, uncounted: uncountedByLock}
 	}
 	if acct == nil {
 		if acct, err = s.adoptUpstream(ctx, u); err != nil {
 			return nil, err
 		}
-	} else if acct, _, err = s.applyUpstream(ctx, acct, u); err != nil {
+		if step, replayed, err = s.upstreamCode(acct, code); err != nil {
+			return nil, err
+		}
+	}
+	if step >= 0 {
+		advanced, err := s.store.AdvanceTOTPStep(ctx, acct.ID, step)
+		if err != nil {
+			return nil, err
+		}
+		replayed = !advanced
+	}
+	if replayed {
+		return nil, &AuthFailure{Reason: "replayed TOTP code", Category: FailReplayedCode, uncounted: uncountedByLock}
+	}
+	if acct, _, err = s.applyUpstream(ctx, acct, u); err != nil {
 		return nil, err
 	}
 	switch {
@@ -198,6 +208,31 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 		method = MethodPasswordTOTP
 	}
 	return &Principal{Name: acct.Name, Role: acct.Role, Method: method}, nil
+}
+
+// upstreamCode matches the code of an enrolled account: the step to
+// burn once the upstream has answered (-1 for none), or a replay of a
+// step already used. An account without a second factor has nothing to
+// check.
+func (s *Service) upstreamCode(acct *Account, code string) (step int64, replayed bool, err error) {
+	if !acct.TOTPEnrolled() {
+		return -1, false, nil
+	}
+	if code == "" {
+		return -1, false, authFail(FailCodeMissing, "TOTP code missing")
+	}
+	seed, err := s.keys.openSeed(acct.ID, acct.TOTPSeed)
+	if err != nil {
+		return -1, false, fmt.Errorf("account %d: %w", acct.ID, err)
+	}
+	step = matchTOTP(seed, code, s.now())
+	switch {
+	case step < 0:
+		return -1, false, authFail(FailWrongCode, "wrong TOTP code")
+	case step <= acct.TOTPLastStep:
+		return -1, true, nil
+	}
+	return step, false, nil
 }
 
 // adoptUpstream creates the account of an upstream user whose password the

@@ -34,6 +34,10 @@ type Upstream struct {
 	MailAttribute  string `toml:"mail_attribute"`
 	AliasAttribute string `toml:"alias_attribute"`
 	GroupAttribute string `toml:"group_attribute"`
+	// GroupBase and GroupFilter find groups by search when the users'
+	// entries have no group attribute (OpenLDAP without memberof).
+	GroupBase   string `toml:"group_base"`
+	GroupFilter string `toml:"group_filter"`
 	// PasswordChangedAttributes are the password-change markers, the first
 	// an entry has being followed.
 	PasswordChangedAttributes []string `toml:"password_changed_attributes"`
@@ -55,6 +59,7 @@ func (u *Upstream) Enabled() bool { return u.URL != "" }
 func defaultUpstream() Upstream {
 	return Upstream{
 		UserFilter:                upstream.DefaultUserFilter,
+		GroupFilter:               upstream.DefaultGroupFilter,
 		UIDAttribute:              "uid",
 		MailAttribute:             "mail",
 		PasswordChangedAttributes: upstream.DefaultChangedAttributes,
@@ -104,6 +109,14 @@ func (u *Upstream) validate(bad func(string, ...any)) {
 		bad("upstream.user_filter: %q has no %s", u.UserFilter, upstream.Login)
 	} else if _, err := ldap.CompileFilter(strings.ReplaceAll(u.UserFilter, upstream.Login, "x")); err != nil {
 		bad("upstream.user_filter: %q is not an LDAP filter once %s is filled in", u.UserFilter, upstream.Login)
+	}
+	if u.GroupBase != "" {
+		if _, err := ldap.ParseDN(u.GroupBase); err != nil {
+			bad("upstream.group_base: %q is not a DN", u.GroupBase)
+		}
+		if _, err := ldap.CompileFilter(strings.ReplaceAll(u.GroupFilter, upstream.UserDN, "x")); err != nil || !strings.Contains(u.GroupFilter, upstream.UserDN) {
+			bad("upstream.group_filter: %q is not an LDAP filter with %s", u.GroupFilter, upstream.UserDN)
+		}
 	}
 	if u.UIDAttribute == "" || u.MailAttribute == "" {
 		bad("upstream.uid_attribute and upstream.mail_attribute: must not be empty")

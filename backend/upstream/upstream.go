@@ -36,8 +36,15 @@ import (
 )
 
 // Login is the placeholder of DNTemplate and UserFilter that the name a
-// user signs in with replaces (escaped for a DN or a filter).
-const Login = "{login}"
+// user signs in with replaces (escaped for a DN or a filter); UserDN that
+// of GroupFilter, which the user's DN replaces.
+const (
+	Login  = "{login}"
+	UserDN = "{dn}"
+)
+
+// DefaultGroupFilter finds the groupOfNames a user is a member of.
+const DefaultGroupFilter = "(&(objectClass=groupOfNames)(member={dn}))"
 
 // Config is the [upstream] section, with defaults applied by New.
 type Config struct {
@@ -61,6 +68,11 @@ type Config struct {
 	// addresses (proxyAddresses' "smtp:" prefixes are dropped) and the
 	// groups (DNs; the group's name is the value of their first RDN).
 	UIDAttribute, MailAttribute, AliasAttribute, GroupAttribute string
+	// GroupBase and GroupFilter find the groups of a user by search when
+	// the entries have no GroupAttribute (OpenLDAP without the memberof
+	// overlay): UserDN in GroupFilter is the user's DN, and the group's
+	// name is its cn.
+	GroupBase, GroupFilter string
 	// ChangedAttributes are the password-change markers, the first the
 	// entry has being the one followed.
 	ChangedAttributes []string
@@ -109,6 +121,9 @@ func (c *Config) withDefaults() {
 	}
 	if c.MailAttribute == "" {
 		c.MailAttribute = "mail"
+	}
+	if c.GroupFilter == "" {
+		c.GroupFilter = DefaultGroupFilter
 	}
 	if len(c.ChangedAttributes) == 0 {
 		c.ChangedAttributes = DefaultChangedAttributes
@@ -403,7 +418,53 @@ func (d *Directory) find(c *conn, login string) (*backend.UpstreamUser, *ldap.En
 		return nil, nil, nil
 	}
 	e := res.Entries[0]
-	return d.user(e), e, nil
+	u := d.user(e)
+	if d.cfg.GroupBase != "" && d.cfg.GroupAttribute == "" {
+		f := strings.ReplaceAll(d.cfg.GroupFilter, UserDN, ldap.EscapeFilter(e.DN))
+		gres, err := c.SearchWithPaging(ldap.NewSearchRequest(d.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+			0, int(d.cfg.Timeout/time.Second), false, f, []string{"cn"}, nil), 500)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, g := range gres.Entries {
+			if cn := g.GetEqualFoldAttributeValue("cn"); cn != "" {
+				u.Groups = append(u.Groups, strings.ToLower(cn))
+			}
+		}
+	}
+	return u, e, nil
+}
+
+// groups reads every group under GroupBase and returns the names of the
+// groups of each member, by normalized DN.
+func (d *Directory) groups(c *conn) (map[string][]string, error) {
+	f := strings.ReplaceAll(d.cfg.GroupFilter, UserDN, "*")
+	res, err := c.SearchWithPaging(ldap.NewSearchRequest(d.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
+		0, 0, false, f, []string{"cn", "member", "uniqueMember"}, nil), 500)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, g := range res.Entries {
+		cn := strings.ToLower(g.GetEqualFoldAttributeValue("cn"))
+		if cn == "" {
+			continue
+		}
+		for _, m := range append(g.GetEqualFoldAttributeValues("member"), g.GetEqualFoldAttributeValues("uniqueMember")...) {
+			k := normDN(m)
+			out[k] = append(out[k], cn)
+		}
+	}
+	return out, nil
+}
+
+// normDN is a DN in a form that compares equal for the same entry however
+// it was written.
+func normDN(s string) string {
+	if dn, err := ldap.ParseDN(s); err == nil {
+		return strings.ToLower(dn.String())
+	}
+	return strings.ToLower(s)
 }
 
 func (d *Directory) userSearch(login string) *ldap.SearchRequest {
@@ -450,9 +511,19 @@ func (d *Directory) users(c *conn) ([]backend.UpstreamUser, error) {
 	if err != nil {
 		return nil, err
 	}
+	var groups map[string][]string
+	if d.cfg.GroupBase != "" && d.cfg.GroupAttribute == "" {
+		if groups, err = d.groups(c); err != nil {
+			return nil, err
+		}
+	}
 	out := make([]backend.UpstreamUser, 0, len(res.Entries))
 	for _, e := range res.Entries {
-		out = append(out, *d.user(e))
+		u := d.user(e)
+		if groups != nil {
+			u.Groups = groups[normDN(e.DN)]
+		}
+		out = append(out, *u)
 	}
 	return out, nil
 }

@@ -46,6 +46,8 @@ func openUpstream(cfg *config.Config, log *slog.Logger) (*upstream.Directory, er
 		MailAttribute:     u.MailAttribute,
 		AliasAttribute:    u.AliasAttribute,
 		GroupAttribute:    u.GroupAttribute,
+		GroupBase:         u.GroupBase,
+		GroupFilter:       u.GroupFilter,
 		ChangedAttributes: u.PasswordChangedAttributes,
 		DialTimeout:       u.DialTimeout.Duration,
 		Timeout:           u.Timeout.Duration,

@@ -1,0 +1,439 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/wicketldap/wicket/internal/slapdtest"
+)
+
+// upstreamWicket runs wicket with [upstream] pointing at slapd, its service
+// account searching ou=people. extra is more of [upstream], then any other
+// section.
+func upstreamWicket(t *testing.T, s *slapdtest.Slapd, extra string) *wicket {
+	t.Helper()
+	pw := filepath.Join(t.TempDir(), "upstream.pw")
+	if err := os.WriteFile(pw, []byte(s.ServicePassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startWicket(t, fmt.Sprintf(`
+[upstream]
+url = %q
+bind_dn = %q
+bind_password_file = %q
+base = %q
+poll_interval = "1s"
+%s
+`, strings.TrimSuffix(s.URL, "/"), s.ServiceDN, pw, s.PeopleDN, extra))
+}
+
+// wicketDN is the DN wicket serves an account under.
+func wicketDN(name string) string { return "uid=" + name + ",ou=people,dc=example,dc=org" }
+
+// upBind binds with go-ldap and returns the LDAP result code (0 on
+// success).
+func upBind(t *testing.T, w *wicket, name, password string) int {
+	t.Helper()
+	c, err := ldap.DialURL(w.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	return resultCode(t, c.Bind(name, password))
+}
+
+// waitFor retries check until it reports true, for up to a minute: the
+// event a test waits on (a poll of the upstream, a breaker's backoff) comes
+// when it comes on a loaded machine.
+func waitFor(t *testing.T, what string, check func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !check() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within a minute", what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type auditRec struct {
+	Action  string `json:"action"`
+	Subject string `json:"subject"`
+	Result  string `json:"result"`
+	Detail  string `json:"detail"`
+}
+
+// audited reports whether the audit trail holds a record of action about
+// name ("": any) with result and every detail fragment. A refused bind's
+// record is written a moment after its answer: it is waited for.
+func audited(w *wicket, name, action, result string, details ...string) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if auditedNow(w, name, action, result, details...) {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func auditedNow(w *wicket, name, action, result string, details ...string) bool {
+	var recs []auditRec
+	args := []string{"audit", "--limit", "1000"}
+	if name != "" {
+		args = append(args, "--user", name)
+	}
+	w.adminJSON(&recs, "", args...)
+	for _, r := range recs {
+		if r.Action != action || r.Result != result {
+			continue
+		}
+		ok := true
+		for _, d := range details {
+			ok = ok && strings.Contains(r.Detail, d)
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+type upstreamInfo struct {
+	Name             string   `json:"name"`
+	Mail             string   `json:"mail"`
+	Groups           []string `json:"groups"`
+	Disabled         bool     `json:"disabled"`
+	HasPassword      bool     `json:"has_password"`
+	Upstream         bool     `json:"upstream"`
+	UpstreamDisabled bool     `json:"upstream_disabled"`
+	TOTPEnrolled     bool     `json:"totp_enrolled"`
+}
+
+func showUser(w *wicket, name string) (upstreamInfo, bool) {
+	var ui upstreamInfo
+	out, _, err := w.run("", "user", "show", name, "--json")
+	if err != nil {
+		return ui, false
+	}
+	if err := json.Unmarshal([]byte(out), &ui); err != nil {
+		w.t.Fatalf("user show %s: %v\n%s", name, err, out)
+	}
+	return ui, true
+}
+
+func enrollTOTP(w *wicket, name string) string {
+	var enr struct {
+		Secret string `json:"secret"`
+	}
+	w.adminJSON(&enr, "", "totp", "enroll", name)
+	return enr.Secret
+}
+
+// failureTimes is the upstream's count of failed binds of dn, as the
+// password policy keeps it.
+func failureTimes(t *testing.T, s *slapdtest.Slapd, dn string) int {
+	return len(s.Attr(t, dn, "pwdFailureTime"))
+}
+
+func TestUpstream_FirstSignInCreatesTheAccountAndTheCodeThenSignsIn(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Alice"
+	dn := s.AddUser(t, "alice", pw)
+	s.Add(t, fmt.Sprintf("dn: cn=staff,ou=groups,%s\nobjectClass: groupOfNames\ncn: staff\nmember: %s\n", s.BaseDN, dn))
+	w := upstreamWicket(t, s, fmt.Sprintf("group_base = %q", "ou=groups,"+s.BaseDN))
+
+	if _, ok := showUser(w, "alice"); ok {
+		t.Fatal("alice has an account before signing in")
+	}
+	// Password and a code, as the user is told to type: there is no seed
+	// yet, so the sign-in is refused (require_second_factor), but the
+	// upstream accepted the password and the account now exists.
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), pw+"123456"); code != 49 {
+		t.Fatalf("first sign-in: ldapwhoami exit %d, want 49\n%s", code, out)
+	}
+	ui, ok := showUser(w, "alice")
+	if !ok || !ui.Upstream || ui.HasPassword || ui.Mail != "alice@"+slapdtest.DefaultDomain || ui.TOTPEnrolled {
+		t.Fatalf("after the first sign-in: %+v (exists %v), want an upstream account with the upstream's mail and no password of its own", ui, ok)
+	}
+	if !audited(w, "alice", "user-create", "success", "from=upstream") {
+		t.Fatal("no user-create record from=upstream")
+	}
+	if !audited(w, "alice", "bind", "second-factor-required") {
+		t.Fatal("the first sign-in is not recorded as refused for want of a second factor")
+	}
+	// A wrong password does not make an account.
+	s.AddUser(t, "bob", "Upstream-Secret-Bob")
+	if code := upBind(t, w, "bob", "not-bobs-password"); code != 49 {
+		t.Fatalf("bob with a wrong password: %d, want 49", code)
+	}
+	if _, ok := showUser(w, "bob"); ok {
+		t.Fatal("a wrong upstream password made an account")
+	}
+
+	// The administrator enrols the second factor; password + code signs in.
+	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
+	out, code := ldapwhoami(t, w.url(), wicketDN("alice"), pw+codes.next())
+	if code != 0 || !strings.Contains(out, "uid=alice,ou=people,dc=example,dc=org") {
+		t.Fatalf("password+code: ldapwhoami exit %d\n%s", code, out)
+	}
+	// By the mail address too, and the group came from upstream.
+	if code := upBind(t, w, "alice@"+slapdtest.DefaultDomain, pw+codes.next()); code != 0 {
+		t.Fatalf("password+code by mail: %d, want 0", code)
+	}
+	if ui, _ := showUser(w, "alice"); len(ui.Groups) != 1 || ui.Groups[0] != "staff" {
+		t.Fatalf("groups %v, want [staff] from upstream", ui.Groups)
+	}
+	// An app password is created and used.
+	_, app := w.appPassword("alice", "Thunderbird")
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), app); code != 0 {
+		t.Fatalf("app password: ldapwhoami exit %d\n%s", code, out)
+	}
+	// wicket does not change a password it does not keep.
+	if _, _, err := w.run("New-Password-1234\n", "user", "passwd", "alice", "--password-stdin"); err == nil {
+		t.Fatal("user passwd changed the password of an upstream account")
+	}
+}
+
+func TestUpstream_GuessesNeverLockTheUpstreamAccount(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const alicePW, davePW = "Upstream-Secret-Alice", "Upstream-Secret-Dave"
+	aliceDN := s.AddUser(t, "alice", alicePW)
+	daveDN := s.AddUser(t, "dave", davePW)
+	w := upstreamWicket(t, s, "")
+
+	// alice has an account, enrolled, with an app password.
+	if code := upBind(t, w, "alice", alicePW); code != 49 {
+		t.Fatalf("alice's first sign-in: %d, want 49 (no second factor yet)", code)
+	}
+	enrollTOTP(w, "alice")
+	_, app := w.appPassword("alice", "phone")
+
+	// 50 wrong strings shaped like app passwords, for alice and for dave
+	// (who has no account here): checked here only, never sent upstream.
+	for i := range 50 {
+		guess := fmt.Sprintf("abcd-efgh-ijkl-%c%c%c%c", 'a'+i%26, 'a'+i/26, 'q', 'z')
+		for _, name := range []string{"alice", "dave"} {
+			if code := upBind(t, w, name, guess); code != 49 {
+				t.Fatalf("wrong app password %d for %s: %d, want 49", i, name, code)
+			}
+		}
+	}
+	for _, dn := range []string{aliceDN, daveDN} {
+		if n := failureTimes(t, s, dn); n != 0 {
+			t.Fatalf("%s: the upstream counted %d failures after 50 app-password-shaped guesses, want 0", dn, n)
+		}
+	}
+	if code := upBind(t, w, "alice", app); code != 0 {
+		t.Fatalf("alice's app password after the guesses: %d, want 0", code)
+	}
+
+	// A client retrying an old password: 3 wrong passwords, each 20 times,
+	// then 10 more different ones. dave has no account here, so every
+	// new password could go upstream: only the first three do, the
+	// repeats are answered from the negative cache, and the rest are cut
+	// off below the upstream's lockout.
+	for i := range 3 {
+		for range 20 {
+			if code := upBind(t, w, "dave", fmt.Sprintf("old-password-%d", i)); code != 49 {
+				t.Fatalf("dave, wrong password %d: %d, want 49", i, code)
+			}
+		}
+	}
+	for i := range 10 {
+		if code := upBind(t, w, "dave", fmt.Sprintf("another-guess-%d", i)); code != 49 {
+			t.Fatalf("dave, guess %d: %d, want 49", i, code)
+		}
+	}
+	n := failureTimes(t, s, daveDN)
+	t.Logf("after 3 × 20 repeats and 10 more guesses the upstream counts %d failures of dave (lockout at %d)", n, slapdtest.MaxFailure)
+	if n > 3 || n >= slapdtest.MaxFailure {
+		t.Fatalf("the upstream counted %d failures of dave, want at most 3 (max_failures), below its lockout at %d", n, slapdtest.MaxFailure)
+	}
+	if locked := s.Attr(t, daveDN, "pwdAccountLockedTime"); len(locked) != 0 {
+		t.Fatalf("dave is locked upstream: %v", locked)
+	}
+	// The upstream account works: dave signs in to the directory itself.
+	if err := s.Bind(daveDN, davePW); err != nil {
+		t.Fatalf("dave's own bind to the upstream after the guesses: %v", err)
+	}
+	if !strings.Contains(w.logs.String(), "cut off below the upstream's lockout") {
+		t.Fatalf("the cut-off is not in the log\n%s", w.logs.String())
+	}
+}
+
+func TestUpstream_PasswordChangedUpstreamRevokesTheAppPasswords(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw, newPW = "Upstream-Secret-Alice", "Upstream-Secret-Alice-2"
+	dn := s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, "")
+	if code := upBind(t, w, "alice", pw); code != 49 {
+		t.Fatalf("first sign-in: %d, want 49", code)
+	}
+	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
+	_, app1 := w.appPassword("alice", "laptop")
+	_, app2 := w.appPassword("alice", "phone")
+	for _, app := range []string{app1, app2} {
+		if code := upBind(t, w, "alice", app); code != 0 {
+			t.Fatalf("app password before the change: %d", code)
+		}
+	}
+
+	// The directory's administrator resets the password with ldappasswd.
+	s.SetPassword(t, dn, newPW)
+	waitFor(t, "app passwords refused after the upstream password change", func() bool {
+		return upBind(t, w, "alice", app1) == 49 && upBind(t, w, "alice", app2) == 49
+	})
+	if !audited(w, "alice", "password-change", "success", "from=upstream", "revoked=2") {
+		t.Fatal("no password-change record from=upstream revoked=2")
+	}
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), pw+codes.next()); code != 49 {
+		t.Fatalf("old password + code: exit %d, want 49\n%s", code, out)
+	}
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), newPW+codes.next()); code != 0 {
+		t.Fatalf("new password + code: exit %d\n%s", code, out)
+	}
+}
+
+func TestUpstream_DownKeepsAppPasswordsAndRefusesSignInAsUnavailable(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Alice"
+	s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, "")
+	if code := upBind(t, w, "alice", pw); code != 49 {
+		t.Fatalf("first sign-in: %d, want 49", code)
+	}
+	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
+	_, app := w.appPassword("alice", "phone")
+
+	s.Stop()
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), app); code != 0 {
+		t.Fatalf("app password with the upstream down: exit %d\n%s", code, out)
+	}
+	// The same code twice: a code that never reached an answer is not
+	// used up.
+	code := codes.next()
+	for range 2 {
+		if out, rc := ldapwhoami(t, w.url(), wicketDN("alice"), pw+code); rc != 52 {
+			t.Fatalf("password+code with the upstream down: exit %d, want 52 (unavailable)\n%s", rc, out)
+		}
+	}
+	if !strings.Contains(w.logs.String(), "upstream directory unreachable") {
+		t.Fatalf("no log line says the upstream is unreachable\n%s", w.logs.String())
+	}
+	if !audited(w, "", "bind", "unavailable", "upstream directory does not answer") {
+		t.Fatal("the refused sign-in is not recorded as unavailable")
+	}
+	// Many more app-password binds: all local, all pass.
+	for i := range 20 {
+		if code := upBind(t, w, "alice", app); code != 0 {
+			t.Fatalf("app password bind %d with the upstream down: %d", i, code)
+		}
+	}
+
+	s.Restart(t)
+	waitFor(t, "password+code signing in once the upstream is back", func() bool {
+		rc := upBind(t, w, "alice", pw+code)
+		if rc != 0 && rc != 52 {
+			t.Fatalf("password+code once the upstream is back: %d, want 52 until it answers, then 0", rc)
+		}
+		return rc == 0
+	})
+	if !strings.Contains(w.logs.String(), "upstream directory reachable again") {
+		t.Fatal("no log line says the upstream is back")
+	}
+}
+
+// An Active Directory-shaped upstream: users found by sAMAccountName or
+// userPrincipalName, disabled with userAccountControl.
+func TestUpstream_ActiveDirectoryShapedAccounts(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{ADSchema: true, ServiceAccount: true})
+	const evePW, frankPW = "Upstream-Secret-Eve", "Upstream-Secret-Frank"
+	eveDN := s.AddUser(t, "eve", evePW)
+	frankDN := s.AddUser(t, "frank", frankPW)
+	s.Replace(t, frankDN, "userPrincipalName", "f.smith@"+slapdtest.DefaultDomain)
+	w := upstreamWicket(t, s, `
+user_filter = "(&(objectClass=wicketTestADAccount)(|(sAMAccountName={login})(userPrincipalName={login})))"
+uid_attribute = "sAMAccountName"
+mail_attribute = "userPrincipalName"
+password_changed_attributes = ["pwdLastSet"]
+`)
+	// By sAMAccountName.
+	if code := upBind(t, w, "eve", evePW); code != 49 {
+		t.Fatalf("eve's first sign-in: %d, want 49 (no second factor yet)", code)
+	}
+	if ui, ok := showUser(w, "eve"); !ok || !ui.Upstream {
+		t.Fatalf("eve: %+v (exists %v), want an upstream account", ui, ok)
+	}
+	// By userPrincipalName, which is not the account's name.
+	if code := upBind(t, w, "f.smith@"+slapdtest.DefaultDomain, frankPW); code != 49 {
+		t.Fatalf("frank's first sign-in by UPN: %d, want 49", code)
+	}
+	ui, ok := showUser(w, "frank")
+	if !ok || ui.Mail != "f.smith@"+slapdtest.DefaultDomain {
+		t.Fatalf("frank: %+v (exists %v), want the account named by sAMAccountName with the UPN as mail", ui, ok)
+	}
+	eveCodes := newStepCodes(t, user{name: "eve", secret: enrollTOTP(w, "eve")})
+	frankCodes := newStepCodes(t, user{name: "frank", secret: enrollTOTP(w, "frank")})
+	if code := upBind(t, w, "eve", evePW+eveCodes.next()); code != 0 {
+		t.Fatalf("eve by sAMAccountName with password+code: %d", code)
+	}
+	if code := upBind(t, w, "f.smith@"+slapdtest.DefaultDomain, frankPW+frankCodes.next()); code != 0 {
+		t.Fatalf("frank by UPN with password+code: %d", code)
+	}
+	// A code of frank's is no key to eve: found by UPN, the code is still
+	// checked against the account the upstream names.
+	if code := upBind(t, w, "f.smith@"+slapdtest.DefaultDomain, frankPW+"000000"); code != 49 {
+		t.Fatalf("frank by UPN with a wrong code: %d, want 49", code)
+	}
+	_, app := w.appPassword("eve", "phone")
+	if code := upBind(t, w, "eve", app); code != 0 {
+		t.Fatalf("eve's app password: %d", code)
+	}
+
+	// Disabled in AD: the sign-in is refused without asking for the
+	// password, and the app passwords stop once the poll sees it.
+	s.Replace(t, eveDN, "userAccountControl", fmt.Sprint(slapdtest.UACNormalAccount|slapdtest.UACAccountDisable))
+	if code := upBind(t, w, "eve", evePW+eveCodes.next()); code != 49 {
+		t.Fatalf("disabled eve with password+code: %d, want 49", code)
+	}
+	if !audited(w, "eve", "bind", "account-disabled", "userAccountControl") {
+		t.Fatal("the disabled sign-in is not recorded as account-disabled")
+	}
+	waitFor(t, "eve's app password refused once disabled upstream", func() bool { return upBind(t, w, "eve", app) == 49 })
+	if ui, _ := showUser(w, "eve"); !ui.UpstreamDisabled {
+		t.Fatalf("eve: %+v, want upstream_disabled", ui)
+	}
+	// Enabled again: the app password works again (nothing was revoked).
+	s.Replace(t, eveDN, "userAccountControl", fmt.Sprint(slapdtest.UACNormalAccount))
+	waitFor(t, "eve's app password working once enabled upstream", func() bool { return upBind(t, w, "eve", app) == 0 })
+
+	// wicket user sync creates the accounts of the others, leaving out the
+	// disabled.
+	s.AddUser(t, "gina", "Upstream-Secret-Gina")
+	hankDN := s.AddUser(t, "hank", "Upstream-Secret-Hank")
+	s.Replace(t, hankDN, "userAccountControl", fmt.Sprint(slapdtest.UACNormalAccount|slapdtest.UACAccountDisable))
+	var rep struct {
+		Created []string `json:"created"`
+		Skipped []struct {
+			Name   string `json:"name"`
+			Reason string `json:"reason"`
+		} `json:"skipped"`
+	}
+	w.adminJSON(&rep, "", "user", "sync")
+	if len(rep.Created) != 1 || rep.Created[0] != "gina" {
+		t.Fatalf("sync created %v, want [gina]", rep.Created)
+	}
+	if len(rep.Skipped) != 1 || rep.Skipped[0].Name != "hank" || !strings.Contains(rep.Skipped[0].Reason, "disabled") {
+		t.Fatalf("sync skipped %+v, want hank as disabled", rep.Skipped)
+	}
+}
