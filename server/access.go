@@ -112,6 +112,8 @@ func (c *conn) backendResult(what string, err error) result {
 		return fail(ldap.LDAPResultNoSuchObject, "no such app password")
 	case errors.Is(err, backend.ErrSecondFactorRequired):
 		return fail(ldap.LDAPResultUnwillingToPerform, "%s", backend.ErrSecondFactorRequired.Error())
+	case errors.Is(err, backend.ErrUpstreamManaged):
+		return fail(ldap.LDAPResultUnwillingToPerform, "%s", backend.ErrUpstreamManaged.Error())
 	case errors.Is(err, backend.ErrInvalidInput):
 		return fail(ldap.LDAPResultConstraintViolation, "%s", trimInvalid(err))
 	case errors.Is(err, backend.ErrUnavailable):
