@@ -34,6 +34,28 @@ type Stats struct {
 	// source, AccountLocks those locked for every client.
 	SourceLocks  uint64
 	AccountLocks uint64
+	// Upstream is what the upstream directory counts; nil without one.
+	Upstream *UpstreamStats
+}
+
+// UpstreamStats is what an upstream directory counts of its primary
+// password checks.
+type UpstreamStats struct {
+	// Up: the upstream answered the last request sent to it.
+	Up bool
+	// Outages counts the times it was found unreachable.
+	Outages uint64
+	// Checks by outcome: the upstream accepted the password (Success) or
+	// refused it (Refused); wicket refused it without asking (NotAsked:
+	// an unknown, disabled or cut-off user), or answered the same wrong
+	// password from memory (Cached); the upstream could not be asked
+	// (Unavailable).
+	Success, Refused, NotAsked, Cached, Unavailable uint64
+}
+
+// UpstreamStatser is a PrimaryVerifier that counts for the metrics.
+type UpstreamStatser interface {
+	UpstreamStats() UpstreamStats
 }
 
 // counters are the Service's event counts behind Stats.
@@ -56,6 +78,10 @@ func (s *Service) Stats() Stats {
 		AccountLocks:     s.counts.accountLocks.Load(),
 	}
 	st.AuditQueued, st.AuditDropped = s.audit.stats()
+	if us, ok := s.opts.Upstream.(UpstreamStatser); ok {
+		u := us.UpstreamStats()
+		st.Upstream = &u
+	}
 	if l := s.dir.Load(); l != nil {
 		st.Accounts = l.dir.Len()
 	}

@@ -308,12 +308,15 @@ func TestUpstream_DownKeepsAppPasswordsAndRefusesSignInAsUnavailable(t *testing.
 	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
 	const pw = "Upstream-Secret-Alice"
 	s.AddUser(t, "alice", pw)
-	w := upstreamWicket(t, s, "")
+	w := upstreamWicket(t, s, "\n[http]\nlisten = \"127.0.0.1:0\"")
 	if code := upBind(t, w, "alice", pw); code != 49 {
 		t.Fatalf("first sign-in: %d, want 49", code)
 	}
 	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
 	_, app := w.appPassword("alice", "phone")
+	if m, _ := scrape(t, w); m.get("wicket_upstream_up") != 1 {
+		t.Fatalf("wicket_upstream_up = %v with the upstream answering, want 1", m.get("wicket_upstream_up"))
+	}
 
 	s.Stop()
 	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), app); code != 0 {
@@ -332,6 +335,13 @@ func TestUpstream_DownKeepsAppPasswordsAndRefusesSignInAsUnavailable(t *testing.
 	}
 	if !audited(w, "", "bind", "unavailable", "upstream directory does not answer") {
 		t.Fatal("the refused sign-in is not recorded as unavailable")
+	}
+	m, _ := scrape(t, w)
+	if m.get("wicket_upstream_up") != 0 || m.get("wicket_upstream_checks_total", "outcome", "unavailable") < 2 ||
+		m.get("wicket_bind_failures_total", "reason", "unavailable") < 2 {
+		t.Fatalf("with the upstream down: wicket_upstream_up %v, unavailable checks %v, unavailable binds %v; want 0, ≥2, ≥2",
+			m.get("wicket_upstream_up"), m.get("wicket_upstream_checks_total", "outcome", "unavailable"),
+			m.get("wicket_bind_failures_total", "reason", "unavailable"))
 	}
 	// Many more app-password binds: all local, all pass.
 	for i := range 20 {

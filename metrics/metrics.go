@@ -188,6 +188,8 @@ var bindFailureReasons = []string{
 	backend.FailInvalidCredentials, backend.FailRateLimited, backend.FailUnauthenticatedBind,
 	backend.FailInvalidName, backend.FailUnsupported, backend.FailMalformed, backend.FailNoCertificate,
 	backend.FailUnknownCertificate, backend.FailNotServiceAccount, backend.FailAuthzRefused,
+	backend.FailPasswordExpired, backend.FailPasswordMustChange, backend.FailAccountExpired, backend.FailLogonRestricted,
+	backend.FailUpstreamLocked,
 	backend.FailBusy, backend.FailUnavailable, backend.FailError,
 }
 

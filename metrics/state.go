@@ -40,12 +40,19 @@ var (
 	descRefresh  = desc("wicket_directory_refreshes_total",
 		"Times the directory was brought up to date: from the log of changes (changes), or by reading it whole (full).",
 		"kind")
+	descUpstreamUp = desc("wicket_upstream_up",
+		"1 while the upstream directory answers, 0 while primary sign-ins are refused as unavailable; absent without [upstream].")
+	descUpstreamOutages = desc("wicket_upstream_outages_total", "Times the upstream directory was found unreachable.")
+	descUpstreamChecks  = desc("wicket_upstream_checks_total",
+		"Primary passwords checked for the upstream directory, by outcome: success or refused by the upstream; not_asked "+
+			"(unknown, disabled or cut off below its lockout), cached (the same wrong password again) or unavailable, without reaching it.",
+		"outcome")
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConnsOpen, descConnsAccepted, descConnsRefused, descAuditQueued,
 		descAuditDropped, descUsageQueued, descHashSlots, descHashRunning, descHashWaiting, descLocks,
-		descAccounts, descRefresh} {
+		descAccounts, descRefresh, descUpstreamUp, descUpstreamOutages, descUpstreamChecks} {
 		ch <- d
 	}
 }
@@ -75,4 +82,18 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descAccounts, d.Accounts)
 	counter(descRefresh, d.DirectoryUpdates, "changes")
 	counter(descRefresh, d.DirectoryReloads, "full")
+	if u := d.Upstream; u != nil {
+		up := 0
+		if u.Up {
+			up = 1
+		}
+		gauge(descUpstreamUp, up)
+		counter(descUpstreamOutages, u.Outages)
+		for _, o := range []struct {
+			name string
+			n    uint64
+		}{{"success", u.Success}, {"refused", u.Refused}, {"not_asked", u.NotAsked}, {"cached", u.Cached}, {"unavailable", u.Unavailable}} {
+			counter(descUpstreamChecks, o.n, o.name)
+		}
+	}
 }

@@ -211,41 +211,33 @@ func New(cfg Config) (*Directory, error) {
 // Close closes the idle connections.
 func (d *Directory) Close() { d.pool.close() }
 
-// Outcomes of the checks, for Stats.
+// Outcomes of the checks, for UpstreamStats.
 const (
-	OutcomeSuccess     = iota // the upstream accepted the password
-	OutcomeRefused            // the upstream refused it (wrong password, or a reason of its own)
-	OutcomeNotAsked           // refused here without asking: unknown, disabled, cut-off
-	OutcomeCached             // the same wrong password, answered from the negative cache
-	OutcomeUnavailable        // the upstream could not be asked
+	outcomeSuccess = iota
+	outcomeRefused
+	outcomeNotAsked
+	outcomeCached
+	outcomeUnavailable
 	numOutcomes
 )
 
-// Stats is what the upstream counts for the server's metrics.
-type Stats struct {
-	Up bool
-	// Outages counts the times the upstream was found unreachable.
-	Outages uint64
-	// Checks by outcome (the Outcome constants).
-	Checks [numOutcomes]uint64
-}
-
-// Stats reads the counts.
-func (d *Directory) Stats() Stats {
-	var st Stats
-	st.Up, st.Outages = d.pool.br.state()
-	for i := range st.Checks {
-		st.Checks[i] = d.counts[i].Load()
+// UpstreamStats implements backend.UpstreamStatser.
+func (d *Directory) UpstreamStats() backend.UpstreamStats {
+	st := backend.UpstreamStats{
+		Success: d.counts[outcomeSuccess].Load(), Refused: d.counts[outcomeRefused].Load(),
+		NotAsked: d.counts[outcomeNotAsked].Load(), Cached: d.counts[outcomeCached].Load(),
+		Unavailable: d.counts[outcomeUnavailable].Load(),
 	}
+	st.Up, st.Outages = d.pool.br.state()
 	return st
 }
 
 // VerifyPrimary implements backend.PrimaryVerifier.
 func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (_ *backend.UpstreamUser, err error) {
-	outcome := OutcomeNotAsked
+	outcome := outcomeNotAsked
 	defer func() {
 		if errors.Is(err, backend.ErrUnavailable) {
-			outcome = OutcomeUnavailable
+			outcome = outcomeUnavailable
 		}
 		d.counts[outcome].Add(1)
 	}()
@@ -281,7 +273,7 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 	nk := d.negKey(u, password)
 	if d.neg.has(nk, now) {
 		d.pool.put(c, nil)
-		outcome = OutcomeCached
+		outcome = outcomeCached
 		return nil, fail(backend.FailWrongPassword, "wrong password (the same one refused upstream a moment ago)")
 	}
 	res, berr := c.SimpleBind(&ldap.SimpleBindRequest{Username: u.DN, Password: password,
@@ -295,10 +287,10 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 	category, reason, counts := classify(res, berr)
 	if category == "" {
 		d.fails.reset(u.DN)
-		outcome = OutcomeSuccess
+		outcome = outcomeSuccess
 		return u, nil
 	}
-	outcome = OutcomeRefused
+	outcome = outcomeRefused
 	if counts {
 		d.fails.add(u.DN, now)
 		if category == backend.FailWrongPassword && d.cfg.NegativeCacheTTL > 0 {
