@@ -200,6 +200,7 @@ func checkConfig(cfg *config.Config, file string) *configCheck {
 	set("timeouts", "idle %s (%s before a bind), read %s, write %s, hash wait %s, shutdown %s",
 		days(m.IdleTimeout.Duration), days(m.UnauthenticatedIdleTimeout.Duration), days(m.ReadTimeout.Duration),
 		days(m.WriteTimeout.Duration), days(m.BindTimeout.Duration), days(m.ShutdownTimeout.Duration))
+	set("upstream", "%s", c.upstream(cfg.Upstream, warn))
 	set("log", "%s, %s, on standard error", strings.ToLower(cfg.Log.Level), cfg.Log.Format)
 	if cfg.Audit.Retention.Duration == 0 {
 		set("audit", "records kept for ever")
@@ -323,4 +324,40 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// upstream describes [upstream], reading the service password and the CA
+// as the server would, without connecting.
+func (c *configCheck) upstream(u config.Upstream, warn func(string, ...any)) string {
+	if !u.Enabled() {
+		return "off: every primary password is checked here"
+	}
+	if d, err := openUpstream(&config.Config{Upstream: u}, nil); err != nil {
+		c.errors = append(c.errors, err)
+	} else {
+		d.Close()
+	}
+	bind := "anonymous searches"
+	if u.BindDN != "" {
+		bind = "searches as " + u.BindDN
+	}
+	if u.BindPasswordFile != "" {
+		if st, err := os.Stat(u.BindPasswordFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+			warn("upstream.bind_password_file %s has mode %04o: the service password is readable by group or others "+
+				"(chmod 600 %s)", u.BindPasswordFile, st.Mode().Perm(), u.BindPasswordFile)
+		}
+	}
+	if strings.HasPrefix(u.URL, "ldap://") && !u.StartTLS {
+		warn("upstream.url %s without start_tls: users' passwords cross the network in clear text", u.URL)
+	}
+	find := "search " + u.Base + " for " + u.UserFilter
+	if u.DNTemplate != "" {
+		find = "DN " + u.DNTemplate
+	}
+	poll := "no polling"
+	if u.PollInterval.Duration > 0 {
+		poll = "polled every " + days(u.PollInterval.Duration)
+	}
+	return fmt.Sprintf("%s (%s), users by %s; at most %d failed password checks per user within %s are sent "+
+		"upstream; %s", u.URL, bind, find, u.MaxFailures, days(u.FailureWindow.Duration), poll)
 }
