@@ -95,9 +95,10 @@ type Config struct {
 }
 
 // Defaults of Config: MaxFailures stays below every usual lockout threshold
-// (ppolicy's pwdMaxFailure is commonly 5, Active Directory's default 10 and
-// CIS's advice 5); FailureWindow covers AD's "reset account lockout counter
-// after" (10 min by default, 15 min advised).
+// (ppolicy's pwdMaxFailure is commonly 5; Active Directory's Default Domain
+// Policy sets none, Microsoft's security baseline 10, CIS 5 or fewer);
+// FailureWindow covers AD's "reset account lockout counter after" (15 min
+// in both baselines).
 const (
 	DefaultUserFilter       = "(|(uid={login})(mail={login}))"
 	DefaultMaxFailures      = 3
