@@ -35,6 +35,9 @@ type conn struct {
 	// service: bound as the service identity (or anonymous when there is
 	// none), as searches need.
 	service bool
+	// reused: taken from the idle ones, so possibly closed by the
+	// upstream since (a restart, its idle timeout).
+	reused bool
 }
 
 func newPool(cfg *Config, tc *tls.Config, log *slog.Logger) *pool {
@@ -77,6 +80,7 @@ func (p *pool) get(ctx context.Context) (*conn, error) {
 		p.mu.Unlock()
 		if !c.IsClosing() {
 			p.br.abandon(probe)
+			c.reused = true
 			return c, nil
 		}
 		c.Close()
@@ -112,6 +116,22 @@ func (p *pool) put(c *conn, err error) {
 	p.mu.Lock()
 	p.idle = append(p.idle, c)
 	p.mu.Unlock()
+}
+
+// redial replaces a reused connection whose first request failed to
+// reach the upstream with a new one, keeping its place in the pool: one
+// stale connection must not pass for an outage. A new connection that
+// fails is the outage.
+func (p *pool) redial(c *conn) (*conn, error) {
+	c.Close()
+	p.close()
+	nc, err := p.dial()
+	if err != nil {
+		<-p.slots
+		p.br.failed(err)
+		return nil, unavailable(err)
+	}
+	return nc, nil
 }
 
 func (p *pool) close() {

@@ -250,6 +250,12 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 		return nil, err
 	}
 	u, e, err := d.find(c, login)
+	if err != nil && c.reused && isDown(err) {
+		if c, err = d.pool.redial(c); err != nil {
+			return nil, err
+		}
+		u, e, err = d.find(c, login)
+	}
 	if err != nil {
 		d.pool.put(c, err)
 		if isDown(err) {
@@ -482,6 +488,12 @@ func (d *Directory) Users(ctx context.Context) ([]backend.UpstreamUser, error) {
 		return nil, err
 	}
 	users, err := d.users(c)
+	if err != nil && c.reused && isDown(err) {
+		if c, err = d.pool.redial(c); err != nil {
+			return nil, err
+		}
+		users, err = d.users(c)
+	}
 	if err != nil {
 		d.pool.put(c, err)
 		if isDown(err) {

@@ -325,6 +325,12 @@ func status(u backend.UserInfo) string {
 	switch {
 	case u.Disabled:
 		return "disabled"
+	case u.UpstreamDisabled:
+		return "disabled upstream"
+	case u.Upstream && u.PasswordLockout.Locked():
+		return "upstream password, locked"
+	case u.Upstream:
+		return "upstream password"
 	case !u.HasPassword:
 		return "no password"
 	case u.PasswordLockout.Locked():
@@ -382,7 +388,12 @@ func newUserShowCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(tw, "password sign-in:\t%s\n", lockSummary(u.PasswordLockout))
 			fmt.Fprintf(tw, "created:\t%s\n", formatTime(u.CreatedAt))
 			fmt.Fprintf(tw, "entry UUID:\t%s\n", u.UUID)
-			if u.HasPassword {
+			switch {
+			case u.Upstream:
+				// When wicket last saw it change upstream, or took the
+				// account over.
+				fmt.Fprintf(tw, "password:\tkept upstream (last change seen, or account created: %s)\n", formatTime(u.PasswordChangedAt))
+			case u.HasPassword:
 				fmt.Fprintf(tw, "password changed:\t%s\n", formatTime(u.PasswordChangedAt))
 			}
 			return tw.Flush()
