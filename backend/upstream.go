@@ -315,14 +315,27 @@ func (s *Service) mapUpstream(ctx context.Context, a *Account, u *UpstreamUser) 
 			want[g] = true
 		}
 	}
+	exists := map[string]bool{}
+	if len(want) > 0 {
+		gs, err := s.Groups(ctx)
+		if err != nil {
+			s.log.Warn("upstream: reading the groups failed", "err", err)
+			return changed
+		}
+		for _, g := range gs {
+			exists[g.Name] = true
+		}
+	}
 	for g := range want {
 		if slices.Contains(ui.Groups, g) {
 			continue
 		}
 		changed = true
-		if err := s.CreateGroup(ctx, g); err != nil && !errors.Is(err, ErrExists) {
-			s.log.Warn("upstream: creating a group failed", "group", g, "err", err)
-			continue
+		if !exists[g] {
+			if err := s.CreateGroup(ctx, g); err != nil && !errors.Is(err, ErrExists) {
+				s.log.Warn("upstream: creating a group failed", "group", g, "err", err)
+				continue
+			}
 		}
 		if err := s.SetGroupMember(ctx, g, a.Name, true); err != nil {
 			s.log.Warn("upstream: adding a group member failed", "group", g, "account", a.Name, "err", err)
