@@ -240,23 +240,19 @@ type DirectoryChanges struct {
 
 // UserInfo is what administration shows of an account: never a secret.
 type UserInfo struct {
-	Name         string   `json:"name"`
-	Mail         string   `json:"mail,omitempty"`
-	Aliases      []string `json:"aliases,omitempty"`
-	GivenName    string   `json:"given_name,omitempty"`
-	Surname      string   `json:"surname,omitempty"`
-	DisplayName  string   `json:"display_name,omitempty"`
-	Posix        *Posix   `json:"posix,omitempty"`
-	Groups       []string `json:"groups,omitempty"`
-	Role         string   `json:"role"`
-	UUID         UUID     `json:"uuid,omitzero"`
-	Disabled     bool     `json:"disabled"`
-	TOTPEnrolled bool     `json:"totp_enrolled"`
-	HasPassword  bool     `json:"has_password"`
-	// Upstream: the primary password is kept in the upstream directory;
-	// UpstreamDisabled: the upstream refused the user when last read.
-	Upstream           bool      `json:"upstream,omitempty"`
-	UpstreamDisabled   bool      `json:"upstream_disabled,omitempty"`
+	Name               string    `json:"name"`
+	Mail               string    `json:"mail,omitempty"`
+	Aliases            []string  `json:"aliases,omitempty"`
+	GivenName          string    `json:"given_name,omitempty"`
+	Surname            string    `json:"surname,omitempty"`
+	DisplayName        string    `json:"display_name,omitempty"`
+	Posix              *Posix    `json:"posix,omitempty"`
+	Groups             []string  `json:"groups,omitempty"`
+	Role               string    `json:"role"`
+	UUID               UUID      `json:"uuid,omitzero"`
+	Disabled           bool      `json:"disabled"`
+	TOTPEnrolled       bool      `json:"totp_enrolled"`
+	HasPassword        bool      `json:"has_password"`
 	ActiveAppPasswords int       `json:"active_app_passwords"`
 	CreatedAt          time.Time `json:"created_at"`
 	PasswordChangedAt  time.Time `json:"password_changed_at"`
@@ -264,4 +260,9 @@ type UserInfo struct {
 	// from all client sources, and its lock if any. App passwords are
 	// never locked; locks of single client sources live in the server.
 	PasswordLockout LockState `json:"password_lockout"`
+
+	// Upstream: the primary password is kept in the upstream directory;
+	// UpstreamDisabled: the upstream refused the user when last read.
+	Upstream         bool `json:"upstream,omitempty"`
+	UpstreamDisabled bool `json:"upstream_disabled,omitempty"`
 }
