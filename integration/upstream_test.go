@@ -447,3 +447,42 @@ password_changed_attributes = ["pwdLastSet"]
 		t.Fatalf("sync skipped %+v, want hank as disabled", rep.Skipped)
 	}
 }
+
+// A user the password policy locked (five wrong passwords typed at
+// another client) is refused without a bind, so wicket adds nothing to the
+// directory's count, and the app passwords stop until the lock is lifted.
+func TestUpstream_LockedUpstreamIsRefusedWithoutABind(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Alice"
+	dn := s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, "")
+	if code := upBind(t, w, "alice", pw); code != 49 {
+		t.Fatalf("first sign-in: %d, want 49", code)
+	}
+	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
+	_, app := w.appPassword("alice", "phone")
+
+	for range slapdtest.MaxFailure {
+		if err := s.Bind(dn, "typed wrong elsewhere"); err == nil {
+			t.Fatal("a wrong password bound to slapd")
+		}
+	}
+	if len(s.Attr(t, dn, "pwdAccountLockedTime")) == 0 {
+		t.Fatal("slapd did not lock alice after its threshold")
+	}
+	failures := failureTimes(t, s, dn)
+	if code := upBind(t, w, "alice", pw+codes.next()); code != 49 {
+		t.Fatalf("locked upstream, password+code: %d, want 49", code)
+	}
+	if n := failureTimes(t, s, dn); n != failures {
+		t.Fatalf("the directory counted %d failures after wicket's refusal, had %d: wicket sent the password", n, failures)
+	}
+	if !audited(w, "alice", "bind", "account-disabled", "pwdAccountLockedTime") {
+		t.Fatal("the refusal is not recorded as account-disabled by pwdAccountLockedTime")
+	}
+	waitFor(t, "the app password refused while locked upstream", func() bool { return upBind(t, w, "alice", app) == 49 })
+
+	// The directory's administrator lifts the lock.
+	s.Modify(t, fmt.Sprintf("dn: %s\nchangetype: modify\ndelete: pwdAccountLockedTime\n", dn))
+	waitFor(t, "the app password working once the lock is lifted", func() bool { return upBind(t, w, "alice", app) == 0 })
+}
