@@ -486,3 +486,30 @@ func TestUpstream_LockedUpstreamIsRefusedWithoutABind(t *testing.T) {
 	s.Modify(t, fmt.Sprintf("dn: %s\nchangetype: modify\ndelete: pwdAccountLockedTime\n", dn))
 	waitFor(t, "the app password working once the lock is lifted", func() bool { return upBind(t, w, "alice", app) == 0 })
 }
+
+// A user cut off after too many wrong passwords gets in again once the
+// helpdesk sets a new password upstream, without waiting for the window.
+func TestUpstream_NewPasswordUpstreamLiftsTheCutOff(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw, newPW = "Upstream-Secret-Alice", "Upstream-Secret-Alice-2"
+	dn := s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, "[auth]\nrequire_second_factor = false")
+	for i := range 3 {
+		if code := upBind(t, w, "alice", fmt.Sprintf("forgotten-%d", i)); code != 49 {
+			t.Fatalf("wrong password %d: %d", i, code)
+		}
+	}
+	if code := upBind(t, w, "alice", pw); code != 49 {
+		t.Fatalf("the right password at the cut-off: %d, want 49 (not sent)", code)
+	}
+	if n := failureTimes(t, s, dn); n != 3 {
+		t.Fatalf("the directory counts %d failures, want 3", n)
+	}
+	s.SetPassword(t, dn, newPW)
+	if n := failureTimes(t, s, dn); n != 0 {
+		t.Fatalf("the directory still counts %d failures after the reset", n)
+	}
+	if out, code := ldapwhoami(t, w.url(), "alice", newPW); code != 0 {
+		t.Fatalf("the new password after the reset: exit %d\n%s", code, out)
+	}
+}

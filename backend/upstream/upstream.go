@@ -272,7 +272,11 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 		return nil, fail(backend.FailAccountDisabled, "disabled upstream: "+u.Disabled)
 	}
 	now := d.cfg.Now()
-	if n := max(d.fails.count(u.DN, now, d.cfg.FailureWindow), d.upstreamFailures(e, now)); n >= d.cfg.MaxFailures {
+	// Counted per password: a password set anew upstream (a reset by the
+	// helpdesk) starts the user's count here again, while the directory's
+	// own count, where readable, still holds what it holds.
+	fk := u.DN + "\x00" + u.Changed
+	if n := max(d.fails.count(fk, now, d.cfg.FailureWindow), d.upstreamFailures(e, now)); n >= d.cfg.MaxFailures {
 		d.pool.put(c, nil)
 		return nil, fail(backend.FailLocked, fmt.Sprintf("%d failed upstream password checks within %s: cut off "+
 			"below the upstream's lockout", n, d.cfg.FailureWindow))
@@ -293,13 +297,13 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 	d.pool.put(c, nil)
 	category, reason, counts := classify(res, berr)
 	if category == "" {
-		d.fails.reset(u.DN)
+		d.fails.reset(fk)
 		outcome = outcomeSuccess
 		return u, nil
 	}
 	outcome = outcomeRefused
 	if counts {
-		d.fails.add(u.DN, now)
+		d.fails.add(fk, now)
 		if category == backend.FailWrongPassword && d.cfg.NegativeCacheTTL > 0 {
 			d.neg.put(nk, now, now.Add(d.cfg.NegativeCacheTTL))
 		}
@@ -681,8 +685,8 @@ func (x *expiring) put(k [32]byte, now, until time.Time) {
 	x.m[k] = until
 }
 
-// failures counts the failed upstream password checks of each user DN
-// within the window.
+// failures counts the failed upstream password checks of each user DN and
+// password-change marker within the window.
 type failures struct {
 	mu sync.Mutex
 	m  map[string][]time.Time
