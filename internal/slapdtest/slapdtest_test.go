@@ -100,6 +100,35 @@ func TestPPolicy_ASuccessfulBindResetsTheCount(t *testing.T) {
 	}
 }
 
+// An administrative lock refuses the right password until it is lifted;
+// lifting it also forgets the failures counted; a deleted user is gone.
+func TestLockAccountAndDelete(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true})
+	dn := s.AddUser(t, "heidi", "pw-heidi")
+	if err := s.Bind(dn, "wrong"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("wrong bind: %v", err)
+	}
+	s.LockAccount(t, dn)
+	if err := s.Bind(dn, "pw-heidi"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("right password on a locked account: %v, want invalidCredentials (49)", err)
+	}
+	s.UnlockAccount(t, dn)
+	for _, attr := range []string{"pwdAccountLockedTime", "pwdFailureTime"} {
+		if got := s.Attr(t, dn, attr); len(got) != 0 {
+			t.Fatalf("%s after UnlockAccount: %q", attr, got)
+		}
+	}
+	if err := s.Bind(dn, "pw-heidi"); err != nil {
+		t.Fatalf("right password after UnlockAccount: %v", err)
+	}
+	s.UnlockAccount(t, dn) // nothing to remove: no error
+	s.Delete(t, dn)
+	if err := s.Bind(dn, "pw-heidi"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("bind of a deleted user: %v, want invalidCredentials (49)", err)
+	}
+}
+
 // An upstream that goes away and comes back: same address, same entries,
 // the same password policy state.
 func TestStopRestart_SameAddressSameData(t *testing.T) {
