@@ -158,16 +158,16 @@ func Start(t testing.TB, opts Options) *Slapd {
 	if err := os.WriteFile(s.adminPW, []byte(s.AdminPassword), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.writeConfig(); err != nil {
+	entries, err := s.baseEntries()
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.loadEntries(); err != nil {
+	if err := s.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Stop)
 	// A port taken between the check and slapd's bind (by another test's
 	// server) makes slapd exit at once: try another.
-	var err error
 	for range 5 {
 		port, perr := freePort()
 		if perr != nil {
@@ -175,6 +175,9 @@ func Start(t testing.TB, opts Options) *Slapd {
 		}
 		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d/", port)
 		if err = s.start(); err == nil {
+			if err := s.addBaseEntries(entries); err != nil {
+				t.Fatalf("slapd: %v\n%s", err, s.log())
+			}
 			return s
 		}
 		if !errors.Is(err, errExited) || !strings.Contains(s.log(), "Address already in use") {

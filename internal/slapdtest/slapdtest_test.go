@@ -26,7 +26,7 @@ func parseTime(v string) (time.Time, error) {
 	return time.Parse("20060102150405.999999Z", v)
 }
 
-func TestStart_ListensOnLoopbackAndIsQuick(t *testing.T) {
+func TestStart_ListensOnLoopbackOnly(t *testing.T) {
 	t0 := time.Now()
 	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ADSchema: true, ServiceAccount: true})
 	// Informational: the brief's "well under a second" is not decided here,
@@ -45,6 +45,22 @@ func TestStart_ListensOnLoopbackAndIsQuick(t *testing.T) {
 	}
 	if err := s.Bind(s.ServiceDN, s.ServicePassword); err != nil {
 		t.Fatalf("service bind: %v", err)
+	}
+}
+
+// Another suffix: the base entries and users follow it.
+func TestStart_AnotherBaseDN(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{BaseDN: "dc=example,dc=org"})
+	dn := s.AddUser(t, "ivan", "pw-ivan")
+	if dn != "uid=ivan,ou=people,dc=example,dc=org" {
+		t.Fatalf("user DN %s", dn)
+	}
+	if err := s.Bind(dn, "pw-ivan"); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	if got := s.Attr(t, "dc=example,dc=org", "dc"); fmt.Sprint(got) != "[example]" {
+		t.Fatalf("dc of the suffix: %q", got)
 	}
 }
 
