@@ -57,6 +57,9 @@ olcObjectClasses: ( 1.3.6.1.4.1.55555.1.2.1 NAME 'wicketTestADAccount'
   MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ pwdLastSet ) )
 `
 
+// adAccountClass is the auxiliary class of adSchemaLDIF.
+const adAccountClass = "wicketTestADAccount"
+
 // writeConfig builds slapd's cn=config with slapadd -n0, as Debian
 // configures its own (cn=config, the mdb backend, schemas from
 // /etc/ldap/schema), with the chosen options.

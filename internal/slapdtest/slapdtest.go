@@ -455,7 +455,8 @@ func (s *Slapd) UnlockAccount(t testing.TB, dn string) {
 // SetPassword changes dn's password to password with ldappasswd (the
 // Password Modify operation, RFC 3062), bound as the rootdn, as a
 // directory's administrator resets a password. slapd stores it salted and
-// hashed ({SSHA}); with PPolicy it sets pwdChangedTime.
+// hashed ({SSHA}); with PPolicy it sets pwdChangedTime (and lifts a lock);
+// with ADSchema pwdLastSet is set to now, as AD would.
 func (s *Slapd) SetPassword(t testing.TB, dn, password string) {
 	t.Helper()
 	// The new password goes in a file (-T), never on a command line, where
@@ -465,13 +466,31 @@ func (s *Slapd) SetPassword(t testing.TB, dn, password string) {
 		t.Fatal(err)
 	}
 	s.ldapTool(t, nil, "ldappasswd", "-T", f, dn)
+	s.stampPwdLastSet(t, dn)
+}
+
+// stampPwdLastSet sets pwdLastSet of an Active Directory-shaped account to
+// now, as AD does at every password change (slapd knows nothing of it).
+func (s *Slapd) stampPwdLastSet(t testing.TB, dn string) {
+	t.Helper()
+	if !s.opts.ADSchema {
+		return
+	}
+	for _, oc := range s.Attr(t, dn, "objectClass") {
+		if strings.EqualFold(oc, adAccountClass) {
+			s.Replace(t, dn, "pwdLastSet", strconv.FormatInt(FileTime(time.Now()), 10))
+			return
+		}
+	}
 }
 
 // SetSSHAPassword writes password as dn's userPassword in {SSHA}, the form
-// an import from another directory brings, with a modify as the rootdn.
+// an import from another directory brings, with a modify as the rootdn;
+// pwdChangedTime and pwdLastSet follow as with SetPassword.
 func (s *Slapd) SetSSHAPassword(t testing.TB, dn, password string) {
 	t.Helper()
 	s.Replace(t, dn, "userPassword", SSHA(password))
+	s.stampPwdLastSet(t, dn)
 }
 
 func (s *Slapd) ldapTool(t testing.TB, stdin *strings.Reader, tool string, args ...string) {
@@ -529,7 +548,7 @@ func (s *Slapd) AddUser(t testing.TB, uid, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\n", dn)
 	if s.opts.ADSchema {
-		b.WriteString("objectClass: wicketTestADAccount\n")
+		b.WriteString("objectClass: " + adAccountClass + "\n")
 	}
 	fmt.Fprintf(&b, "uid: %s\ncn: %s\nsn: %s\nmail: %s@%s\nuserPassword: %s\n",
 		uid, uid, uid, uid, DefaultDomain, SSHA(password))

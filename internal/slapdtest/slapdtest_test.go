@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -228,10 +229,14 @@ func TestSetPassword_ChangesPwdChangedTime(t *testing.T) {
 	}
 }
 
-func TestSetSSHAPassword_BindsWithTheNewPassword(t *testing.T) {
+// A password written as {SSHA} by the rootdn: it binds, and the change is
+// stamped as a directory would stamp it (pwdChangedTime by ppolicy,
+// pwdLastSet on an AD-shaped account).
+func TestSetSSHAPassword_BindsAndIsStamped(t *testing.T) {
 	t.Parallel()
-	s := slapdtest.Start(t, slapdtest.Options{})
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ADSchema: true})
 	dn := s.AddUser(t, "erin", "old-one")
+	set := s.Attr(t, dn, "pwdLastSet")
 	s.SetSSHAPassword(t, dn, "new-one")
 	pw := s.Attr(t, dn, "userPassword")
 	if len(pw) != 1 || !strings.HasPrefix(pw[0], "{SSHA}") {
@@ -242,6 +247,18 @@ func TestSetSSHAPassword_BindsWithTheNewPassword(t *testing.T) {
 	}
 	if err := s.Bind(dn, "old-one"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
 		t.Fatalf("old password: %v, want invalidCredentials (49)", err)
+	}
+	if got := s.Attr(t, dn, "pwdChangedTime"); len(got) != 1 {
+		t.Fatalf("pwdChangedTime after SetSSHAPassword: %q, want one value", got)
+	}
+	reset := s.Attr(t, dn, "pwdLastSet")
+	if len(set) != 1 || len(reset) != 1 {
+		t.Fatalf("pwdLastSet %q when added, %q after SetSSHAPassword", set, reset)
+	}
+	before, err1 := strconv.ParseInt(set[0], 10, 64)
+	after, err2 := strconv.ParseInt(reset[0], 10, 64)
+	if err1 != nil || err2 != nil || after <= before {
+		t.Fatalf("pwdLastSet %s after SetSSHAPassword, was %s", reset[0], set[0])
 	}
 }
 
