@@ -309,6 +309,8 @@ func (s *Slapd) Stop() {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
+	// A paused slapd handles the SIGTERM only once it runs again.
+	_ = cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
@@ -317,8 +319,9 @@ func (s *Slapd) Stop() {
 	}
 }
 
-// Restart starts a stopped slapd again on the same address with the same
-// data, as an upstream directory comes back after an outage.
+// Restart starts slapd again on the same address with the same data, as an
+// upstream directory comes back after an outage; a running slapd is
+// stopped first.
 func (s *Slapd) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
@@ -327,11 +330,48 @@ func (s *Slapd) Restart(t testing.TB) {
 	}
 }
 
-// Running reports whether slapd's process is up.
+// Pause freezes slapd (SIGSTOP): connections are still accepted by the
+// kernel but nothing is answered, as with a directory that hangs. Resume,
+// Stop or the test's end lets it go.
+func (s *Slapd) Pause(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+}
+
+// Resume lets a paused slapd run again.
+func (s *Slapd) Resume(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Slapd) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		t.Fatalf("slapd: %v to a stopped slapd", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("slapd: %v: %v", sig, err)
+	}
+}
+
+// Running reports whether slapd's process is up: started, not stopped, and
+// not exited on its own.
 func (s *Slapd) Running() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
 }
 
 // log is the end of slapd's log, for a failure's message.

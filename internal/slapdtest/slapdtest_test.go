@@ -180,6 +180,35 @@ func TestStopRestart_SameAddressSameData(t *testing.T) {
 	}
 }
 
+// A paused slapd accepts connections and answers nothing: a client's own
+// timeout is what ends its wait. Resumed, it answers again.
+func TestPauseResume_AHangingDirectory(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{})
+	dn := s.AddUser(t, "judy", "pw-judy")
+	s.Pause(t)
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatalf("dial a paused slapd: %v (the kernel accepts for it)", err)
+	}
+	// A paused process never answers, so any timeout decides; one second
+	// keeps the test short.
+	c.SetTimeout(time.Second)
+	err = c.Bind(dn, "pw-judy")
+	c.Close()
+	if !isCode(err, ldap.ErrorNetwork) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("bind to a paused slapd: %v, want a timeout", err)
+	}
+	if !s.Running() {
+		t.Fatal("a paused slapd is not Running")
+	}
+	s.Resume(t)
+	if err := s.Bind(dn, "pw-judy"); err != nil {
+		t.Fatalf("bind after Resume: %v", err)
+	}
+	s.Pause(t) // Stop, at the test's end, must not wait on a paused slapd
+}
+
 // ldappasswd as the directory's administrator: the new password works, the
 // old one does not, and pwdChangedTime is set, then moves at each change,
 // which is what an upstream poll detects.
