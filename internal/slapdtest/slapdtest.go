@@ -6,6 +6,14 @@
 //
 // Entries are added, and passwords changed, with OpenLDAP's own clients
 // (ldapadd, ldappasswd), as an administrator of that directory would.
+//
+//	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+//	dn := s.AddUser(t, "alice", "Correct-Horse-42") // {SSHA}
+//	// point the code under test at s.URL, binding as s.ServiceDN
+//	fails := s.Attr(t, dn, "pwdFailureTime") // one value per failed bind
+//	s.SetPassword(t, dn, "New-Horse-43")     // pwdChangedTime moves
+//	s.Stop()                                 // the directory is down...
+//	s.Restart(t)                             // ...and back, same port and data
 package slapdtest
 
 import (
