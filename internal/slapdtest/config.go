@@ -5,7 +5,10 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/go-ldap/ldap/v3"
 )
 
 // adSchemaLDIF is a TEST-ONLY schema, never to be loaded into a real
@@ -53,6 +56,9 @@ olcObjectClasses: ( 1.3.6.1.4.1.55555.1.2.1 NAME 'wicketTestADAccount'
   SUP top AUXILIARY
   MAY ( sAMAccountName $ userPrincipalName $ userAccountControl $ pwdLastSet ) )
 `
+
+// adAccountClass is the auxiliary class of adSchemaLDIF.
+const adAccountClass = "wicketTestADAccount"
 
 // writeConfig builds slapd's cn=config with slapadd -n0, as Debian
 // configures its own (cn=config, the mdb backend, schemas from
@@ -134,76 +140,80 @@ olcOverlay: {0}ppolicy
 olcPPolicyDefault: %s
 `, s.PolicyDN)
 	}
-	return s.slapadd("-n0", b.String())
+	return s.slapadd(b.String())
 }
 
-// loadEntries adds the base entries to the database, offline.
-func (s *Slapd) loadEntries() error {
-	if !strings.HasPrefix(s.BaseDN, "dc=") {
-		return fmt.Errorf("base DN %q: the first RDN must be dc=", s.BaseDN)
+// baseEntries are the entries Start adds once slapd runs: the suffix,
+// ou=people, ou=groups, and what the options ask for. Added online (one
+// connection, a few milliseconds) rather than with a second slapadd, which
+// costs a process start.
+func (s *Slapd) baseEntries() ([]*ldap.AddRequest, error) {
+	dn, err := ldap.ParseDN(s.BaseDN)
+	if err != nil || len(dn.RDNs) == 0 || len(dn.RDNs[0].Attributes) != 1 ||
+		!strings.EqualFold(dn.RDNs[0].Attributes[0].Type, "dc") {
+		return nil, fmt.Errorf("base DN %q: want one whose first RDN is dc=NAME", s.BaseDN)
 	}
-	dc, _, _ := strings.Cut(strings.TrimPrefix(s.BaseDN, "dc="), ",")
-	var b strings.Builder
-	fmt.Fprintf(&b, `dn: %[1]s
-objectClass: dcObject
-objectClass: organization
-dc: %[2]s
-o: %[2]s
-
-dn: ou=people,%[1]s
-objectClass: organizationalUnit
-ou: people
-
-dn: ou=groups,%[1]s
-objectClass: organizationalUnit
-ou: groups
-`, s.BaseDN, dc)
+	dc := dn.RDNs[0].Attributes[0].Value
+	type attrs map[string][]string
+	entry := func(dn string, as attrs) *ldap.AddRequest {
+		a := ldap.NewAddRequest(dn, nil)
+		for name, values := range as {
+			a.Attribute(name, values)
+		}
+		return a
+	}
+	ou := func(name string) *ldap.AddRequest {
+		return entry("ou="+name+","+s.BaseDN, attrs{"objectClass": {"organizationalUnit"}, "ou": {name}})
+	}
+	es := []*ldap.AddRequest{
+		entry(s.BaseDN, attrs{"objectClass": {"dcObject", "organization"}, "dc": {dc}, "o": {dc}}),
+		ou("people"),
+		ou("groups"),
+	}
 	if s.opts.ServiceAccount {
-		fmt.Fprintf(&b, `
-dn: ou=services,%[1]s
-objectClass: organizationalUnit
-ou: services
-
-dn: %[2]s
-objectClass: organizationalRole
-objectClass: simpleSecurityObject
-cn: wicket
-description: searches the directory and reads accounts, as a proxy's service account
-userPassword: %[3]s
-`, s.BaseDN, s.ServiceDN, SSHA(s.ServicePassword))
+		es = append(es, ou("services"), entry(s.ServiceDN, attrs{
+			"objectClass":  {"organizationalRole", "simpleSecurityObject"},
+			"cn":           {"wicket"},
+			"description":  {"searches the directory and reads accounts, as a proxy's service account"},
+			"userPassword": {SSHA(s.ServicePassword)},
+		}))
 	}
 	if s.opts.PPolicy {
-		fmt.Fprintf(&b, `
-dn: ou=policies,%[1]s
-objectClass: organizationalUnit
-ou: policies
-
-dn: %[2]s
-objectClass: device
-objectClass: pwdPolicy
-cn: default
-pwdAttribute: userPassword
-pwdMaxFailure: %[3]d
-pwdLockout: TRUE
-pwdFailureCountInterval: %[4]d
-pwdLockoutDuration: %[5]d
-`, s.BaseDN, s.PolicyDN, MaxFailure, FailureCountInterval, LockoutDuration)
+		es = append(es, ou("policies"), entry(s.PolicyDN, attrs{
+			"objectClass":             {"device", "pwdPolicy"},
+			"cn":                      {"default"},
+			"pwdAttribute":            {"userPassword"},
+			"pwdMaxFailure":           {strconv.Itoa(MaxFailure)},
+			"pwdLockout":              {"TRUE"},
+			"pwdFailureCountInterval": {strconv.Itoa(FailureCountInterval)},
+			"pwdLockoutDuration":      {strconv.Itoa(LockoutDuration)},
+		}))
 	}
-	return s.slapadd("-b", s.BaseDN, "-q", b.String())
+	return es, nil
 }
 
-// slapadd runs slapadd with args on ldif (its last argument).
-func (s *Slapd) slapadd(args ...string) error {
-	ldif := args[len(args)-1]
-	args = append([]string{"-F", s.configDir, "-l", "/dev/stdin"}, args[:len(args)-1]...)
-	cmd := exec.Command(slapaddPath, args...)
+// addBaseEntries adds baseEntries as the rootdn.
+func (s *Slapd) addBaseEntries(es []*ldap.AddRequest) error {
+	return s.asAdmin(func(c *ldap.Conn) error {
+		for _, e := range es {
+			if err := c.Add(e); err != nil {
+				return fmt.Errorf("add %s: %w", e.DN, err)
+			}
+		}
+		return nil
+	})
+}
+
+// slapadd adds the configuration in ldif to the empty cn=config.
+func (s *Slapd) slapadd(ldif string) error {
+	cmd := exec.Command(slapaddPath, "-n0", "-F", s.configDir, "-l", "/dev/stdin")
 	cmd.Stdin = strings.NewReader(ldif)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	if err := cmd.Run(); err != nil {
-		// The LDIF holds only salted hashes, never a password.
-		return fmt.Errorf("slapadd %s: %v\n%s", strings.Join(args, " "), err, out.String())
+		// The configuration holds only a salted hash, never a password.
+		return fmt.Errorf("slapadd of the configuration: %v\n%s", err, out.String())
 	}
 	return nil
 }

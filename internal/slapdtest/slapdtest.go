@@ -6,6 +6,14 @@
 //
 // Entries are added, and passwords changed, with OpenLDAP's own clients
 // (ldapadd, ldappasswd), as an administrator of that directory would.
+//
+//	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+//	dn := s.AddUser(t, "alice", "Correct-Horse-42") // {SSHA}
+//	// point the code under test at s.URL, binding as s.ServiceDN
+//	fails := s.Attr(t, dn, "pwdFailureTime") // one value per failed bind
+//	s.SetPassword(t, dn, "New-Horse-43")     // pwdChangedTime moves
+//	s.Stop()                                 // the directory is down...
+//	s.Restart(t)                             // ...and back, same port and data
 package slapdtest
 
 import (
@@ -24,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,13 +40,22 @@ import (
 )
 
 // The programs, where Debian's packages put them: slapd's own tools are in
-// /usr/sbin, which is not on every user's PATH.
-const (
+// /usr/sbin, which is not on every user's PATH. Variables for the package's
+// own tests.
+var (
 	slapdPath   = "/usr/sbin/slapd"
 	slapaddPath = "/usr/sbin/slapadd"
-	modulePath  = "/usr/lib/ldap"
-	schemaDir   = "/etc/ldap/schema"
+	ldapTools   = []string{"ldapadd", "ldapmodify", "ldappasswd"}
 )
+
+const (
+	modulePath = "/usr/lib/ldap"
+	schemaDir  = "/etc/ldap/schema"
+)
+
+// relaxOID is the Relax Rules control (draft-zeilenga-ldap-relax), which
+// lets an administrator write attributes the server maintains.
+const relaxOID = "1.3.6.1.4.1.4203.666.5.12"
 
 // Defaults of an instance.
 const (
@@ -148,16 +166,16 @@ func Start(t testing.TB, opts Options) *Slapd {
 	if err := os.WriteFile(s.adminPW, []byte(s.AdminPassword), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	entries, err := s.baseEntries()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := s.writeConfig(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.loadEntries(); err != nil {
-		t.Fatal(err)
-	}
 	t.Cleanup(s.Stop)
-	// A port taken between the check and slapd's bind (another test's
+	// A port taken between the check and slapd's bind (by another test's
 	// server) makes slapd exit at once: try another.
-	var err error
 	for range 5 {
 		port, perr := freePort()
 		if perr != nil {
@@ -165,9 +183,12 @@ func Start(t testing.TB, opts Options) *Slapd {
 		}
 		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d/", port)
 		if err = s.start(); err == nil {
+			if err := s.addBaseEntries(entries); err != nil {
+				t.Fatalf("slapd: %v\n%s", err, s.log())
+			}
 			return s
 		}
-		if !errors.Is(err, errExited) {
+		if !errors.Is(err, errExited) || !strings.Contains(s.log(), "Address already in use") {
 			break
 		}
 	}
@@ -185,7 +206,7 @@ func Require(t testing.TB) {
 			missing = append(missing, p+" (Debian package slapd)")
 		}
 	}
-	for _, p := range []string{"ldapadd", "ldappasswd"} {
+	for _, p := range ldapTools {
 		if _, err := exec.LookPath(p); err != nil {
 			missing = append(missing, p+" (Debian package ldap-utils)")
 		}
@@ -196,6 +217,7 @@ func Require(t testing.TB) {
 	msg := fmt.Sprintf("%s not installed (run scripts/install-test-deps.sh)", strings.Join(missing, ", "))
 	if os.Getenv("CI") == "true" {
 		t.Fatal(msg)
+		return
 	}
 	t.Skip(msg)
 }
@@ -211,12 +233,23 @@ func (s *Slapd) start() error {
 	if err != nil {
 		return err
 	}
-	// -d 0: in the foreground, so that this process holds slapd's and can
-	// stop it, with no debug output; what slapd reports anyway (a port in
-	// use, a bad configuration) goes to the log file.
-	cmd := exec.Command(slapdPath, "-d", "0", "-h", s.URL, "-F", s.configDir)
+	// -d: in the foreground, so that this process holds slapd's and can
+	// stop it. Level none prints only what has no level: start, stop and
+	// errors (a port in use, a bad configuration), no line per operation.
+	args := []string{slapdPath, "-d", "none", "-h", s.URL, "-F", s.configDir}
+	// slapd sizes its connection table by the descriptor limit: at a test
+	// machine's 20,000 its start takes twice the CPU time it takes at 1,024,
+	// plenty for a test's clients. prlimit (util-linux, always on Debian)
+	// sets the limit and becomes slapd, same process.
+	if p, err := exec.LookPath("prlimit"); err == nil {
+		args = append([]string{p, "--nofile=1024", "--"}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout = logf
 	cmd.Stderr = logf
+	// A test binary that dies (a panic, a timeout) takes its slapd along
+	// instead of leaving a daemon behind.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
@@ -237,28 +270,31 @@ func (s *Slapd) start() error {
 }
 
 // waitReady returns once the rootdn can bind, that is once slapd has opened
-// its database and listens, or when slapd has exited.
+// its database and listens, or as soon as slapd has exited: an attempt that
+// reached something else on the port (slapd could not bind it) is not
+// waited for.
 func (s *Slapd) waitReady(done <-chan struct{}) error {
 	deadline := time.Now().Add(startTimeout)
-	var last error
 	for {
-		c, err := s.dial()
-		if err == nil {
-			err = c.Bind(s.AdminDN, s.AdminPassword)
-			c.Close()
-			if err == nil {
-				return nil
-			}
+		probe := make(chan error, 1)
+		go func() { probe <- s.Bind(s.AdminDN, s.AdminPassword) }()
+		var err error
+		select {
+		case <-done:
+			return fmt.Errorf("%w (%v)", errExited, s.exitErr())
+		case err = <-probe:
 		}
-		last = err
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			s.Stop()
+			return fmt.Errorf("no bind within %s: %v", startTimeout, err)
+		}
 		select {
 		case <-done:
 			return fmt.Errorf("%w (%v)", errExited, s.exitErr())
 		case <-time.After(5 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			s.Stop()
-			return fmt.Errorf("no bind within %s: %v", startTimeout, last)
 		}
 	}
 }
@@ -280,7 +316,9 @@ func (s *Slapd) Stop() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	// A paused slapd handles the SIGTERM only once it runs again.
+	_ = cmd.Process.Signal(syscall.SIGCONT)
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
@@ -289,8 +327,9 @@ func (s *Slapd) Stop() {
 	}
 }
 
-// Restart starts a stopped slapd again on the same address with the same
-// data, as an upstream directory comes back after an outage.
+// Restart starts slapd again on the same address with the same data, as an
+// upstream directory comes back after an outage; a running slapd is
+// stopped first.
 func (s *Slapd) Restart(t testing.TB) {
 	t.Helper()
 	s.Stop()
@@ -299,11 +338,48 @@ func (s *Slapd) Restart(t testing.TB) {
 	}
 }
 
-// Running reports whether slapd's process is up.
+// Pause freezes slapd (SIGSTOP): connections are still accepted by the
+// kernel but nothing is answered, as with a directory that hangs. Resume,
+// Stop or the test's end lets it go.
+func (s *Slapd) Pause(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGSTOP)
+}
+
+// Resume lets a paused slapd run again.
+func (s *Slapd) Resume(t testing.TB) {
+	t.Helper()
+	s.signal(t, syscall.SIGCONT)
+}
+
+func (s *Slapd) signal(t testing.TB, sig syscall.Signal) {
+	t.Helper()
+	s.mu.Lock()
+	cmd := s.cmd
+	s.mu.Unlock()
+	if cmd == nil {
+		t.Fatalf("slapd: %v to a stopped slapd", sig)
+	}
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("slapd: %v: %v", sig, err)
+	}
+}
+
+// Running reports whether slapd's process is up: started, not stopped, and
+// not exited on its own.
 func (s *Slapd) Running() bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cmd != nil
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return false
+	}
+	select {
+	case <-done:
+		return false
+	default:
+		return true
+	}
 }
 
 // log is the end of slapd's log, for a failure's message.
@@ -315,22 +391,52 @@ func (s *Slapd) log() string {
 	return "slapd's log:\n" + string(b)
 }
 
+// opTimeout bounds every operation of this package's connections, so that
+// a slapd that hangs, or something else on its port, fails a test instead
+// of holding it until go test's own timeout.
+const opTimeout = time.Minute
+
 func (s *Slapd) dial() (*ldap.Conn, error) {
-	return ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}))
+	c, err := ldap.DialURL(s.URL, ldap.DialWithDialer(&net.Dialer{Timeout: opTimeout}))
+	if err != nil {
+		return nil, err
+	}
+	c.SetTimeout(opTimeout)
+	return c, nil
 }
 
 // Conn is a connection bound as the rootdn, closed when the test ends.
 func (s *Slapd) Conn(t testing.TB) *ldap.Conn {
 	t.Helper()
-	c, err := s.dial()
+	c, err := s.adminConn()
 	if err != nil {
 		t.Fatalf("slapd: %v", err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Bind(s.AdminDN, s.AdminPassword); err != nil {
-		t.Fatalf("slapd: bind as %s: %v", s.AdminDN, err)
-	}
 	return c
+}
+
+func (s *Slapd) adminConn() (*ldap.Conn, error) {
+	c, err := s.dial()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Bind(s.AdminDN, s.AdminPassword); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("bind as %s: %w", s.AdminDN, err)
+	}
+	return c, nil
+}
+
+// asAdmin runs f on a connection of its own bound as the rootdn, so that
+// a test that reads an attribute after every bind holds no connections.
+func (s *Slapd) asAdmin(f func(*ldap.Conn) error) error {
+	c, err := s.adminConn()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return f(c)
 }
 
 // Bind binds as dn with password on a connection of its own and returns
@@ -364,15 +470,49 @@ func (s *Slapd) Replace(t testing.TB, dn, attr string, values ...string) {
 	t.Helper()
 	m := ldap.NewModifyRequest(dn, nil)
 	m.Replace(attr, values)
-	if err := s.Conn(t).Modify(m); err != nil {
+	if err := s.asAdmin(func(c *ldap.Conn) error { return c.Modify(m) }); err != nil {
 		t.Fatalf("slapd: replace %s of %s: %v", attr, dn, err)
+	}
+}
+
+// Delete removes the entry dn, as the rootdn: a user who left.
+func (s *Slapd) Delete(t testing.TB, dn string) {
+	t.Helper()
+	err := s.asAdmin(func(c *ldap.Conn) error { return c.Del(ldap.NewDelRequest(dn, nil)) })
+	if err != nil {
+		t.Fatalf("slapd: delete %s: %v", dn, err)
+	}
+}
+
+// LockAccount locks dn as ppolicy's administrative lock does
+// (pwdAccountLockedTime 000001010000Z): no bind succeeds until
+// UnlockAccount, whatever the lockout duration. Needs PPolicy.
+func (s *Slapd) LockAccount(t testing.TB, dn string) {
+	t.Helper()
+	s.Replace(t, dn, "pwdAccountLockedTime", "000001010000Z")
+}
+
+// UnlockAccount removes dn's lock, administrative or after failures, and
+// the failures counted. Needs PPolicy.
+func (s *Slapd) UnlockAccount(t testing.TB, dn string) {
+	t.Helper()
+	// pwdFailureTime is slapd's own bookkeeping: even the rootdn writes it
+	// only under the Relax Rules control.
+	m := ldap.NewModifyRequest(dn, []ldap.Control{ldap.NewControlString(relaxOID, true, "")})
+	// Replacing with no values removes an attribute, and is no error when
+	// it is absent.
+	m.Replace("pwdAccountLockedTime", nil)
+	m.Replace("pwdFailureTime", nil)
+	if err := s.asAdmin(func(c *ldap.Conn) error { return c.Modify(m) }); err != nil {
+		t.Fatalf("slapd: unlock %s: %v", dn, err)
 	}
 }
 
 // SetPassword changes dn's password to password with ldappasswd (the
 // Password Modify operation, RFC 3062), bound as the rootdn, as a
 // directory's administrator resets a password. slapd stores it salted and
-// hashed ({SSHA}); with PPolicy it sets pwdChangedTime.
+// hashed ({SSHA}); with PPolicy it sets pwdChangedTime (and lifts a lock);
+// with ADSchema pwdLastSet is set to now, as AD would.
 func (s *Slapd) SetPassword(t testing.TB, dn, password string) {
 	t.Helper()
 	// The new password goes in a file (-T), never on a command line, where
@@ -382,13 +522,31 @@ func (s *Slapd) SetPassword(t testing.TB, dn, password string) {
 		t.Fatal(err)
 	}
 	s.ldapTool(t, nil, "ldappasswd", "-T", f, dn)
+	s.stampPwdLastSet(t, dn)
+}
+
+// stampPwdLastSet sets pwdLastSet of an Active Directory-shaped account to
+// now, as AD does at every password change (slapd knows nothing of it).
+func (s *Slapd) stampPwdLastSet(t testing.TB, dn string) {
+	t.Helper()
+	if !s.opts.ADSchema {
+		return
+	}
+	for _, oc := range s.Attr(t, dn, "objectClass") {
+		if strings.EqualFold(oc, adAccountClass) {
+			s.Replace(t, dn, "pwdLastSet", strconv.FormatInt(FileTime(time.Now()), 10))
+			return
+		}
+	}
 }
 
 // SetSSHAPassword writes password as dn's userPassword in {SSHA}, the form
-// an import from another directory brings, with a modify as the rootdn.
+// an import from another directory brings, with a modify as the rootdn;
+// pwdChangedTime and pwdLastSet follow as with SetPassword.
 func (s *Slapd) SetSSHAPassword(t testing.TB, dn, password string) {
 	t.Helper()
 	s.Replace(t, dn, "userPassword", SSHA(password))
+	s.stampPwdLastSet(t, dn)
 }
 
 func (s *Slapd) ldapTool(t testing.TB, stdin *strings.Reader, tool string, args ...string) {
@@ -416,7 +574,11 @@ func (s *Slapd) Attr(t testing.TB, dn, attr string) []string {
 	t.Helper()
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
 		0, 0, false, "(objectClass=*)", []string{attr}, nil)
-	res, err := s.Conn(t).Search(req)
+	var res *ldap.SearchResult
+	err := s.asAdmin(func(c *ldap.Conn) (err error) {
+		res, err = c.Search(req)
+		return err
+	})
 	if err != nil {
 		t.Fatalf("slapd: read %s of %s: %v", attr, dn, err)
 	}
@@ -442,7 +604,7 @@ func (s *Slapd) AddUser(t testing.TB, uid, password string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\n", dn)
 	if s.opts.ADSchema {
-		b.WriteString("objectClass: wicketTestADAccount\n")
+		b.WriteString("objectClass: " + adAccountClass + "\n")
 	}
 	fmt.Fprintf(&b, "uid: %s\ncn: %s\nsn: %s\nmail: %s@%s\nuserPassword: %s\n",
 		uid, uid, uid, uid, DefaultDomain, SSHA(password))
@@ -490,10 +652,13 @@ func randomPassword(t testing.TB) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// freePort finds a port nothing listens on, below Linux's ephemeral range
+// freePort is where Start takes ports from; the package's tests replace it.
+var freePort = pickPort
+
+// pickPort finds a port nothing listens on, below Linux's ephemeral range
 // (32768-60999) so that no client connection's local port can take it
 // while slapd is stopped for a Restart.
-func freePort() (int, error) {
+func pickPort() (int, error) {
 	for range 200 {
 		n, err := rand.Int(rand.Reader, big.NewInt(12000))
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func parseTime(v string) (time.Time, error) {
 	return time.Parse("20060102150405.999999Z", v)
 }
 
-func TestStart_ListensOnLoopbackAndIsQuick(t *testing.T) {
+func TestStart_ListensOnLoopbackOnly(t *testing.T) {
 	t0 := time.Now()
 	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ADSchema: true, ServiceAccount: true})
 	// Informational: the brief's "well under a second" is not decided here,
@@ -45,6 +46,22 @@ func TestStart_ListensOnLoopbackAndIsQuick(t *testing.T) {
 	}
 	if err := s.Bind(s.ServiceDN, s.ServicePassword); err != nil {
 		t.Fatalf("service bind: %v", err)
+	}
+}
+
+// Another suffix: the base entries and users follow it.
+func TestStart_AnotherBaseDN(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{BaseDN: "dc=example,dc=org"})
+	dn := s.AddUser(t, "ivan", "pw-ivan")
+	if dn != "uid=ivan,ou=people,dc=example,dc=org" {
+		t.Fatalf("user DN %s", dn)
+	}
+	if err := s.Bind(dn, "pw-ivan"); err != nil {
+		t.Fatalf("bind: %v", err)
+	}
+	if got := s.Attr(t, "dc=example,dc=org", "dc"); fmt.Sprint(got) != "[example]" {
+		t.Fatalf("dc of the suffix: %q", got)
 	}
 }
 
@@ -100,6 +117,35 @@ func TestPPolicy_ASuccessfulBindResetsTheCount(t *testing.T) {
 	}
 }
 
+// An administrative lock refuses the right password until it is lifted;
+// lifting it also forgets the failures counted; a deleted user is gone.
+func TestLockAccountAndDelete(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true})
+	dn := s.AddUser(t, "heidi", "pw-heidi")
+	if err := s.Bind(dn, "wrong"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("wrong bind: %v", err)
+	}
+	s.LockAccount(t, dn)
+	if err := s.Bind(dn, "pw-heidi"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("right password on a locked account: %v, want invalidCredentials (49)", err)
+	}
+	s.UnlockAccount(t, dn)
+	for _, attr := range []string{"pwdAccountLockedTime", "pwdFailureTime"} {
+		if got := s.Attr(t, dn, attr); len(got) != 0 {
+			t.Fatalf("%s after UnlockAccount: %q", attr, got)
+		}
+	}
+	if err := s.Bind(dn, "pw-heidi"); err != nil {
+		t.Fatalf("right password after UnlockAccount: %v", err)
+	}
+	s.UnlockAccount(t, dn) // nothing to remove: no error
+	s.Delete(t, dn)
+	if err := s.Bind(dn, "pw-heidi"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
+		t.Fatalf("bind of a deleted user: %v, want invalidCredentials (49)", err)
+	}
+}
+
 // An upstream that goes away and comes back: same address, same entries,
 // the same password policy state.
 func TestStopRestart_SameAddressSameData(t *testing.T) {
@@ -132,6 +178,35 @@ func TestStopRestart_SameAddressSameData(t *testing.T) {
 	if err := s.Bind(dn, "Tr0ub4dor&3"); err != nil {
 		t.Fatalf("bind after Restart: %v", err)
 	}
+}
+
+// A paused slapd accepts connections and answers nothing: a client's own
+// timeout is what ends its wait. Resumed, it answers again.
+func TestPauseResume_AHangingDirectory(t *testing.T) {
+	t.Parallel()
+	s := slapdtest.Start(t, slapdtest.Options{})
+	dn := s.AddUser(t, "judy", "pw-judy")
+	s.Pause(t)
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		t.Fatalf("dial a paused slapd: %v (the kernel accepts for it)", err)
+	}
+	// A paused process never answers, so any timeout decides; one second
+	// keeps the test short.
+	c.SetTimeout(time.Second)
+	err = c.Bind(dn, "pw-judy")
+	c.Close()
+	if !isCode(err, ldap.ErrorNetwork) || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("bind to a paused slapd: %v, want a timeout", err)
+	}
+	if !s.Running() {
+		t.Fatal("a paused slapd is not Running")
+	}
+	s.Resume(t)
+	if err := s.Bind(dn, "pw-judy"); err != nil {
+		t.Fatalf("bind after Resume: %v", err)
+	}
+	s.Pause(t) // Stop, at the test's end, must not wait on a paused slapd
 }
 
 // ldappasswd as the directory's administrator: the new password works, the
@@ -183,10 +258,14 @@ func TestSetPassword_ChangesPwdChangedTime(t *testing.T) {
 	}
 }
 
-func TestSetSSHAPassword_BindsWithTheNewPassword(t *testing.T) {
+// A password written as {SSHA} by the rootdn: it binds, and the change is
+// stamped as a directory would stamp it (pwdChangedTime by ppolicy,
+// pwdLastSet on an AD-shaped account).
+func TestSetSSHAPassword_BindsAndIsStamped(t *testing.T) {
 	t.Parallel()
-	s := slapdtest.Start(t, slapdtest.Options{})
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ADSchema: true})
 	dn := s.AddUser(t, "erin", "old-one")
+	set := s.Attr(t, dn, "pwdLastSet")
 	s.SetSSHAPassword(t, dn, "new-one")
 	pw := s.Attr(t, dn, "userPassword")
 	if len(pw) != 1 || !strings.HasPrefix(pw[0], "{SSHA}") {
@@ -197,6 +276,18 @@ func TestSetSSHAPassword_BindsWithTheNewPassword(t *testing.T) {
 	}
 	if err := s.Bind(dn, "old-one"); !isCode(err, ldap.LDAPResultInvalidCredentials) {
 		t.Fatalf("old password: %v, want invalidCredentials (49)", err)
+	}
+	if got := s.Attr(t, dn, "pwdChangedTime"); len(got) != 1 {
+		t.Fatalf("pwdChangedTime after SetSSHAPassword: %q, want one value", got)
+	}
+	reset := s.Attr(t, dn, "pwdLastSet")
+	if len(set) != 1 || len(reset) != 1 {
+		t.Fatalf("pwdLastSet %q when added, %q after SetSSHAPassword", set, reset)
+	}
+	before, err1 := strconv.ParseInt(set[0], 10, 64)
+	after, err2 := strconv.ParseInt(reset[0], 10, 64)
+	if err1 != nil || err2 != nil || after <= before {
+		t.Fatalf("pwdLastSet %s after SetSSHAPassword, was %s", reset[0], set[0])
 	}
 }
 
