@@ -513,3 +513,80 @@ func TestUpstream_NewPasswordUpstreamLiftsTheCutOff(t *testing.T) {
 		t.Fatalf("the new password after the reset: exit %d\n%s", code, out)
 	}
 }
+
+// A directory that hangs (accepts, never answers) costs a sign-in at most
+// the configured timeout, is answered unavailable, and leaves app passwords
+// working.
+func TestUpstream_HangingDirectoryTimesOut(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Alice"
+	s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, `timeout = "2s"`)
+	if code := upBind(t, w, "alice", pw); code != 49 {
+		t.Fatalf("first sign-in: %d, want 49", code)
+	}
+	codes := newStepCodes(t, user{name: "alice", secret: enrollTOTP(w, "alice")})
+	_, app := w.appPassword("alice", "phone")
+
+	s.Pause(t)
+	defer s.Resume(t)
+	code := codes.next()
+	start := time.Now()
+	if rc := upBind(t, w, "alice", pw+code); rc != 52 {
+		t.Fatalf("password+code with the directory hanging: %d, want 52", rc)
+	}
+	// The bound is the timeout (2 s); a wait of half a minute would be the
+	// client's, not wicket's.
+	if took := time.Since(start); took > 20*time.Second {
+		t.Fatalf("the hanging directory held the bind %v", took)
+	}
+	if rc := upBind(t, w, "alice", app); rc != 0 {
+		t.Fatalf("app password with the directory hanging: %d", rc)
+	}
+	s.Resume(t)
+	waitFor(t, "password+code once the directory answers again", func() bool {
+		rc := upBind(t, w, "alice", pw+code)
+		if rc != 0 && rc != 52 {
+			t.Fatalf("once the directory answers: %d, want 52 until it is asked again, then 0", rc)
+		}
+		return rc == 0
+	})
+}
+
+// Active Directory stamps pwdLastSet on a password change, and a user
+// deleted upstream loses every way in.
+func TestUpstream_ActiveDirectoryPasswordChangeAndDeletion(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{ADSchema: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Eve"
+	dn := s.AddUser(t, "eve", pw)
+	w := upstreamWicket(t, s, `
+user_filter = "(&(objectClass=wicketTestADAccount)(|(sAMAccountName={login})(userPrincipalName={login})))"
+uid_attribute = "sAMAccountName"
+mail_attribute = "userPrincipalName"
+password_changed_attributes = ["pwdLastSet"]
+`)
+	if code := upBind(t, w, "eve", pw); code != 49 {
+		t.Fatalf("first sign-in: %d, want 49", code)
+	}
+	enrollTOTP(w, "eve")
+	_, app := w.appPassword("eve", "phone")
+	if code := upBind(t, w, "eve", app); code != 0 {
+		t.Fatalf("app password: %d", code)
+	}
+	s.SetPassword(t, dn, "Upstream-Secret-Eve-2")
+	waitFor(t, "the app password refused after pwdLastSet moved", func() bool { return upBind(t, w, "eve", app) == 49 })
+	if !audited(w, "eve", "password-change", "success", "from=upstream", "revoked=1") {
+		t.Fatal("no password-change record from=upstream revoked=1")
+	}
+	_, app = w.appPassword("eve", "laptop")
+	if code := upBind(t, w, "eve", app); code != 0 {
+		t.Fatalf("new app password: %d", code)
+	}
+	// Another user stays: a search that finds nobody disables nobody.
+	s.AddUser(t, "frank", "Upstream-Secret-Frank")
+	s.Delete(t, dn)
+	waitFor(t, "the app password refused once eve is deleted upstream", func() bool { return upBind(t, w, "eve", app) == 49 })
+	if !audited(w, "eve", "user-disable", "success", "from=upstream", "missing upstream") {
+		t.Fatal("no user-disable record from=upstream for the deletion")
+	}
+}
