@@ -106,3 +106,26 @@ func TestDirectory_StoppedSlapdIsUnavailableThenBack(t *testing.T) {
 		t.Fatalf("slapd back: %v", err)
 	}
 }
+
+// Guesses sent at once all see the same count: each holds its place in it
+// while its bind is out, so no more than the cut-off reach the directory.
+func TestDirectory_ParallelGuessesStopAtTheCutOff(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	dn := s.AddUser(t, "alice", "Secret-Alice")
+	d := slapdDirectory(t, s, Config{PoolSize: 8})
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Go(func() {
+			if _, err := d.VerifyPrimary(context.Background(), "alice", fmt.Sprintf("guess-%d", i)); !errors.Is(err, backend.ErrInvalidCredentials) {
+				t.Errorf("guess %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(s.Attr(t, dn, "pwdFailureTime")); n > DefaultMaxFailures {
+		t.Fatalf("the directory counted %d failures of 40 parallel guesses, want at most %d", n, DefaultMaxFailures)
+	}
+	if st := d.UpstreamStats(); st.Refused > DefaultMaxFailures {
+		t.Fatalf("stats %+v: more binds reached the directory than the cut-off", st)
+	}
+}

@@ -275,38 +275,42 @@ func (d *Directory) VerifyPrimary(ctx context.Context, login, password string) (
 	// Counted per password: a password set anew upstream (a reset by the
 	// helpdesk) starts the user's count here again, while the directory's
 	// own count, where readable, still holds what it holds.
-	fk := u.DN + "\x00" + u.Changed
-	if n := max(d.fails.count(fk, now, d.cfg.FailureWindow), d.upstreamFailures(e, now)); n >= d.cfg.MaxFailures {
-		d.pool.put(c, nil)
-		return nil, fail(backend.FailLocked, fmt.Sprintf("%d failed upstream password checks within %s: cut off "+
-			"below the upstream's lockout", n, d.cfg.FailureWindow))
-	}
 	nk := d.negKey(u, password)
 	if d.neg.has(nk, now) {
 		d.pool.put(c, nil)
 		outcome = outcomeCached
 		return nil, fail(backend.FailWrongPassword, "wrong password (the same one refused upstream a moment ago)")
 	}
+	// Counted per password: a password set anew upstream (a reset by the
+	// helpdesk) starts the user's count here again, while the directory's
+	// own count, where readable, still holds what it holds. A bind in
+	// flight holds its place in the count, so that parallel guesses
+	// cannot all pass on one count.
+	fk := u.DN + "\x00" + u.Changed
+	if n, ok := d.fails.reserve(fk, now, d.cfg.FailureWindow, d.upstreamFailures(e, now), d.cfg.MaxFailures); !ok {
+		d.pool.put(c, nil)
+		return nil, fail(backend.FailLocked, fmt.Sprintf("%d failed upstream password checks within %s: cut off "+
+			"below the upstream's lockout", n, d.cfg.FailureWindow))
+	}
 	res, berr := c.SimpleBind(&ldap.SimpleBindRequest{Username: u.DN, Password: password,
 		Controls: []ldap.Control{ldap.NewControlBeheraPasswordPolicy()}})
 	c.service = false
 	if berr != nil && isDown(berr) {
+		// Whether the bind reached the directory is unknown: counted.
+		d.fails.done(fk, d.cfg.Now(), true, false)
 		d.pool.put(c, berr)
 		return nil, unavailable(berr)
 	}
 	d.pool.put(c, nil)
 	category, reason, counts := classify(res, berr)
+	d.fails.done(fk, d.cfg.Now(), counts, category == "")
 	if category == "" {
-		d.fails.reset(fk)
 		outcome = outcomeSuccess
 		return u, nil
 	}
 	outcome = outcomeRefused
-	if counts {
-		d.fails.add(fk, now)
-		if category == backend.FailWrongPassword && d.cfg.NegativeCacheTTL > 0 {
-			d.neg.put(nk, now, now.Add(d.cfg.NegativeCacheTTL))
-		}
+	if counts && category == backend.FailWrongPassword && d.cfg.NegativeCacheTTL > 0 {
+		d.neg.put(nk, now, now.Add(d.cfg.NegativeCacheTTL))
 	}
 	return nil, fail(category, reason)
 }
@@ -686,56 +690,99 @@ func (x *expiring) put(k [32]byte, now, until time.Time) {
 }
 
 // failures counts the failed upstream password checks of each user DN and
-// password-change marker within the window.
+// password-change marker within the window, and the checks in flight.
 type failures struct {
 	mu sync.Mutex
-	m  map[string][]time.Time
+	m  map[string]*failRec
 }
 
-func newFailures() *failures { return &failures{m: make(map[string][]time.Time)} }
+type failRec struct {
+	times    []time.Time
+	inflight int
+}
 
-func (f *failures) count(dn string, now time.Time, window time.Duration) int {
+func newFailures() *failures { return &failures{m: make(map[string]*failRec)} }
+
+// reserve takes a place for one check of k, unless the failures within
+// the window (the larger of those counted here and upstream, the ones
+// in flight added) have reached limit; n is that count.
+func (f *failures) reserve(k string, now time.Time, window time.Duration, upstream, limit int) (n int, ok bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	ts := f.m[dn]
+	r := f.m[k]
+	if r == nil {
+		if len(f.m) >= maxFailureEntries {
+			f.shrink()
+		}
+		r = &failRec{}
+		f.m[k] = r
+	}
 	since := now.Add(-window)
-	n := 0
-	for _, t := range ts {
+	kept := r.times[:0]
+	for _, t := range r.times {
 		if t.After(since) {
-			ts[n] = t
-			n++
+			kept = append(kept, t)
 		}
 	}
-	if n == 0 {
-		delete(f.m, dn)
-	} else {
-		f.m[dn] = ts[:n]
+	r.times = kept
+	n = max(len(r.times), upstream) + r.inflight
+	if n >= limit {
+		f.forgetIdle(k, r)
+		return n, false
 	}
-	return n
+	r.inflight++
+	return n, true
 }
 
-func (f *failures) add(dn string, now time.Time) {
+// done gives back a place reserve took: failed adds a failure, succeeded
+// clears the count, as a successful bind clears the directory's.
+func (f *failures) done(k string, now time.Time, failed, succeeded bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.m[dn]; !ok && len(f.m) >= maxFailureEntries {
-		for k := range f.m {
+	r := f.m[k]
+	if r == nil {
+		// Dropped by shrink meanwhile.
+		return
+	}
+	if r.inflight > 0 {
+		r.inflight--
+	}
+	switch {
+	case succeeded:
+		r.times = nil
+	case failed:
+		r.times = append(r.times, now)
+		// Only the cut-off's worth is needed; more would let one name grow
+		// without bound.
+		if len(r.times) > 64 {
+			r.times = r.times[len(r.times)-64:]
+		}
+	}
+	f.forgetIdle(k, r)
+}
+
+func (f *failures) forgetIdle(k string, r *failRec) {
+	if r.inflight == 0 && len(r.times) == 0 {
+		delete(f.m, k)
+	}
+}
+
+// shrink drops half the records, those with checks in flight last: a
+// record dropped only costs its user the count, which the directory's own,
+// where readable, still bounds.
+func (f *failures) shrink() {
+	for k, r := range f.m {
+		if len(f.m) < maxFailureEntries/2 {
+			return
+		}
+		if r.inflight == 0 {
 			delete(f.m, k)
-			if len(f.m) < maxFailureEntries/2 {
-				break
-			}
 		}
 	}
-	ts := append(f.m[dn], now)
-	// Only the cut-off's worth is needed; more would let one name grow
-	// without bound.
-	if len(ts) > 64 {
-		ts = ts[len(ts)-64:]
+	for k := range f.m {
+		if len(f.m) < maxFailureEntries/2 {
+			return
+		}
+		delete(f.m, k)
 	}
-	f.m[dn] = ts
-}
-
-func (f *failures) reset(dn string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.m, dn)
 }
