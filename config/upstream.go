@@ -99,8 +99,12 @@ func (u *Upstream) validate(bad func(string, ...any)) {
 		}
 	}
 	if u.Base == "" {
-		if u.DNTemplate == "" {
+		switch {
+		case u.DNTemplate == "":
 			bad("upstream.base: needed to find users (or set upstream.dn_template)")
+		case u.PollInterval.Duration > 0:
+			bad("upstream.base: needed to poll the users (or upstream.poll_interval = \"0s\", and a password " +
+				"changed upstream revokes app passwords only at the user's next sign-in)")
 		}
 	} else if _, err := ldap.ParseDN(u.Base); err != nil {
 		bad("upstream.base: %q is not a DN", u.Base)

@@ -31,6 +31,7 @@ func TestUpstream_MistakesAreNamed(t *testing.T) {
 		{"bind dn without password", func(u *Upstream) { u.BindDN = "cn=wicket,dc=corp"; u.BindPasswordFile = "" }, "upstream.bind_password_file"},
 		{"max_failures", func(u *Upstream) { u.MaxFailures = 0 }, "upstream.max_failures"},
 		{"template", func(u *Upstream) { u.DNTemplate = "uid=alice,dc=corp" }, "upstream.dn_template"},
+		{"polling without a base", func(u *Upstream) { u.DNTemplate = "uid={login},dc=corp"; u.Base = "" }, "upstream.base: needed to poll"},
 	} {
 		cfg := Default()
 		cfg.Upstream.URL, cfg.Upstream.Base = "ldap://dc1.corp.example", "dc=corp,dc=example"
