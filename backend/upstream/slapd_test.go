@@ -129,3 +129,21 @@ func TestDirectory_ParallelGuessesStopAtTheCutOff(t *testing.T) {
 		t.Fatalf("stats %+v: more binds reached the directory than the cut-off", st)
 	}
 }
+
+// With a DN template the user's entry is read where the template puts it,
+// without a search of the tree.
+func TestDirectory_DNTemplateAgainstSlapd(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	s.AddUser(t, "alice", "Secret-Alice")
+	d := slapdDirectory(t, s, Config{DNTemplate: "uid={login}," + s.PeopleDN})
+	ctx := context.Background()
+	u, err := d.VerifyPrimary(ctx, "alice", "Secret-Alice")
+	if err != nil || u.DN != s.UserDN("alice") || u.Mail != "alice@"+slapdtest.DefaultDomain {
+		t.Fatalf("alice by template: %+v, %v", u, err)
+	}
+	for _, login := range []string{"bob", "alice@" + slapdtest.DefaultDomain, "*"} {
+		if _, err := d.VerifyPrimary(ctx, login, "Secret-Alice"); !errors.Is(err, backend.ErrInvalidCredentials) {
+			t.Fatalf("%q by template: %v, want refused", login, err)
+		}
+	}
+}
