@@ -863,12 +863,32 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 	if err != nil {
 		return nil, err
 	}
+	s.lastUses(aps)
+	return aps, nil
+}
+
+// AllAppPasswords returns the active app passwords of every account by
+// account ID (DirAccount.ID), each list oldest first: one read for a search
+// that shows many accounts' app passwords.
+func (s *Service) AllAppPasswords(ctx context.Context) (map[int64][]AppPassword, error) {
+	all, err := s.store.AllAppPasswords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, aps := range all {
+		s.lastUses(aps)
+	}
+	return all, nil
+}
+
+// lastUses brings the last uses of aps up to what is still queued for the
+// database.
+func (s *Service) lastUses(aps []AppPassword) {
 	for i := range aps {
 		if u, ok := s.usage.lookup(aps[i].ID); ok && u.At.After(aps[i].LastUsedAt) {
 			aps[i].LastUsedAt, aps[i].LastUsedFrom = u.At, u.From
 		}
 	}
-	return aps, nil
 }
 
 // AppPasswordByUUID finds an active app password by its entryUUID, for a
