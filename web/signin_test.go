@@ -81,6 +81,7 @@ func TestSignIn_EveryFailureLooksTheSame(t *testing.T) {
 	f := newFixture(t, options{})
 	f.user("alice", backend.RoleUser, false)
 	f.user("bob", backend.RoleUser, false)
+	f.user("postfix", backend.RoleService, true)
 	ap, err := f.svc.CreateAppPassword(context.Background(), "alice", "Thunderbird")
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +104,7 @@ func TestSignIn_EveryFailureLooksTheSame(t *testing.T) {
 		{"app password as the password", "alice", ap.Password, f.code(seed)},
 		{"app password alone", "alice", ap.Password, ""},
 		{"app password without dashes", "alice", strings.ReplaceAll(ap.Password, "-", ""), ""},
+		{"service account", "postfix", password, ""},
 	} {
 		b := f.browser()
 		r := b.signIn(tc.user, tc.pw, tc.code)
