@@ -2,18 +2,20 @@
 # Installs the real programs the tests drive, from Debian's packages, when
 # they are missing. Needs root for apt-get; without it, says what to install.
 #
-# Dovecot and Postfix are installed for their binaries only: the tests run
-# private instances from configurations under a temporary directory. The
-# packages would otherwise start a system IMAP and mail server on ports 143
-# and 25, so nothing they install is allowed to start, and their services
-# are disabled afterwards.
+# Dovecot, Postfix and slapd are installed for their binaries only: the
+# tests run private instances from configurations under a temporary
+# directory. The packages would otherwise start a system IMAP, mail and
+# directory server on ports 143, 25 and 389, so nothing they install is
+# allowed to start, and their services are disabled afterwards.
 set -euo pipefail
 
 need=()
-mail=()
+daemons=()
 command -v ldapwhoami >/dev/null 2>&1 || need+=(ldap-utils)
 # ldapcompare (the Compare tests) comes with ldapwhoami, in ldap-utils.
 command -v ldapcompare >/dev/null 2>&1 || need+=(ldap-utils)
+# ldappasswd changes a password on the upstream slapd as an administrator would.
+command -v ldappasswd >/dev/null 2>&1 || need+=(ldap-utils)
 command -v oathtool   >/dev/null 2>&1 || need+=(oathtool)
 # python-ldap and ldap3 for Debian's own python3, whatever python3 comes
 # first in PATH.
@@ -46,37 +48,46 @@ command -v systemd-nspawn  >/dev/null 2>&1 || need+=(systemd-container)
 # ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
 ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
 # The system services that installing would bring: only those, never a
-# Dovecot or Postfix the machine already runs, are kept stopped.
+# Dovecot, Postfix or slapd the machine already runs, are kept stopped.
 fresh=()
 command -v dovecot    >/dev/null 2>&1 || fresh+=(dovecot)
 command -v postfix    >/dev/null 2>&1 || fresh+=(postfix)
-command -v dovecot    >/dev/null 2>&1 || mail+=(dovecot-core)
-command -v doveadm    >/dev/null 2>&1 || mail+=(dovecot-core)
-[ -e /usr/lib/dovecot/imap-login ] || mail+=(dovecot-imapd)
-[ -e /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] || mail+=(dovecot-ldap)
-command -v postfix    >/dev/null 2>&1 || mail+=(postfix)
-command -v postmap    >/dev/null 2>&1 || mail+=(postfix)
-[ -e /usr/lib/postfix/postfix-ldap.so ] || mail+=(postfix-ldap)
+# OpenLDAP's slapd plays the enterprise directory (an upstream) in the
+# tests; its tools live in /usr/sbin, not on every user's PATH.
+[ -x /usr/sbin/slapd ] || fresh+=(slapd)
+[ -x /usr/sbin/slapd ]   || daemons+=(slapd)
+[ -x /usr/sbin/slapadd ] || daemons+=(slapd)
+command -v dovecot    >/dev/null 2>&1 || daemons+=(dovecot-core)
+command -v doveadm    >/dev/null 2>&1 || daemons+=(dovecot-core)
+[ -e /usr/lib/dovecot/imap-login ] || daemons+=(dovecot-imapd)
+[ -e /usr/lib/dovecot/modules/auth/libauthdb_ldap.so ] || daemons+=(dovecot-ldap)
+command -v postfix    >/dev/null 2>&1 || daemons+=(postfix)
+command -v postmap    >/dev/null 2>&1 || daemons+=(postfix)
+[ -e /usr/lib/postfix/postfix-ldap.so ] || daemons+=(postfix-ldap)
 
-if [ ${#need[@]} -eq 0 ] && [ ${#mail[@]} -eq 0 ]; then
+if [ ${#need[@]} -eq 0 ] && [ ${#daemons[@]} -eq 0 ]; then
   exit 0
 fi
 # shellcheck disable=SC2207 # package names have no spaces
-all=($(printf '%s\n' "${need[@]}" "${mail[@]}" | sort -u))
+all=($(printf '%s\n' "${need[@]}" "${daemons[@]}" | sort -u))
 if [ "$(id -u)" -ne 0 ]; then
   echo "missing test dependencies: ${all[*]}" >&2
   echo "install them with: sudo apt-get install ${all[*]}" >&2
-  echo "(postfix asks for a configuration: answer \"No configuration\", and stop" >&2
-  echo " and disable the postfix and dovecot services the packages start)" >&2
+  echo "(postfix asks for a configuration: answer \"No configuration\"; slapd asks" >&2
+  echo " whether to configure a directory: answer \"Omit OpenLDAP server configuration\";" >&2
+  echo " then stop and disable the postfix, dovecot and slapd services the packages start)" >&2
   exit 1
 fi
 echo "installing test dependencies: ${all[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 
-if [ ${#mail[@]} -gt 0 ]; then
+if [ ${#daemons[@]} -gt 0 ]; then
   # "No configuration" leaves /etc/postfix/main.cf unwritten, so no system
   # mail server is set up, and asks nothing.
   echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+  # "Omit configuration": slapd's package writes no /etc/ldap/slapd.d and
+  # no database, so there is no system directory to start.
+  echo 'slapd slapd/no_configuration boolean true' | debconf-set-selections
   # policy-rc.d answering 101 keeps maintainer scripts from starting the
   # daemons (invoke-rc.d and deb-systemd-invoke both obey it). An existing
   # one is the machine's own business and is left alone.
