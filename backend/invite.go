@@ -178,11 +178,10 @@ func (s *Service) checkEnrolment(ctx context.Context, is InviteStore, a *attempt
 	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash
 	}
-	if err := s.acquire(ctx); err != nil {
+	var pwOK bool
+	if err := s.hashing(ctx, func() { pwOK, _, _ = checkPassword(hash, password, s.opts.Argon2) }); err != nil {
 		return nil, err
 	}
-	pwOK, _, _ := checkPassword(hash, password, s.opts.Argon2)
-	s.release()
 	var ih []byte
 	inviteOK := !needInvite
 	if needInvite && acct != nil && invite != "" {

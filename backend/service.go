@@ -320,11 +320,11 @@ func (s *Service) checkPrimaryParts(ctx context.Context, acct *Account, password
 	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash
 	}
-	if err := s.acquire(ctx); err != nil {
+	var pwOK, stale bool
+	var upgrade string
+	if err := s.hashing(ctx, func() { pwOK, stale, upgrade = checkPassword(hash, password, s.opts.Argon2) }); err != nil {
 		return nil, err
 	}
-	pwOK, stale, upgrade := checkPassword(hash, password, s.opts.Argon2)
-	s.release()
 
 	// The code is matched against a seed whatever the account, a dummy's
 	// for an unknown name or a locked source, so the answer's timing
@@ -396,11 +396,9 @@ func (s *Service) checkPrimaryParts(ctx context.Context, acct *Account, password
 func (s *Service) rehash(ctx context.Context, acct *Account, password, upgrade string) {
 	h, err := upgrade, error(nil)
 	if h == "" {
-		if err := s.acquire(ctx); err != nil {
+		if s.hashing(ctx, func() { h, err = HashPassword(password, s.opts.Argon2) }) != nil {
 			return
 		}
-		h, err = HashPassword(password, s.opts.Argon2)
-		s.release()
 	}
 	if err == nil {
 		_, err = s.store.SetPasswordHash(ctx, acct.ID, h, false, acct.PasswordChangedAt)
@@ -438,6 +436,18 @@ func (s *Service) wait(ctx context.Context, f func(timeout <-chan time.Time) err
 }
 
 func (s *Service) release() { <-s.slots }
+
+// hashing runs f, a password hash, in a slot (acquire) on one of the
+// hashing threads (hashThreads).
+func (s *Service) hashing(ctx context.Context, f func()) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	hashThreads.ensure(cap(s.slots))
+	hashThreads.run(f)
+	return nil
+}
 
 // --- administration ---
 
@@ -583,11 +593,12 @@ func (s *Service) newAccount(ctx context.Context, name, mail, role string, makeH
 }
 
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
-		return "", err
+	var h string
+	var err error
+	if werr := s.hashing(ctx, func() { h, err = HashPassword(password, s.opts.Argon2) }); werr != nil {
+		return "", werr
 	}
-	defer s.release()
-	return HashPassword(password, s.opts.Argon2)
+	return h, err
 }
 
 func (s *Service) account(ctx context.Context, name string) (*Account, error) {
@@ -974,11 +985,10 @@ func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error
 	if a.PasswordHash == "" || secret == "" {
 		return authFail(FailWrongPassword, "no password")
 	}
-	if err := s.acquire(ctx); err != nil {
+	var ok bool
+	if err := s.hashing(ctx, func() { ok, _ = verifyPassword(a.PasswordHash, secret, s.opts.Argon2) }); err != nil {
 		return err
 	}
-	ok, _ := verifyPassword(a.PasswordHash, secret, s.opts.Argon2)
-	s.release()
 	if ok {
 		return nil
 	}
