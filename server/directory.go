@@ -325,8 +325,8 @@ func (c *conn) readsAppPasswordsOf(name string) bool {
 // match are left out when the index can tell (dirindex.go).
 func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, error) {
 	var nodes []node
-	_, err := c.walk(ctx, t, sr, start, -1, func(n *node) bool {
-		nodes = append(nodes, *n)
+	_, err := c.walk(ctx, t, sr, start, -1, func(n node) bool {
+		nodes = append(nodes, n)
 		return true
 	})
 	return nodes, err
@@ -375,7 +375,7 @@ const bulkAppPasswords = 256
 // at most (a page's size), or -1 for all. It returns how many accounts and
 // groups the search can reach from its start, as slapd's estimate of a
 // paged search's size is the number of its candidates.
-func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from position, want int, visit func(*node) bool) (int, error) {
+func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from position, want int, visit func(node) bool) (int, error) {
 	if t.kind == dnOther {
 		return 0, nil
 	}
@@ -453,7 +453,7 @@ func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from posit
 		{e: groupsOU, branch: branchGroups, depth: 1},
 	} {
 		n.child = i
-		if from.before(n.position()) && !visit(&n) {
+		if from.before(n.position()) && !visit(n) {
 			return reached, nil
 		}
 	}
@@ -491,7 +491,7 @@ func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from posit
 			if ops.on {
 				n.e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structuralOf(a), subordinates: len(aps) > 0})
 			}
-			if !visit(&n) {
+			if !visit(n) {
 				return reached, nil
 			}
 		}
@@ -508,7 +508,7 @@ func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from posit
 				// Never changed once created: only revoked, and then gone.
 				n.e.addOps(entryOps{uuid: aps[j].UUID, modified: aps[j].CreatedAt, structural: structAppPassword})
 			}
-			if !visit(&n) {
+			if !visit(n) {
 				return reached, nil
 			}
 		}
@@ -524,7 +524,7 @@ func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from posit
 			if ops.on {
 				n.e.addOps(entryOps{uuid: g.UUID, modified: g.ModifiedAt, structural: structGroup})
 			}
-			if !visit(&n) {
+			if !visit(n) {
 				return reached, nil
 			}
 		}

@@ -126,7 +126,7 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	found := page.after != start // a resumed search found its base on its first page
 	res, sent, more := success(), 0, false
 	var last position
-	reached, err := c.walk(o.ctx, t, s, page.after, page.want(), func(n *node) bool {
+	reached, err := c.walk(o.ctx, t, s, page.after, page.want(), func(n node) bool {
 		if !n.within(t) {
 			return true
 		}
