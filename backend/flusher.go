@@ -35,7 +35,7 @@ func startFlusher(interval time.Duration, flush func(flushReason)) *flusher {
 		// (Linux: nice 10) lets the kernel run binds first; the thread
 		// ends with the loop.
 		runtime.LockOSThread()
-		background()
+		lowerPriority(10)
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		for {

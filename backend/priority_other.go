@@ -2,6 +2,6 @@
 
 package backend
 
-// background would lower the calling thread's priority; elsewhere than on
-// Linux the nice value is the whole process's, so it is left alone.
-func background() {}
+// lowerPriority would lower the calling thread's priority; elsewhere than
+// on Linux the nice value is the whole process's, so it is left alone.
+func lowerPriority(int) {}

@@ -311,24 +311,28 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 // refuses without looking at the code.
 func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string, locked bool) (*Principal, error) {
 	password, code := secret, ""
-	wantCode := acct == nil || acct.TOTPEnrolled()
-	if wantCode {
-		var ok bool
-		if password, code, ok = splitPasswordCode(secret); !ok {
-			// Still spend the hash, so the answer's timing says nothing.
-			password, code = secret, ""
+	if acct == nil || acct.TOTPEnrolled() {
+		if pw, c, ok := splitPasswordCode(secret); ok {
+			password, code = pw, c
 		}
+		// Otherwise still spend the hash, so the answer's timing says
+		// nothing.
 	}
+	return s.checkPrimaryParts(ctx, acct, password, code, locked)
+}
 
+// checkPrimaryParts is checkPrimary with the password and the code apart,
+// as the account page's sign-in form sends them.
+func (s *Service) checkPrimaryParts(ctx context.Context, acct *Account, password, code string, locked bool) (*Principal, error) {
 	hash, _ := s.dummies()
 	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash
 	}
-	if err := s.acquire(ctx); err != nil {
+	var pwOK, stale bool
+	var upgrade string
+	if err := s.hashing(ctx, func() { pwOK, stale, upgrade = checkPassword(hash, password, s.opts.Argon2) }); err != nil {
 		return nil, err
 	}
-	pwOK, stale, upgrade := checkPassword(hash, password, s.opts.Argon2)
-	s.release()
 
 	// The code is matched against a seed whatever the account, a dummy's
 	// for an unknown name or a locked source, so the answer's timing
@@ -400,11 +404,9 @@ func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string
 func (s *Service) rehash(ctx context.Context, acct *Account, password, upgrade string) {
 	h, err := upgrade, error(nil)
 	if h == "" {
-		if err := s.acquire(ctx); err != nil {
+		if s.hashing(ctx, func() { h, err = HashPassword(password, s.opts.Argon2) }) != nil {
 			return
 		}
-		h, err = HashPassword(password, s.opts.Argon2)
-		s.release()
 	}
 	if err == nil {
 		_, err = s.store.SetPasswordHash(ctx, acct.ID, h, false, acct.PasswordChangedAt)
@@ -442,6 +444,18 @@ func (s *Service) wait(ctx context.Context, f func(timeout <-chan time.Time) err
 }
 
 func (s *Service) release() { <-s.slots }
+
+// hashing runs f, a password hash, in a slot (acquire) on one of the
+// hashing threads (hashThreads).
+func (s *Service) hashing(ctx context.Context, f func()) error {
+	if err := s.acquire(ctx); err != nil {
+		return err
+	}
+	defer s.release()
+	hashThreads.ensure(cap(s.slots))
+	hashThreads.run(f)
+	return nil
+}
 
 // --- administration ---
 
@@ -587,11 +601,12 @@ func (s *Service) newAccount(ctx context.Context, name, mail, role string, makeH
 }
 
 func (s *Service) hash(ctx context.Context, password string) (string, error) {
-	if err := s.acquire(ctx); err != nil {
-		return "", err
+	var h string
+	var err error
+	if werr := s.hashing(ctx, func() { h, err = HashPassword(password, s.opts.Argon2) }); werr != nil {
+		return "", werr
 	}
-	defer s.release()
-	return HashPassword(password, s.opts.Argon2)
+	return h, err
 }
 
 func (s *Service) account(ctx context.Context, name string) (*Account, error) {
@@ -880,12 +895,32 @@ func (s *Service) AppPasswords(ctx context.Context, name string) ([]AppPassword,
 	if err != nil {
 		return nil, err
 	}
+	s.lastUses(aps)
+	return aps, nil
+}
+
+// AllAppPasswords returns the active app passwords of every account by
+// account ID (DirAccount.ID), each list oldest first: one read for a search
+// that shows many accounts' app passwords.
+func (s *Service) AllAppPasswords(ctx context.Context) (map[int64][]AppPassword, error) {
+	all, err := s.store.AllAppPasswords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, aps := range all {
+		s.lastUses(aps)
+	}
+	return all, nil
+}
+
+// lastUses brings the last uses of aps up to what is still queued for the
+// database.
+func (s *Service) lastUses(aps []AppPassword) {
 	for i := range aps {
 		if u, ok := s.usage.lookup(aps[i].ID); ok && u.At.After(aps[i].LastUsedAt) {
 			aps[i].LastUsedAt, aps[i].LastUsedFrom = u.At, u.From
 		}
 	}
-	return aps, nil
 }
 
 // AppPasswordByUUID finds an active app password by its entryUUID, for a
@@ -970,11 +1005,10 @@ func (s *Service) VerifyPassword(ctx context.Context, name, secret string) error
 	if a.UpstreamManaged() {
 		return s.verifyUpstream(ctx, a, secret)
 	}
-	if err := s.acquire(ctx); err != nil {
+	var ok bool
+	if err := s.hashing(ctx, func() { ok, _ = verifyPassword(a.PasswordHash, secret, s.opts.Argon2) }); err != nil {
 		return err
 	}
-	ok, _ := verifyPassword(a.PasswordHash, secret, s.opts.Argon2)
-	s.release()
 	if ok {
 		return nil
 	}

@@ -40,6 +40,7 @@ type Config struct {
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
 	HTTP    HTTP    `toml:"http"`
+	Web     Web     `toml:"web"`
 	// Upstream keeps the primary passwords in an enterprise directory.
 	Upstream Upstream `toml:"upstream"`
 
@@ -227,6 +228,7 @@ func Default() *Config {
 		Lockout:  defaultLockout(),
 		TLS:      TLS{MinVersion: "1.2", RequireExemptLoopback: true},
 		Audit:    Audit{Retention: Duration{90 * 24 * time.Hour}},
+		Web:      defaultWeb(),
 		Upstream: defaultUpstream(),
 	}
 }
@@ -279,6 +281,10 @@ func Load(path string) (*Config, error) {
 			keys[i] = k.String()
 		}
 		return nil, fmt.Errorf("config %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+	}
+	// A file turns the page on only by saying where (Web.Listen).
+	if !md.IsDefined("web", "listen") {
+		c.Web.Listen = ""
 	}
 	// Shares of max_connections follow it unless set themselves.
 	if !md.IsDefined("limits", "reserved_connections") {
@@ -394,6 +400,7 @@ func (c *Config) Validate() error {
 	}
 	c.Lockout.validate(bad)
 	c.HTTP.validate(bad)
+	c.validateWeb(bad)
 	c.Upstream.validate(bad)
 	if c.Audit.Retention.Duration < 0 {
 		bad("audit.retention: must be 0 (keep for ever) or a positive duration")

@@ -834,8 +834,11 @@ func TestSearch_PagedResultsWalkAThousandUsers(t *testing.T) {
 		}
 		var all []string
 		for i, p := range pages {
-			if len(p.uids) != 100 || p.estimate != 1000 {
-				t.Errorf("page %d: %d entries, estimate %d; want 100 and 1000", i+1, len(p.uids), p.estimate)
+			// The estimate is slapd's: the candidates (every account, as
+			// uid=p* is no index's) before the last page, the exact count on it.
+			last := i == len(pages)-1
+			if len(p.uids) != 100 || (last && p.estimate != 1000) || p.estimate < 1000 || p.estimate > 1010 {
+				t.Errorf("page %d: %d entries, estimate %d; want 100 and 1000 (1000-1010 before the last)", i+1, len(p.uids), p.estimate)
 			}
 			if last := i == len(pages)-1; last != (p.cookie == "") {
 				t.Errorf("page %d: cookie %q; want one on every page but the last", i+1, p.cookie)

@@ -17,6 +17,7 @@ type Accounts interface {
 	User(ctx context.Context, name string) (*backend.UserInfo, error)
 	Directory(ctx context.Context) (*backend.Dir, error)
 	AppPasswords(ctx context.Context, name string) ([]backend.AppPassword, error)
+	AllAppPasswords(ctx context.Context) (map[int64][]backend.AppPassword, error)
 	AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend.AppPassword, error)
 	CreateAppPassword(ctx context.Context, name, label string) (*backend.NewAppPassword, error)
 	RevokeAppPasswords(ctx context.Context, name string, ids []string) error

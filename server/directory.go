@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -261,6 +262,7 @@ type node struct {
 	branch   branch
 	depth    int
 	name, id string
+	child    int // see position
 }
 
 func (t target) place() (branch, int) {
@@ -322,12 +324,64 @@ func (c *conn) readsAppPasswordsOf(name string) bool {
 // can reach, from one snapshot of the directory. Accounts the filter cannot
 // match are left out when the index can tell (dirindex.go).
 func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, error) {
+	var nodes []node
+	_, err := c.walk(ctx, t, sr, start, -1, func(n node) bool {
+		nodes = append(nodes, n)
+		return true
+	})
+	return nodes, err
+}
+
+// position is a place in the order walk visits entries in, that of a
+// search's answer: the base and the two ous (fixed, child their index),
+// each account (by name) followed by its app passwords (child their index,
+// oldest first; -1 for the account itself), then the groups by name. A
+// paged search resumes after the last entry it sent, so a page costs what
+// it sends, not what the pages before it sent.
+type position struct {
+	section int // sectionStart, sectionFixed, sectionAccounts, sectionGroups
+	name    string
+	child   int
+}
+
+// The zero position is the start.
+const (
+	sectionStart = iota
+	sectionFixed
+	sectionAccounts
+	sectionGroups
+)
+
+var start = position{}
+
+// before reports whether p comes before q in a search's answer.
+func (p position) before(q position) bool {
+	if p.section != q.section {
+		return p.section < q.section
+	}
+	if c := strings.Compare(p.name, q.name); c != 0 {
+		return c < 0
+	}
+	return p.child < q.child
+}
+
+// bulkAppPasswords is how many accounts' app passwords a walk reads at once
+// (one query for all) rather than account by account.
+const bulkAppPasswords = 256
+
+// walk calls visit, in the order of position, with each entry after from
+// that the session may read and search sr based at t can reach, until
+// visit returns false. want is how many visits the caller expects to need
+// at most (a page's size), or -1 for all. It returns how many accounts and
+// groups the search can reach from its start, as slapd's estimate of a
+// paged search's size is the number of its candidates.
+func (c *conn) walk(ctx context.Context, t target, sr *searchRequest, from position, want int, visit func(node) bool) (int, error) {
 	if t.kind == dnOther {
-		return nil, nil
+		return 0, nil
 	}
 	d, err := c.srv.accounts.Directory(ctx)
 	if err != nil {
-		return nil, err
+		return 0, err
 	}
 	s := c.srv
 	ops := opsWanted(sr)
@@ -343,7 +397,7 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		// account's entry to exist whatever the filter says.
 		r, byFilter, err = candidates(d, sr.filter, c.appPasswordOwner(ctx, d))
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
 		accounts, all = r.accounts, !byFilter
 	case dnUser, dnAppPassword:
@@ -374,17 +428,44 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		slices.SortFunc(accounts, func(a, b *backend.DirEntry) int { return strings.Compare(a.Name, b.Name) })
 		accounts = slices.Compact(accounts)
 	}
+	reached := len(accounts)
 	groups := d.Groups()
-	nodes := make([]node, 0, 3+len(accounts)+len(groups))
+	reachesGroups := c.readsEveryone() && (reaches(depth, sr.scope, 2) || depth >= 2)
+	if reachesGroups {
+		reached += len(groups)
+	}
+	if from.section >= sectionAccounts {
+		// Accounts are in name order: skip those already sent.
+		i := sort.Search(len(accounts), func(i int) bool { return accounts[i].Name >= from.name })
+		if from.section > sectionAccounts {
+			i = len(accounts)
+		}
+		accounts = accounts[i:]
+	}
 	base, people, groupsOU := s.fixed.base, s.fixed.people, s.fixed.groups
 	if ops.on {
 		f := s.fixedWithOps(d.Namespace())
 		base, people, groupsOU = f.base, f.people, f.groups
 	}
-	nodes = append(nodes,
-		node{e: base},
-		node{e: people, branch: branchPeople, depth: 1},
-		node{e: groupsOU, branch: branchGroups, depth: 1})
+	for i, n := range []node{
+		{e: base},
+		{e: people, branch: branchPeople, depth: 1},
+		{e: groupsOU, branch: branchGroups, depth: 1},
+	} {
+		n.child = i
+		if from.before(n.position()) && !visit(n) {
+			return reached, nil
+		}
+	}
+	// An administrator's search over many accounts reads their app
+	// passwords in one query, not one per account.
+	var allAppPasswords map[int64][]backend.AppPassword
+	if appPasswords && c.principal.Role == backend.RoleAdmin && len(accounts) > bulkAppPasswords &&
+		(want < 0 || want > bulkAppPasswords) {
+		if allAppPasswords, err = c.srv.accounts.AllAppPasswords(ctx); err != nil {
+			return 0, err
+		}
+	}
 	for _, a := range accounts {
 		if !c.readsEveryone() && a.Name != c.principal.Name {
 			continue
@@ -394,43 +475,72 @@ func (c *conn) tree(ctx context.Context, t target, sr *searchRequest) ([]node, e
 		// Owners and administrators see appPasswordId and the children;
 		// services, which answer every mail lookup, cost no extra query.
 		if appPasswords && c.readsAppPasswordsOf(a.Name) {
-			aps, err = c.srv.accounts.AppPasswords(ctx, a.Name)
-			if err != nil && !errors.Is(err, backend.ErrNotFound) {
-				return nil, err
+			if allAppPasswords != nil {
+				aps = allAppPasswords[a.ID]
+			} else if aps, err = c.srv.accounts.AppPasswords(ctx, a.Name); err != nil && !errors.Is(err, backend.ErrNotFound) {
+				return 0, err
 			}
 			ids = make([]string, len(aps))
 			for j, p := range aps {
 				ids[j] = p.ID
 			}
 		}
-		e := s.userEntry(a, ids)
-		if ops.on {
-			e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structuralOf(a), subordinates: len(aps) > 0})
+		n := node{branch: branchPeople, depth: 2, name: a.Name, child: -1}
+		if from.before(n.position()) {
+			n.e = s.userEntry(a, ids)
+			if ops.on {
+				n.e.addOps(entryOps{uuid: a.UUID, modified: a.ModifiedAt, structural: structuralOf(a), subordinates: len(aps) > 0})
+			}
+			if !visit(n) {
+				return reached, nil
+			}
 		}
-		nodes = append(nodes, node{e: e, branch: branchPeople, depth: 2, name: a.Name})
 		for j := range aps {
 			if !children {
 				break
 			}
-			e := s.appPasswordEntry(a.Name, &aps[j])
+			n := node{branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID, child: j}
+			if !from.before(n.position()) {
+				continue
+			}
+			n.e = s.appPasswordEntry(a.Name, &aps[j])
 			if ops.on {
 				// Never changed once created: only revoked, and then gone.
-				e.addOps(entryOps{uuid: aps[j].UUID, modified: aps[j].CreatedAt, structural: structAppPassword})
+				n.e.addOps(entryOps{uuid: aps[j].UUID, modified: aps[j].CreatedAt, structural: structAppPassword})
 			}
-			nodes = append(nodes, node{e: e, branch: branchPeople, depth: 3, name: a.Name, id: aps[j].ID})
+			if !visit(n) {
+				return reached, nil
+			}
 		}
 	}
-	if c.readsEveryone() && (reaches(depth, sr.scope, 2) || depth >= 2) {
+	if reachesGroups {
 		for i := range groups {
 			g := &groups[i]
-			e := s.groupEntry(g)
-			if ops.on {
-				e.addOps(entryOps{uuid: g.UUID, modified: g.ModifiedAt, structural: structGroup})
+			n := node{branch: branchGroups, depth: 2, name: g.Name}
+			if !from.before(n.position()) {
+				continue
 			}
-			nodes = append(nodes, node{e: e, branch: branchGroups, depth: 2, name: g.Name})
+			n.e = s.groupEntry(g)
+			if ops.on {
+				n.e.addOps(entryOps{uuid: g.UUID, modified: g.ModifiedAt, structural: structGroup})
+			}
+			if !visit(n) {
+				return reached, nil
+			}
 		}
 	}
-	return nodes, nil
+	return reached, nil
+}
+
+// position is the node's place in the order of a search's answer.
+func (n *node) position() position {
+	switch {
+	case n.depth < 2:
+		return position{section: sectionFixed, child: n.child}
+	case n.branch == branchGroups:
+		return position{section: sectionGroups, name: n.name}
+	}
+	return position{section: sectionAccounts, name: n.name, child: n.child}
 }
 
 // appPasswordOwner finds, for the index, the account whose active app

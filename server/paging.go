@@ -9,34 +9,36 @@ import (
 )
 
 // Simple Paged Results (RFC 2696). The server keeps, per connection, where
-// each unfinished paged search stopped, under a random cookie; the client
-// must repeat the same search with it. Results are recomputed from a fresh
-// snapshot for each page, so an entry added or removed meanwhile may shift
-// the window by one, as with any server that does not hold a snapshot open.
+// each unfinished paged search stopped (the last entry it sent, see
+// position), under a random cookie; the client must repeat the same search
+// with it. Each page is read from a fresh snapshot, resuming after that
+// entry: an entry added or removed meanwhile behind it does not shift the
+// window, and one ahead of it is sent or not as it then is.
 
 // maxPagedSearches bounds the cookies one connection may hold open.
 const maxPagedSearches = 8
 
 type pagedState struct {
 	search string // the request the cookie belongs to
-	offset int
+	offset int    // entries sent before, for the size limit
+	after  position
 }
 
-// page is a search's paging: none when size is 0 and active is false.
+// page is a search's paging: none when active is false.
 type page struct {
 	active bool
 	size   int
 	offset int
+	after  position
 	search string
 }
 
-// window is the slice of n matches this page sends.
-func (p page) window(n int) (int, int) {
+// want is how many entries the page asks for, -1 for all.
+func (p page) want() int {
 	if !p.active {
-		return 0, n
+		return -1
 	}
-	from := min(p.offset, n)
-	return from, min(from+p.size, n)
+	return p.size
 }
 
 // searchKey identifies a search for the cookie check: everything but the
@@ -59,7 +61,7 @@ func (c *conn) pageRequest(req *request, s *searchRequest) (page, result, bool) 
 	if !ok {
 		return page{}, fail(ldap.LDAPResultProtocolError, "the paged results control value is malformed"), false
 	}
-	p := page{active: true, size: int(pc.PagingSize), search: searchKey(req)}
+	p := page{active: true, size: int(pc.PagingSize), after: start, search: searchKey(req)}
 	if len(pc.Cookie) > 0 {
 		st, ok := c.paged[string(pc.Cookie)]
 		delete(c.paged, string(pc.Cookie))
@@ -67,22 +69,23 @@ func (c *conn) pageRequest(req *request, s *searchRequest) (page, result, bool) 
 			return page{}, fail(ldap.LDAPResultUnwillingToPerform,
 				"unknown paged results cookie, or one from another search"), false
 		}
-		p.offset = st.offset
+		p.offset, p.after = st.offset, st.after
 	}
-	if p.size == 0 {
-		// RFC 2696 3: a size of zero abandons the paged search.
-		p.offset = 1 << 62
-	}
+	// RFC 2696 3: a size of zero abandons the paged search; the page sends
+	// nothing and its cookie is empty.
 	return p, result{}, true
 }
 
-// pageDone stores where the search stopped and returns the response control.
-func (c *conn) pageDone(p page, sent, total int) []*ber.Packet {
+// pageDone stores where the search stopped, when more entries match, and
+// returns the response control. sent counts the entries of every page so
+// far; reached is the number of accounts and groups the search can reach;
+// last is the last entry's position.
+func (c *conn) pageDone(p page, more bool, sent, reached int, last position) []*ber.Packet {
 	if !p.active {
 		return nil
 	}
 	resp := ldap.NewControlPaging(0)
-	if sent < total && p.size > 0 {
+	if more && p.size > 0 {
 		if c.paged == nil {
 			c.paged = make(map[string]pagedState)
 		}
@@ -95,10 +98,16 @@ func (c *conn) pageDone(p page, sent, total int) []*ber.Packet {
 		var b [16]byte
 		rand.Read(b[:])
 		cookie := hex.EncodeToString(b[:])
-		c.paged[cookie] = pagedState{search: p.search, offset: sent}
+		c.paged[cookie] = pagedState{search: p.search, offset: sent, after: last}
 		resp.SetCookie([]byte(cookie))
 	}
-	// size carries the server's estimate of the total (RFC 2696 2).
-	resp.PagingSize = uint32(min(total, 1<<31-1))
+	// size is the server's estimate of the total (RFC 2696 2): exact on
+	// the last page; before it, as slapd's, the number of candidates, which
+	// the filter may narrow further.
+	estimate := sent
+	if more {
+		estimate = max(reached, sent+1)
+	}
+	resp.PagingSize = uint32(min(estimate, 1<<31-1))
 	return []*ber.Packet{resp.Encode()}
 }

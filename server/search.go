@@ -120,46 +120,59 @@ func (c *conn) searchResult(o *op, s *searchRequest) (result, []*ber.Packet) {
 	if !ok {
 		return r, nil
 	}
-	nodes, err := c.tree(o.ctx, t, s)
-	if err != nil {
-		return c.backendResult("search", err), nil
-	}
+	// The answer is sent as the walk finds it, and a page ends the walk:
+	// a page of a paged search costs what it sends.
 	_, depth := t.place()
-	found := false
-	var matches []*entry
-	for i := range nodes {
-		n := &nodes[i]
+	found := page.after != start // a resumed search found its base on its first page
+	res, sent, more := success(), 0, false
+	var last position
+	reached, err := c.walk(o.ctx, t, s, page.after, page.want(), func(n node) bool {
 		if !n.within(t) {
-			continue
+			return true
 		}
 		if n.depth == depth {
 			found = true
 		}
-		if n.inScope(t, s.scope) && match(s.filter, n.e) == fTrue {
-			matches = append(matches, n.e)
+		if !n.inScope(t, s.scope) || match(s.filter, n.e) != fTrue {
+			return true
 		}
+		if page.active && sent >= page.size {
+			more = true
+			return false
+		}
+		switch {
+		case s.sizeLimit > 0 && int64(page.offset+sent) >= s.sizeLimit:
+			res = fail(ldap.LDAPResultSizeLimitExceeded, "more than %d entries match", s.sizeLimit)
+			return false
+		case o.ctx.Err() != nil:
+			return false
+		case s.timeLimit > 0 && time.Since(o.start) > time.Duration(s.timeLimit)*time.Second:
+			res = fail(ldap.LDAPResultTimeLimitExceeded, "the search took longer than %d s", s.timeLimit)
+			return false
+		}
+		c.replyEntry(o, n.e, selectAttrs(n.e, s.attrs, isOperational), s.typesOnly)
+		sent++
+		last = n.position()
+		return true
+	})
+	if err != nil {
+		return c.backendResult("search", err), nil
 	}
 	if !found {
 		// Also the answer for entries the session may not read, so their
 		// existence does not leak: matchedDN names the closest entry above
 		// that the session can read, as slapd names the closest it may
 		// disclose.
+		nodes, err := c.tree(o.ctx, t, s)
+		if err != nil {
+			return c.backendResult("search", err), nil
+		}
 		return result{code: ldap.LDAPResultNoSuchObject, matchedDN: c.missingMatchedDN(o.ctx, t, s.base, nodes), diag: "no such entry"}, nil
 	}
-	from, to := page.window(len(matches))
-	for i := from; i < to; i++ {
-		if s.sizeLimit > 0 && int64(i) >= s.sizeLimit {
-			return fail(ldap.LDAPResultSizeLimitExceeded, "more than %d entries match", s.sizeLimit), nil
-		}
-		if o.ctx.Err() != nil {
-			return success(), nil
-		}
-		if s.timeLimit > 0 && time.Since(o.start) > time.Duration(s.timeLimit)*time.Second {
-			return fail(ldap.LDAPResultTimeLimitExceeded, "the search took longer than %d s", s.timeLimit), nil
-		}
-		c.replyEntry(o, matches[i], selectAttrs(matches[i], s.attrs, isOperational), s.typesOnly)
+	if res.code != ldap.LDAPResultSuccess || o.ctx.Err() != nil {
+		return res, nil
 	}
-	return success(), c.pageDone(page, to, len(matches))
+	return res, c.pageDone(page, more, page.offset+sent, reached, last)
 }
 
 func isSubschemaDN(dn string) bool {

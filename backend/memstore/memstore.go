@@ -626,20 +626,39 @@ func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backen
 		return nil, err
 	}
 	defer s.mu.Unlock()
+	var out []backend.AppPassword
+	for _, p := range s.activeApps() {
+		if p.AccountID == accountID {
+			out = append(out, p.AppPassword)
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) AllAppPasswords(ctx context.Context) (map[int64][]backend.AppPassword, error) {
+	if err := s.lock(); err != nil {
+		return nil, err
+	}
+	defer s.mu.Unlock()
+	out := make(map[int64][]backend.AppPassword)
+	for _, p := range s.activeApps() {
+		out[p.AccountID] = append(out[p.AccountID], p.AppPassword)
+	}
+	return out, nil
+}
+
+// activeApps is every active app password, oldest first. s.mu is held.
+func (s *Store) activeApps() []*appPassword {
 	var active []*appPassword
 	for _, p := range s.apps {
-		if p.AccountID == accountID && p.Active() {
+		if p.Active() {
 			active = append(active, p)
 		}
 	}
 	slices.SortFunc(active, func(a, b *appPassword) int {
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.seq, b.seq))
 	})
-	var out []backend.AppPassword
-	for _, p := range active {
-		out = append(out, p.AppPassword)
-	}
-	return out, nil
+	return active
 }
 
 func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) (err error) {

@@ -227,23 +227,43 @@ func (s *Store) AppPasswordByUUID(ctx context.Context, u backend.UUID) (*backend
 }
 
 func (s *Store) ListAppPasswords(ctx context.Context, accountID int64) ([]backend.AppPassword, error) {
-	rows, err := s.listAppPasswords.QueryContext(pointRead(ctx), accountID)
+	var out []backend.AppPassword
+	err := scanAppPasswords(s.listAppPasswords.QueryContext(pointRead(ctx), accountID))(func(p *backend.AppPassword) {
+		out = append(out, *p)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
 	}
-	defer rows.Close()
-	var out []backend.AppPassword
-	for rows.Next() {
-		p, err := scanAppPassword(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
-		}
-		out = append(out, *p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: list app passwords: %w", err)
+	return out, nil
+}
+
+func (s *Store) AllAppPasswords(ctx context.Context) (map[int64][]backend.AppPassword, error) {
+	out := make(map[int64][]backend.AppPassword)
+	err := scanAppPasswords(s.r.QueryContext(ctx, qAllAppPasswords))(func(p *backend.AppPassword) {
+		out[p.AccountID] = append(out[p.AccountID], *p)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list all app passwords: %w", err)
 	}
 	return out, nil
+}
+
+// scanAppPasswords calls each with every row of a query of selectAppPassword.
+func scanAppPasswords(rows *sql.Rows, err error) func(each func(*backend.AppPassword)) error {
+	return func(each func(*backend.AppPassword)) error {
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			p, err := scanAppPassword(rows)
+			if err != nil {
+				return err
+			}
+			each(p)
+		}
+		return rows.Err()
+	}
 }
 
 func (s *Store) RevokeAppPassword(ctx context.Context, accountID int64, id string, at time.Time) error {

@@ -294,6 +294,7 @@ const (
 	// rowid breaks ties between passwords created within the same instant
 	// in creation order.
 	qListAppPasswords = selectAppPassword + ` WHERE account_id = ? AND revoked_at IS NULL ORDER BY created_at, rowid`
+	qAllAppPasswords  = selectAppPassword + ` WHERE revoked_at IS NULL ORDER BY account_id, created_at, rowid`
 	qAdvanceTOTPStep  = `UPDATE accounts SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?`
 	qGeneration       = `SELECT n, stamp FROM generation`
 )

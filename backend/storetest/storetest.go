@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,7 @@ var tests = []test{
 	{"AppPasswordByVerifier_ScopedToAccount", byVerifierScoped},
 	{"ListAppPasswords_ActiveOldestFirst", listAppsOrdered},
 	{"ListAppPasswords_UnknownAccountIsEmpty", listAppsUnknown},
+	{"AllAppPasswords_ActiveByAccountOldestFirst", allAppsByAccount},
 	{"RevokeAppPassword_RevokesOnlyThatOne", revokeOne},
 	{"RevokeAppPassword_OtherAccountsIDIsUnknown", revokeOtherAccount},
 	{"RevokeAppPassword_AlreadyRevokedIsUnknown", revokeTwice},
@@ -889,6 +891,49 @@ func listAppsOrdered(t *testing.T, s backend.Store) {
 		t.Fatal(err)
 	}
 	wantIDs(t, "ListAppPasswords", activeIDs(t, s, a.ID), "oldest", "middle-1", "middle-2", "newest")
+}
+
+func allAppsByAccount(t *testing.T, s backend.Store) {
+	a := mustEnrolled(t, s, "alice")
+	b := mustEnrolled(t, s, "bob")
+	c := mustEnrolled(t, s, "carol")
+	mustApp(t, s, a.ID, "a-newest", t0.Add(3*time.Hour))
+	mustApp(t, s, b.ID, "b-only", t0.Add(2*time.Hour))
+	mustApp(t, s, a.ID, "a-oldest", t0)
+	mustApp(t, s, a.ID, "a-revoked", t0.Add(time.Hour))
+	mustApp(t, s, c.ID, "c-revoked", t0)
+	for _, r := range []struct {
+		id int64
+		ap string
+	}{{a.ID, "a-revoked"}, {c.ID, "c-revoked"}} {
+		if err := s.RevokeAppPassword(t.Context(), r.id, r.ap, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	all, err := s.AllAppPasswords(t.Context())
+	if err != nil {
+		t.Fatalf("AllAppPasswords: %v", err)
+	}
+	ids := func(ps []backend.AppPassword) []string {
+		var out []string
+		for _, p := range ps {
+			if p.AccountID != ps[0].AccountID {
+				t.Errorf("AllAppPasswords: %q of account %d listed with account %d's", p.ID, p.AccountID, ps[0].AccountID)
+			}
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	wantIDs(t, "AllAppPasswords of alice", ids(all[a.ID]), "a-oldest", "a-newest")
+	wantIDs(t, "AllAppPasswords of bob", ids(all[b.ID]), "b-only")
+	if len(all) != 2 {
+		t.Errorf("AllAppPasswords lists %d accounts, want 2 (carol has none active): %v", len(all), all)
+	}
+	// The same as one account's list, field for field.
+	one, err := s.ListAppPasswords(t.Context(), a.ID)
+	if err != nil || !reflect.DeepEqual(one, all[a.ID]) {
+		t.Errorf("ListAppPasswords(alice) = %+v, %v; AllAppPasswords has %+v", one, err, all[a.ID])
+	}
 }
 
 func listAppsUnknown(t *testing.T, s backend.Store) {

@@ -281,12 +281,18 @@ becomes an account that cannot bind until 'wicket user passwd' sets a password.`
 			}
 			accounts, skipped := planImport(entries)
 			if len(skipped) > 0 && !skipInvalid {
-				problems := make([]string, len(skipped))
-				for i, a := range skipped {
-					problems[i] = fmt.Sprintf("line %d: %s", a.Line, a.Error)
+				// A file wrong throughout (an export with the wrong hash
+				// scheme) would otherwise print every one of its entries.
+				var problems []string
+				for _, a := range skipped[:min(len(skipped), maxImportProblems)] {
+					problems = append(problems, fmt.Sprintf("line %d: %s", a.Line, a.Error))
+				}
+				if n := len(skipped) - len(problems); n > 0 {
+					problems = append(problems, fmt.Sprintf("... and %s (--skip-invalid --dry-run lists each)",
+						plural(n, "more entry", "more entries")))
 				}
 				return &userError{msg: fmt.Sprintf("%s: nothing imported, %s (or skip them with --skip-invalid):\n  %s", args[0],
-					plural(len(problems), "entry needs fixing", "entries need fixing"), strings.Join(problems, "\n  "))}
+					plural(len(skipped), "entry needs fixing", "entries need fixing"), strings.Join(problems, "\n  "))}
 			}
 			if len(accounts)+len(skipped) == 0 {
 				return &userError{msg: args[0] + ": no entry with a uid, so no account to import"}
@@ -381,6 +387,10 @@ becomes an account that cannot bind until 'wicket user passwd' sets a password.`
 	f.BoolVar(&allowSkipped, "allow-skipped", false, "exit 0 even when entries were skipped or refused (each is still reported)")
 	return cmd
 }
+
+// maxImportProblems is how many entries that need fixing an import names
+// before it stops.
+const maxImportProblems = 20
 
 func printImport(w io.Writer, asJSON, dryRun bool, accounts, skipped []importAccount) error {
 	if asJSON {

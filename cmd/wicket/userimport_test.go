@@ -178,6 +178,18 @@ func TestUserImportRefusesBadFileWhole(t *testing.T) {
 		"line 5: frank", "MD5-crypt", "line 9", "line 12: account erin appears again (first on line 1)")
 	contains(t, "nothing created", c.ok("", "user", "list"), "no accounts yet")
 
+	// A file wrong throughout names the first entries, and how many more.
+	var many strings.Builder
+	for i := range maxImportProblems + 7 {
+		fmt.Fprintf(&many, "dn: uid=u%d,ou=people,dc=example,dc=org\nuid: u%d\nuserPassword: {MD5}X03MO1qnZdYdgyfeuILPmQ==\n\n", i, i)
+	}
+	msg = c.fail(many.String(), "user", "import", "-")
+	contains(t, "many bad entries", msg, fmt.Sprintf("%d entries need fixing", maxImportProblems+7),
+		"line 1: u0", fmt.Sprintf("u%d:", maxImportProblems-1), "and 7 more entries (--skip-invalid --dry-run lists each)")
+	if strings.Contains(msg, fmt.Sprintf("u%d:", maxImportProblems)) {
+		t.Errorf("the entry after the first %d is named too:\n%s", maxImportProblems, msg)
+	}
+
 	contains(t, "change records", c.fail("dn: uid=x,dc=example\nchangetype: add\nuid: x\n", "user", "import", "-"), "change records")
 	contains(t, "no accounts", c.fail("dn: dc=example,dc=org\ndc: example\n", "user", "import", "-"), "no entry with a uid")
 	contains(t, "missing file", c.fail("", "user", "import", "/nonexistent/users.ldif"), "no such file")
