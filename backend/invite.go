@@ -174,14 +174,6 @@ func (s *Service) BeginEnrolment(ctx context.Context, login, password, invite, f
 
 func (s *Service) checkEnrolment(ctx context.Context, is InviteStore, a *attempt, password, invite string, needInvite bool) (*PendingEnrolment, error) {
 	acct := a.acct
-	hash, _ := s.dummies()
-	if acct != nil && acct.PasswordHash != "" {
-		hash = acct.PasswordHash
-	}
-	var pwOK bool
-	if err := s.hashing(ctx, func() { pwOK, _, _ = checkPassword(hash, password, s.opts.Argon2) }); err != nil {
-		return nil, err
-	}
 	var ih []byte
 	inviteOK := !needInvite
 	if needInvite && acct != nil && invite != "" {
@@ -191,6 +183,33 @@ func (s *Service) checkEnrolment(ctx context.Context, is InviteStore, a *attempt
 			return nil, err
 		}
 		inviteOK = ok
+	}
+	var pwOK bool
+	if s.checksUpstream(acct) {
+		// The upstream is asked only when nothing here refuses already
+		// (a lock, an invitation wrong or missing, an account enrolled),
+		// so that the form costs the upstream account nothing.
+		switch {
+		case a.locked:
+			return nil, authFail(FailLocked, "password sign-in locked after repeated failures")
+		case !inviteOK:
+			return nil, authFail(FailWrongInvite, "enrolment invitation wrong, expired or used")
+		case acct != nil && acct.TOTPEnrolled():
+			return nil, authFail(FailEnrolled, "TOTP already enrolled")
+		}
+		var err error
+		if acct, err = s.upstreamPassword(ctx, acct, a.login, password); err != nil {
+			return nil, err
+		}
+		pwOK = true
+	} else {
+		hash, _ := s.dummies()
+		if acct != nil && acct.PasswordHash != "" {
+			hash = acct.PasswordHash
+		}
+		if err := s.hashing(ctx, func() { pwOK, _, _ = checkPassword(hash, password, s.opts.Argon2) }); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case a.locked:

@@ -261,7 +261,7 @@ func (s *Service) authenticate(ctx context.Context, login, secret, from, norm st
 			tried = MethodPassword
 		}
 		if s.checksUpstream(a.acct) {
-			p, err = s.checkUpstream(ctx, a.acct, login, secret, a.locked, appShaped)
+			p, err = s.checkUpstream(ctx, a.acct, login, secret, a.locked)
 		} else {
 			p, err = s.checkPrimary(ctx, a.acct, secret, a.locked)
 		}

@@ -24,7 +24,12 @@ func (s *Service) SignIn(ctx context.Context, login, password, code, from string
 		return nil, err
 	}
 	defer a.abandon(s.guard)
-	p, err := s.checkPrimaryParts(ctx, a.acct, password, code, a.locked)
+	var p *Principal
+	if s.checksUpstream(a.acct) {
+		p, err = s.checkUpstreamParts(ctx, a.acct, login, password, code, a.locked)
+	} else {
+		p, err = s.checkPrimaryParts(ctx, a.acct, password, code, a.locked)
+	}
 	if err == nil && p.Role == RoleService {
 		// A program's account has nothing to manage there, and a second
 		// factor enrolled by mistake would stop its binds. The right

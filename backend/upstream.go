@@ -122,13 +122,27 @@ func (s *Service) checksUpstream(acct *Account) bool {
 	return s.opts.Upstream != nil && (acct == nil || acct.UpstreamManaged())
 }
 
-// checkUpstream is checkPrimary for a password the upstream keeps. Everything
-// wicket can decide itself is decided before the upstream is asked, so that a
-// guess refused here costs the upstream account nothing: a lock, a secret
-// shaped like an app password, a missing, wrong or replayed code. A name
-// wicket does not know becomes an account once the upstream accepts its
-// password.
-func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secret string, locked, appShaped bool) (_ *Principal, err error) {
+// checkUpstream is checkPrimary for a password the upstream keeps.
+func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secret string, locked bool) (*Principal, error) {
+	password, code := secret, ""
+	if acct == nil || acct.TOTPEnrolled() {
+		// A name not yet known here may be enrolled under another name
+		// (a mail address that is no alias here, a userPrincipalName):
+		// its code is checked once the upstream has said whose it is.
+		if p, c, ok := splitPasswordCode(secret); ok {
+			password, code = p, c
+		}
+	}
+	return s.checkUpstreamParts(ctx, acct, login, password, code, locked)
+}
+
+// checkUpstreamParts is checkPrimaryParts for a password the upstream
+// keeps. Everything wicket can decide itself is decided before the upstream
+// is asked, so that a guess refused here costs the upstream account
+// nothing: a lock, a secret shaped like an app password, a missing, wrong
+// or replayed code. A name wicket does not know becomes an account once
+// the upstream accepts its password.
+func (s *Service) checkUpstreamParts(ctx context.Context, acct *Account, login, password, code string, locked bool) (_ *Principal, err error) {
 	defer func() {
 		// An account made by this sign-in is the one its record names.
 		var af *AuthFailure
@@ -139,18 +153,6 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 	if locked {
 		return nil, authFail(FailLocked, "password sign-in locked after repeated failures")
 	}
-	if appShaped {
-		return nil, authFail(FailWrongPassword, "a secret shaped like an app password is never sent upstream")
-	}
-	password, code := secret, ""
-	if acct == nil || acct.TOTPEnrolled() {
-		// A name not yet known here may be enrolled under another name
-		// (a mail address that is no alias here, a userPrincipalName):
-		// its code is checked once the upstream has said whose it is.
-		if p, c, ok := splitPasswordCode(secret); ok {
-			password, code = p, c
-		}
-	}
 	var (
 		step     int64 = -1
 		replayed bool
@@ -160,11 +162,8 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 			return nil, err
 		}
 	}
-	name := login
-	if acct != nil {
-		name = acct.Name
-	}
-	u, err := s.opts.Upstream.VerifyPrimary(ctx, name, password)
+	known := acct != nil
+	acct, err = s.upstreamPassword(ctx, acct, login, password)
 	if err != nil {
 		// A code with a wrong password is burned too; one that never
 		// reached an answer (the upstream down) is not, so the user can
@@ -176,10 +175,7 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 		}
 		return nil, err
 	}
-	if acct == nil {
-		if acct, err = s.adoptUpstream(ctx, u); err != nil {
-			return nil, err
-		}
+	if !known {
 		if step, replayed, err = s.upstreamCode(acct, code); err != nil {
 			return nil, err
 		}
@@ -191,13 +187,9 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 		}
 		replayed = !advanced
 	}
-	if replayed {
-		return nil, &AuthFailure{Reason: "replayed TOTP code", Category: FailReplayedCode, uncounted: uncountedByLock}
-	}
-	if acct, _, err = s.applyUpstream(ctx, acct, u); err != nil {
-		return nil, err
-	}
 	switch {
+	case replayed:
+		return nil, &AuthFailure{Reason: "replayed TOTP code", Category: FailReplayedCode, uncounted: uncountedByLock}
 	case !acct.TOTPEnrolled() && !s.bareAllowed(acct):
 		return nil, authFail(FailSecondFactorRequired, "second factor required but not enrolled")
 	case acct.Disabled:
@@ -208,6 +200,33 @@ func (s *Service) checkUpstream(ctx context.Context, acct *Account, login, secre
 		method = MethodPasswordTOTP
 	}
 	return &Principal{Name: acct.Name, Role: acct.Role, Method: method}, nil
+}
+
+// upstreamPassword asks the upstream whether password is the primary
+// password of acct (nil: of the user login names there, whose account it
+// then creates), and brings what wicket keeps of the upstream's state up to
+// date. It returns the account as it now is; on a refusal, acct as given.
+// A secret shaped like an app password is never sent.
+func (s *Service) upstreamPassword(ctx context.Context, acct *Account, login, password string) (*Account, error) {
+	if _, shaped := NormalizeAppPassword(password); shaped {
+		return acct, authFail(FailWrongPassword, "a secret shaped like an app password is never sent upstream")
+	}
+	name := login
+	if acct != nil {
+		name = acct.Name
+	}
+	u, err := s.opts.Upstream.VerifyPrimary(ctx, name, password)
+	if err != nil {
+		return acct, err
+	}
+	if acct == nil {
+		return s.adoptUpstream(ctx, u)
+	}
+	b, _, err := s.applyUpstream(ctx, acct, u)
+	if err != nil {
+		return acct, err
+	}
+	return b, nil
 }
 
 // upstreamCode matches the code of an enrolled account: the step to
@@ -593,15 +612,12 @@ func (s *Service) verifyUpstream(ctx context.Context, a *Account, secret string)
 	if s.opts.Upstream == nil {
 		return authFail(FailWrongPassword, "the password is kept upstream and no upstream is configured")
 	}
-	if _, appShaped := NormalizeAppPassword(secret); appShaped {
-		return authFail(FailWrongPassword, "a secret shaped like an app password is never sent upstream")
-	}
 	if _, _, split := splitPasswordCode(secret); split && a.TOTPEnrolled() {
-		_, err := s.checkUpstream(ctx, a, a.Name, secret, false, false)
+		_, err := s.checkUpstream(ctx, a, a.Name, secret, false)
 		return err
 	}
 	// One bind, never two: a password that fails alone is not tried again
 	// as password and code, which would count twice upstream.
-	_, err := s.opts.Upstream.VerifyPrimary(ctx, a.Name, secret)
+	_, err := s.upstreamPassword(ctx, a, a.Name, secret)
 	return err
 }

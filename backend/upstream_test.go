@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/wicketldap/wicket/backend"
 )
@@ -197,5 +198,63 @@ func TestUpstream_PasswordOfAnUpstreamAccountIsNotSetHere(t *testing.T) {
 	ui, err := f.svc.User(context.Background(), "alice")
 	if err != nil || !ui.Upstream || ui.HasPassword {
 		t.Fatalf("alice: %+v, %v; want upstream, no password here", ui, err)
+	}
+}
+
+func TestUpstream_AccountPageSignInAndEnrolmentAskTheUpstream(t *testing.T) {
+	d := newDirectory()
+	d.add("alice", "alice@corp.example", upstreamPW)
+	f := newSQLiteFixture(t, backend.Options{Upstream: d, RequireSecondFactor: true}, nil)
+	ctx := context.Background()
+	// The first enrolment, on the page, with the upstream password: the
+	// account is made from the upstream.
+	pe, err := f.svc.BeginEnrolment(ctx, "alice", upstreamPW, "", "192.0.2.7", false)
+	if err != nil {
+		t.Fatalf("enrolment with the upstream password: %v", err)
+	}
+	if err := f.svc.ConfirmEnrolment(ctx, pe, code(t, pe.Secret, f.clock.now())); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.add(30 * time.Second)
+	before := d.askedCount()
+	// An app password typed as the password, a missing or wrong code:
+	// refused without asking.
+	for _, c := range []struct{ pw, code string }{
+		{"abcd-efgh-ijkl-mnop", code(t, pe.Secret, f.clock.now())},
+		{upstreamPW, ""},
+		{upstreamPW, "000000"},
+	} {
+		if c.code == "000000" && code(t, pe.Secret, f.clock.now()) == "000000" {
+			continue
+		}
+		if _, err := f.svc.SignIn(ctx, "alice", c.pw, c.code, "192.0.2.7"); !errors.Is(err, backend.ErrInvalidCredentials) {
+			t.Errorf("sign-in %q/%q: %v, want refused", c.pw, c.code, err)
+		}
+	}
+	if n := d.askedCount() - before; n != 0 {
+		t.Fatalf("the upstream was asked %d times, want 0", n)
+	}
+	f.clock.add(30 * time.Second)
+	if _, err := f.svc.SignIn(ctx, "alice", upstreamPW, code(t, pe.Secret, f.clock.now()), "192.0.2.7"); err != nil {
+		t.Fatalf("sign-in with the upstream password and a code: %v", err)
+	}
+	// An invitation wrong: the upstream is not asked either.
+	d.add("bob", "bob@corp.example", "Bob-Upstream")
+	if _, err := f.svc.SyncUpstream(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	before = d.askedCount()
+	if _, err := f.svc.BeginEnrolment(ctx, "bob", "Bob-Upstream", "not-an-invitation", "192.0.2.7", true); !errors.Is(err, backend.ErrInvalidCredentials) {
+		t.Fatalf("enrolment with a wrong invitation: %v", err)
+	}
+	if n := d.askedCount() - before; n != 0 {
+		t.Fatalf("a wrong invitation asked the upstream %d times", n)
+	}
+	inv, _, err := f.svc.IssueInvite(ctx, "bob", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.BeginEnrolment(ctx, "bob", "Bob-Upstream", inv, "192.0.2.7", true); err != nil {
+		t.Fatalf("enrolment with the invitation and the upstream password: %v", err)
 	}
 }
