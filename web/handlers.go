@@ -136,6 +136,8 @@ func problemText(err error) string {
 		return "Service accounts sign in with their own password and have no app passwords."
 	case errors.Is(err, backend.ErrNoSuchAppPassword):
 		return "That app password does not exist or was already revoked."
+	case errors.Is(err, backend.ErrUpstreamManaged):
+		return "your password is kept in your organisation's directory; change it there."
 	case errors.Is(err, backend.ErrInvalidInput):
 		_, msg, _ := strings.Cut(err.Error(), ": ")
 		if msg == "" {
@@ -216,6 +218,11 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, se *sess
 	current := field(r, "current_password", 1024)
 	next := r.PostFormValue("new_password")
 	code := digits(field(r, "code", 32))
+	if u.Upstream {
+		// Before the current password is checked: nothing to send upstream.
+		s.back(w, r, se, "", "The password was not changed: "+problemText(backend.ErrUpstreamManaged))
+		return
+	}
 	if err := backend.ValidatePassword(next); err != nil {
 		s.back(w, r, se, "", "The new password was not accepted: "+problemText(err))
 		return
