@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -588,5 +590,56 @@ password_changed_attributes = ["pwdLastSet"]
 	waitFor(t, "the app password refused once eve is deleted upstream", func() bool { return upBind(t, w, "eve", app) == 49 })
 	if !audited(w, "eve", "user-disable", "success", "from=upstream", "missing upstream") {
 		t.Fatal("no user-disable record from=upstream for the deletion")
+	}
+}
+
+// An upstream user turns on two-factor sign-in on the account page with the
+// directory password and an invitation, then signs in there and binds with
+// password and code.
+func TestUpstream_AccountPageEnrolmentWithTheDirectoryPassword(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{PPolicy: true, ServiceAccount: true})
+	const pw = "Upstream-Secret-Alice"
+	s.AddUser(t, "alice", pw)
+	w := upstreamWicket(t, s, "\n[web]\nlisten = \"127.0.0.1:0\"")
+	w.admin("", "user", "sync")
+	var inv struct {
+		Code string `json:"code"`
+	}
+	w.adminJSON(&inv, "", "totp", "invite", "alice")
+
+	b := newPageBrowser(t, pageURL(t, w), nil)
+	_, body := b.submit("/enrol", "/enrol", url.Values{"username": {"alice"}, "password": {pw}, "invite": {inv.Code}})
+	secret := pageText(body, "totp-secret")
+	m := pageCSRF.FindStringSubmatch(body)
+	if secret == "" || m == nil {
+		t.Fatalf("no seed shown after the directory password and the invitation: %q\n%s", pageText(body, "error"), body)
+	}
+	step := time.Now().Unix() / 30
+	resp, err := b.c.PostForm(b.base+"/enrol/confirm", url.Values{"csrf": {m[1]},
+		"code": {totpCode(t, secret, time.Unix(step*30, 0))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if ui, _ := showUser(w, "alice"); !ui.TOTPEnrolled {
+		t.Fatalf("alice is not enrolled after confirming (%d)", resp.StatusCode)
+	}
+	// The confirmation used its step up.
+	codes := newStepCodes(t, user{name: "alice", secret: secret})
+	codes.last = step
+	resp, body = b.submit("/signin", "/signin", url.Values{"username": {"alice"}, "password": {pw}, "code": {codes.next()}})
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in on the page with the directory password: %d %q", resp.StatusCode, pageText(body, "error"))
+	}
+	_, body = b.submit("/account", "/account/app-passwords", url.Values{"label": {"phone"}})
+	app := pageText(body, "new-app-password")
+	if out, code := ldapwhoami(t, w.url(), wicketDN("alice"), app); code != 0 {
+		t.Fatalf("ldapwhoami with the app password made on the page: %d\n%s", code, out)
+	}
+	// The password is changed in the directory, not here.
+	b.submit("/account", "/account/password", url.Values{"current_password": {pw},
+		"new_password": {"Another-Password-1"}, "code": {"123456"}})
+	if _, body = b.get("/account"); !strings.Contains(body, "kept in your organisation&#39;s directory") {
+		t.Fatalf("a password change on the page does not say where to make it:\n%s", body)
 	}
 }
