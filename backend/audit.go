@@ -145,6 +145,8 @@ func FailureCategory(err error) string {
 		return FailBusy
 	case errors.Is(err, ErrUnavailable):
 		return FailUnavailable
+	case errors.Is(err, ErrInvalidInvite):
+		return FailWrongInvite
 	}
 	return FailError
 }

@@ -303,15 +303,19 @@ func (s *Service) checkAppPassword(ctx context.Context, acct *Account, norm, fro
 // refuses without looking at the code.
 func (s *Service) checkPrimary(ctx context.Context, acct *Account, secret string, locked bool) (*Principal, error) {
 	password, code := secret, ""
-	wantCode := acct == nil || acct.TOTPEnrolled()
-	if wantCode {
-		var ok bool
-		if password, code, ok = splitPasswordCode(secret); !ok {
-			// Still spend the hash, so the answer's timing says nothing.
-			password, code = secret, ""
+	if acct == nil || acct.TOTPEnrolled() {
+		if pw, c, ok := splitPasswordCode(secret); ok {
+			password, code = pw, c
 		}
+		// Otherwise still spend the hash, so the answer's timing says
+		// nothing.
 	}
+	return s.checkPrimaryParts(ctx, acct, password, code, locked)
+}
 
+// checkPrimaryParts is checkPrimary with the password and the code apart,
+// as the account page's sign-in form sends them.
+func (s *Service) checkPrimaryParts(ctx context.Context, acct *Account, password, code string, locked bool) (*Principal, error) {
 	hash, _ := s.dummies()
 	if acct != nil && acct.PasswordHash != "" {
 		hash = acct.PasswordHash

@@ -40,6 +40,7 @@ type Config struct {
 	TLS     TLS     `toml:"tls"`
 	Audit   Audit   `toml:"audit"`
 	HTTP    HTTP    `toml:"http"`
+	Web     Web     `toml:"web"`
 
 	// Path is the file this configuration was read from; empty for the
 	// built-in defaults.
@@ -225,6 +226,7 @@ func Default() *Config {
 		Lockout: defaultLockout(),
 		TLS:     TLS{MinVersion: "1.2", RequireExemptLoopback: true},
 		Audit:   Audit{Retention: Duration{90 * 24 * time.Hour}},
+		Web:     defaultWeb(),
 	}
 }
 
@@ -276,6 +278,10 @@ func Load(path string) (*Config, error) {
 			keys[i] = k.String()
 		}
 		return nil, fmt.Errorf("config %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+	}
+	// A file turns the page on only by saying where (Web.Listen).
+	if !md.IsDefined("web", "listen") {
+		c.Web.Listen = ""
 	}
 	// Shares of max_connections follow it unless set themselves.
 	if !md.IsDefined("limits", "reserved_connections") {
@@ -391,6 +397,7 @@ func (c *Config) Validate() error {
 	}
 	c.Lockout.validate(bad)
 	c.HTTP.validate(bad)
+	c.validateWeb(bad)
 	if c.Audit.Retention.Duration < 0 {
 		bad("audit.retention: must be 0 (keep for ever) or a positive duration")
 	}

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/wicketldap/wicket/internal/addrlimit"
 )
 
 // refusalLogInterval is how often refused connections are summed up in
@@ -98,7 +100,7 @@ func (s *Server) admit(a netip.Addr) (place, refusal) {
 	defer s.mu.Unlock()
 	p := place{trusted: trusted}
 	if !trusted && a.IsValid() {
-		p.addr, p.network = limitKey(a), networkKey(a)
+		p.addr, p.network = addrlimit.Key(a), networkKey(a)
 		if n := s.cfg.MaxConnectionsPerAddress; n > 0 && s.perAddress[p.addr] >= n {
 			return place{}, refusedAddress
 		}

@@ -13,7 +13,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/backend"
-	"github.com/wicketldap/wicket/internal/testutil"
+	"github.com/wicketldap/wicket/internal/addrlimit"
 )
 
 // dialRawFrom connects from a chosen loopback address, as a client on
@@ -29,85 +29,14 @@ func dialRawFrom(t *testing.T, addr, from string) *rawConn {
 	return &rawConn{t: t, nc: nc.(*net.TCPConn), r: bufio.NewReader(nc)}
 }
 
-func TestAddressLimiter_BurstThenSlowThenRefused(t *testing.T) {
-	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
-	l := newAddressLimiter(1, 3, clk.Now) // one failure a second, three at once
-	a := netip.MustParseAddr("192.0.2.1")
-	for i := range 3 {
-		if wait, ok := l.reserve(a); !ok || wait != 0 {
-			t.Fatalf("failure %d within the burst: wait %v, ok %v", i+1, wait, ok)
-		}
-	}
-	// Beyond the burst each bind waits for its token: 1 s, 2 s, ... 5 s.
-	for i := 1; i <= 5; i++ {
-		wait, ok := l.reserve(a)
-		if !ok || wait != time.Duration(i)*time.Second {
-			t.Fatalf("bind %d over the burst: wait %v, ok %v; want %v", i, wait, ok, time.Duration(i)*time.Second)
-		}
-	}
-	if retry, ok := l.reserve(a); ok || retry != time.Second {
-		t.Fatalf("a sixth bind over the burst: ok %v, retry %v; want refused, 1s", ok, retry)
-	}
-	// Other addresses are untouched.
-	if wait, ok := l.reserve(netip.MustParseAddr("192.0.2.2")); !ok || wait != 0 {
-		t.Errorf("another address: wait %v, ok %v", wait, ok)
-	}
-	// Time pays the debt back.
-	clk.Add(6 * time.Second)
-	if wait, ok := l.reserve(a); !ok || wait != 0 {
-		t.Errorf("after the debt is paid: wait %v, ok %v", wait, ok)
-	}
-}
-
-func TestAddressLimiter_SuccessesCostNothing(t *testing.T) {
-	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
-	l := newAddressLimiter(1, 2, clk.Now)
-	a := netip.MustParseAddr("192.0.2.1")
-	for range 100 {
-		if wait, ok := l.reserve(a); !ok || wait != 0 {
-			t.Fatalf("a successful bind waited %v (ok %v)", wait, ok)
-		}
-		l.refund(a)
-	}
-	if n := l.tracked(); n != 0 {
-		t.Errorf("%d addresses tracked after successes only, want 0", n)
-	}
-}
-
-func TestAddressLimiter_MemoryIsBounded(t *testing.T) {
-	clk := testutil.NewClock(time.Unix(1_700_000_000, 0))
-	l := newAddressLimiter(1, 1, clk.Now)
-	first := netip.MustParseAddr("10.0.0.0")
-	a := first
-	for range maxTrackedAddresses + 100 {
-		l.reserve(a)
-		a = a.Next()
-	}
-	if n := l.tracked(); n != maxTrackedAddresses {
-		t.Errorf("%d addresses tracked, want the cap %d", n, maxTrackedAddresses)
-	}
-	// The oldest was forgotten, so it starts again with a full bucket.
-	if wait, ok := l.reserve(first); !ok || wait != 0 {
-		t.Errorf("the evicted address: wait %v, ok %v", wait, ok)
-	}
-	// Buckets that have filled up again go without waiting for eviction.
-	clk.Add(time.Hour)
-	for range maxTrackedAddresses {
-		l.reserve(a)
-	}
-	if n := l.tracked(); n > maxTrackedAddresses/2+2 {
-		t.Errorf("%d addresses tracked an hour later, want the idle ones swept", n)
-	}
-}
-
 func TestLimitKey_IPv6CountsBySlash64(t *testing.T) {
-	a := limitKey(clientAddr("2001:db8:1:2:aaaa::1"))
-	b := limitKey(clientAddr("2001:db8:1:2:bbbb::2"))
-	c := limitKey(clientAddr("2001:db8:1:3::1"))
+	a := addrlimit.Key(clientAddr("2001:db8:1:2:aaaa::1"))
+	b := addrlimit.Key(clientAddr("2001:db8:1:2:bbbb::2"))
+	c := addrlimit.Key(clientAddr("2001:db8:1:3::1"))
 	if a != b || a == c {
 		t.Errorf("keys %v %v %v: want the first two equal, the third apart", a, b, c)
 	}
-	if got := limitKey(clientAddr("::ffff:192.0.2.1")); got != netip.MustParseAddr("192.0.2.1") {
+	if got := addrlimit.Key(clientAddr("::ffff:192.0.2.1")); got != netip.MustParseAddr("192.0.2.1") {
 		t.Errorf("IPv4-mapped address keyed as %v", got)
 	}
 	if clientAddr("pipe").IsValid() {
@@ -224,8 +153,8 @@ func TestServer_FailedBindsPerAddressSlowThenRefuse(t *testing.T) {
 			defer nc.Close()
 			c := &rawConn{t: t, nc: nc.(*net.TCPConn), r: bufio.NewReader(nc)}
 			c.send(message(1, simpleBind(3, "alice", "wrong")))
-			// Up to maxAddressWait in the queue, then the answer.
-			r, err := c.tryNext(maxAddressWait + 5*time.Second)
+			// Up to addrlimit.MaxWait in the queue, then the answer.
+			r, err := c.tryNext(addrlimit.MaxWait + 5*time.Second)
 			if err != nil {
 				t.Error(err)
 				return

@@ -20,6 +20,7 @@ import (
 	"github.com/go-ldap/ldap/v3"
 
 	"github.com/wicketldap/wicket/backend"
+	"github.com/wicketldap/wicket/internal/addrlimit"
 )
 
 // Authenticator checks bind credentials. login is a username or a mail
@@ -55,6 +56,11 @@ type Config struct {
 	// such limit.
 	AddressFailuresPerMinute float64
 	AddressFailureBurst      int
+	// FailedBinds, when set, is the limiter of failed binds by address
+	// to use instead of one made from the two settings above: the account
+	// page shares it, so that a guesser's failures count against one
+	// address whichever door they come through.
+	FailedBinds *addrlimit.Limiter
 	// MaxOutstanding is the number of operations queued on one connection;
 	// beyond it a request is answered "busy".
 	MaxOutstanding int
@@ -102,7 +108,7 @@ type Server struct {
 	closing   bool
 	wg        sync.WaitGroup
 	// open counts the connections admitted and not yet ended; perAddress
-	// and perNetwork count those of untrusted clients by limitKey and
+	// and perNetwork count those of untrusted clients by addrlimit.Key and
 	// networkKey (connlimit.go). Under mu.
 	open       int
 	perAddress map[netip.Addr]int
@@ -112,7 +118,7 @@ type Server struct {
 	accepted atomic.Uint64
 	refused  [numRefusals]atomic.Uint64
 	// failedBinds limits failed binds by address; nil when off.
-	failedBinds *addressLimiter
+	failedBinds *addrlimit.Limiter
 	// fixed are the entries that never change, built once; searches only
 	// read them. fixedOpsCache holds them with their operational
 	// attributes, whose UUIDs depend on the database.

@@ -124,6 +124,12 @@ func (c *Certificates) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, e
 	return c.cert.Load(), nil
 }
 
+// WebConfig is the tls.Config of the account page's HTTPS: the same
+// certificate, reloaded with it on SIGHUP, and no client certificates.
+func (c *Certificates) WebConfig(minVersion uint16) *tls.Config {
+	return &tls.Config{MinVersion: minVersion, GetCertificate: c.getCertificate, NextProtos: []string{"h2", "http/1.1"}}
+}
+
 // serverConfig is the tls.Config of every handshake. Go's default cipher
 // suites are kept: they are the modern ones, and Go updates them.
 func (c *Certificates) serverConfig(minVersion uint16) *tls.Config {

@@ -328,6 +328,16 @@ CREATE TRIGGER modified_accounts
 		OR OLD.home_directory IS NOT NEW.home_directory OR OLD.login_shell IS NOT NEW.login_shell
 	BEGIN UPDATE accounts SET modified_at = ` + sqlNow + ` WHERE id = NEW.id; END;
 `,
+	// 11: enrolment invitations, one per account at most, only their
+	// hash stored. They decide no bind and nothing the directory shows,
+	// so no trigger moves the generation for them.
+	`
+CREATE TABLE totp_invites (
+	account_id INTEGER NOT NULL PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+	hash       BLOB    NOT NULL,
+	expires_at INTEGER NOT NULL
+);
+`,
 }
 
 // sqlNow is the time, in the Unix nanoseconds the time columns hold (to

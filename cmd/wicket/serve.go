@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wicketldap/wicket/config"
+	"github.com/wicketldap/wicket/internal/addrlimit"
 	"github.com/wicketldap/wicket/metrics"
 	"github.com/wicketldap/wicket/server"
 )
@@ -29,14 +30,15 @@ import (
 const auditPruneInterval = time.Hour
 
 func newServeCmd(g *globals) *cobra.Command {
-	var listen string
+	var listen, webListen string
 	var fullCheck bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve LDAP binds from the local database",
 		Long: `Serve LDAP on --listen (default 127.0.0.1:1389), and ldaps:// on
-tls.listen_ldaps when set, and /metrics and /healthz on http.listen when
-set. On the first start, where neither the database nor the key file
+tls.listen_ldaps when set, /metrics and /healthz on http.listen when
+set, and the account page on web.listen (127.0.0.1:8080 without a
+configuration file; HTTPS when a TLS certificate is configured). On the first start, where neither the database nor the key file
 exists, both are created (their directories must exist).
 A key file without its database, a database that holds secrets without its
 key file, an empty (0-byte) database and one that PRAGMA quick_check (or
@@ -55,6 +57,12 @@ client CA files and the key file again; connections already open keep theirs.`,
 			if listen != "" {
 				cfg.Listen = listen
 			}
+			if cmd.Flags().Changed("web-listen") {
+				cfg.Web.Listen = webListen
+				if err := cfg.CheckWebListen(); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
 			serverProcs()
@@ -62,6 +70,7 @@ client CA files and the key file again; connections already open keep theirs.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "", "ldap:// address, host:port (overrides the config file)")
+	cmd.Flags().StringVar(&webListen, "web-listen", "", `account page address, host:port, "" for none (overrides web.listen)`)
 	cmd.Flags().BoolVar(&fullCheck, "integrity-check", false,
 		"check the database with PRAGMA integrity_check (every index against its table) before serving, "+
 			"instead of quick_check")
@@ -175,6 +184,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		met = metrics.New(buildVersion())
 		observer = met
 	}
+	// One count of failures per address for LDAP binds and the page's
+	// sign-ins alike.
+	var failedBinds *addrlimit.Limiter
+	if n := cfg.Lockout.AddressFailuresPerMinute; n > 0 {
+		failedBinds = addrlimit.New(float64(n)/60, max(1, cfg.Lockout.AddressFailureBurst), time.Now)
+	}
 	srv, err := server.New(server.Config{
 		BaseDN:                   cfg.BaseDN,
 		MaxMessageBytesAnonymous: cfg.Limits.MaxMessageBytesAnonymous,
@@ -188,6 +203,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		TrustedClients:           trusted,
 		AddressFailuresPerMinute: float64(cfg.Lockout.AddressFailuresPerMinute),
 		AddressFailureBurst:      cfg.Lockout.AddressFailureBurst,
+		FailedBinds:              failedBinds,
 		Logger:                   log,
 		Version:                  buildVersion(),
 		TLS:                      tlsCfg,
@@ -252,6 +268,18 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		mon := serveMonitor(lh, met, health, log)
 		defer mon.shutdown()
 		listening = append(listening, "http_addr", "http://"+lh.Addr().String())
+	}
+	if cfg.Web.Listen != "" {
+		page, err := startWeb(cfg, e, tlsCfg, failedBinds, log)
+		if err != nil {
+			l.Close()
+			if ls != nil {
+				ls.Close()
+			}
+			return err
+		}
+		defer page.shutdown()
+		listening = append(listening, "web_addr", page.url)
 	}
 	// One line for both listeners: scripts and tests wait for it.
 	log.Info("listening", append(listening, "base_dn", cfg.BaseDN, "database", cfg.Database,

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/skip2/go-qrcode"
 	"github.com/spf13/cobra"
@@ -15,7 +17,7 @@ func newTOTPCmd(g *globals) *cobra.Command {
 		Use:   "totp",
 		Short: "Manage the second factor (TOTP) of accounts",
 	}
-	cmd.AddCommand(newTOTPEnrollCmd(g), newTOTPRemoveCmd(g), newTOTPEnrollBulkCmd(g))
+	cmd.AddCommand(newTOTPEnrollCmd(g), newTOTPRemoveCmd(g), newTOTPEnrollBulkCmd(g), newTOTPInviteCmd(g))
 	return cmd
 }
 
@@ -132,4 +134,48 @@ func newTOTPRemoveCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
+}
+
+func newTOTPInviteCmd(g *globals) *cobra.Command {
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "invite NAME [--ttl 72h]",
+		Short: "Issue a one-time enrolment code for the account page",
+		Long: `Issue a one-time enrolment code with which the user turns on two-factor
+sign-in on the account page (/enrol), together with their password, when
+web.enrolment = "invite" (the default). It is printed once; only its hash
+is stored. It replaces any earlier code of the account, expires after --ttl
+(72h by default, at most 30 days), and works once. Hand it over by another
+channel than the user's mail: with a stolen password alone nobody else can
+enrol their phone.`,
+		Args: nArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return g.withAccount(cmd, args[0], func(ctx context.Context, e *env, u *backend.UserInfo) error {
+				code, expires, err := e.svc.IssueInvite(ctx, u.Name, ttl)
+				switch {
+				case errors.Is(err, backend.ErrExists):
+					return &userError{err: err, msg: fmt.Sprintf("%s already has TOTP: an enrolment code is for a first enrolment "+
+						"('wicket totp remove %s' first to start over)", u.Name, u.Name)}
+				case err != nil:
+					return accountError(u.Name, err)
+				}
+				out := cmd.OutOrStdout()
+				if g.json {
+					return printJSON(out, struct {
+						Name    string    `json:"name"`
+						Code    string    `json:"code"`
+						Expires time.Time `json:"expires"`
+					}{u.Name, code, expires})
+				}
+				fmt.Fprintf(out, "enrolment code for %s (once, until %s):\n%s\n", u.Name, expires.Format(time.RFC3339), code)
+				if e.cfg.Web.Enrolment != "invite" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "wicket: note: web.enrolment is %q, so the account page does not ask for this code\n",
+						e.cfg.Web.Enrolment)
+				}
+				return nil
+			})
+		},
+	}
+	cmd.Flags().DurationVar(&ttl, "ttl", backend.DefaultInviteTTL, "how long the code is valid")
+	return cmd
 }
