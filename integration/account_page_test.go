@@ -10,8 +10,8 @@ import (
 	"image/png"
 	"net/http"
 	"regexp"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -75,9 +75,16 @@ func (b *tab) checkQR() {
 		b.t.Errorf("#totp-qr is %dx%d; want a square a phone's camera can read", r.Dx(), r.Dy())
 	}
 	// The browser rendered it: a broken image has no natural width.
-	if w := run(b, "rendering #totp-qr", chromedp.Evaluate[int](`document.getElementById("totp-qr").naturalWidth`)); w == 0 {
-		b.t.Error("the browser did not render #totp-qr")
+	type shown struct {
+		Natural int `json:"natural"`
+		Width   int `json:"width"`
 	}
+	s := run(b, "rendering #totp-qr", chromedp.Evaluate[shown](
+		`(i => ({natural: i.naturalWidth, width: i.width}))(document.getElementById("totp-qr"))`))
+	if s.Natural == 0 || s.Width == 0 {
+		b.t.Errorf("the browser did not render #totp-qr: %+v", s)
+	}
+	b.t.Logf("#totp-qr: a %d px PNG shown %d px wide", s.Natural, s.Width)
 }
 
 // enrol goes through enrolment with an invitation and returns the account
@@ -86,7 +93,7 @@ func (b *tab) checkQR() {
 func (b *tab) enrol(u user, code string) (user, *stepCodes) {
 	b.t.Helper()
 	u.secret = b.startEnrol(u.name, u.password, code)
-	if c := b.cookie("wicket_enrol"); c == nil || !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
+	if c := b.cookie("wicket_enrol", "/enrol"); c == nil || !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
 		b.t.Errorf("the enrolment cookie is %+v; want wicket_enrol, HttpOnly, SameSite=Strict", c)
 	}
 	codes := newStepCodes(b.t, u)
@@ -153,7 +160,7 @@ func TestAccountPage_EnrolSignInAndManageAppPasswords(t *testing.T) {
 	}
 
 	b.mustSignIn(u, codes)
-	c := b.cookie("wicket_session")
+	c := b.cookie("wicket_session", "/")
 	if c == nil || !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict || c.Path != "/" {
 		t.Fatalf("the session cookie is %+v; want wicket_session, HttpOnly, SameSite=Strict, Path=/", c)
 	}
@@ -234,8 +241,10 @@ func TestAccountPage_SameRulesAsLDAPBinds(t *testing.T) {
 	t.Parallel()
 	w, base := startWebWicket(t, "", `
 [lockout]
+max_failures         = 3
 account_max_failures = 3
 lockout_duration     = "10m"
+failure_delay        = "0s"
 `)
 
 	t.Run("ReplayedCodeIsRefused", func(t *testing.T) {

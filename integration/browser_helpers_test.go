@@ -215,12 +215,13 @@ func (b *tab) location() string {
 	return run(b, "reading the address", chromedp.Location())
 }
 
-// cookie is the browser's cookie of that name for the page, or nil.
-func (b *tab) cookie(name string) *network.Cookie {
+// cookie is the cookie of that name the browser would send to a path of
+// the page, or nil.
+func (b *tab) cookie(name, path string) *network.Cookie {
 	b.t.Helper()
 	res := run(b, "reading cookies", chromedp.Action[network.GetCookiesResult](
 		func(ctx context.Context, t *chromedp.Target) (network.GetCookiesResult, error) {
-			return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base + "/"}})
+			return cdp.Call(ctx, t, network.GetCookies, network.GetCookiesParams{URLs: []string{b.base + path}})
 		}))
 	for _, c := range res.Cookies {
 		if c.Name == name {
