@@ -156,6 +156,13 @@ func (s *sessions) takeFlash(se *session) (notice, problem string) {
 	return notice, problem
 }
 
+// passwordChanged is the password change time the session stands on.
+func (s *sessions) passwordChanged(se *session) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return se.pwChanged
+}
+
 func (s *sessions) setPasswordChanged(se *session, at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -376,7 +376,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *session, *
 		case err != nil:
 			s.unavailable(w, r, err)
 			return
-		case u.Disabled || !u.PasswordChangedAt.Equal(se.pwChanged):
+		case u.Disabled || !u.PasswordChangedAt.Equal(s.sessions.passwordChanged(se)):
 			s.sessions.end(se)
 			http.Redirect(w, r, "/signin", http.StatusSeeOther)
 			return

@@ -140,6 +140,15 @@ func checkConfig(cfg *config.Config, file string) *configCheck {
 	} else {
 		set("http", "off")
 	}
+	if cfg.Web.Listen != "" {
+		scheme := "http"
+		if cfg.TLS.Enabled() {
+			scheme = "https"
+		}
+		set("web", "%s://%s (account page; enrolment %s)", scheme, cfg.Web.Listen, cfg.Web.Enrolment)
+	} else {
+		set("web", "off")
+	}
 	set("base_dn", "%s", cfg.BaseDN)
 
 	dbState := fileState(cfg.Database)
