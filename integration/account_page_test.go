@@ -216,8 +216,33 @@ func TestAccountPage_EnrolSignInAndManageAppPasswords(t *testing.T) {
 	}
 	whoamiWants(t, w, "Laptop's app password after the password change", u, laptop, 49)
 	s.requireIMAPLogin("Laptop's app password after the password change", u.name, laptop, false)
+	oldPassword := u.password
 	u.password = newPassword
 	whoamiWants(t, w, "the new password with a code", u, codes.withCode(u), 0)
+
+	// Everything done on the page is in the audit trail, as done on the
+	// page from the browser's address, and no secret is in it or the log.
+	w.stop() // writes the records still queued
+	recs := w.audit("--user", u.name)
+	for _, action := range []string{"sign-in", "totp-enroll", "apppw-create", "apppw-revoke", "apppw-revoke-all", "password-change"} {
+		if !hasWebRecord(recs, action, u.name) {
+			t.Errorf("no %s record of %s with method web from 127.0.0.1 in the audit trail:\n%+v", action, u.name, recs)
+		}
+	}
+	all := w.admin("", "audit", "--json", "--limit", "0") + w.logs.String()
+	requireNoSecret(t, "the audit trail and the server log", all,
+		oldPassword, newPassword, u.secret, code, thunderbird, phone, tablet, laptop)
+}
+
+// hasWebRecord tells whether recs hold a successful action on the account
+// done on the page from the loopback address.
+func hasWebRecord(recs []auditRecord, action, subject string) bool {
+	for _, r := range recs {
+		if r.Action == action && r.Subject == subject && r.Method == "web" && r.Remote == "127.0.0.1" && r.Result == "success" {
+			return true
+		}
+	}
+	return false
 }
 
 // wantSignInRefused signs in and expects the one refusal the page gives
@@ -235,8 +260,9 @@ func (b *tab) wantSignInRefused(what, name, password, code string) {
 }
 
 // Must-show 2. The page keeps the rules of LDAP binds: a code works once,
-// a locked account stays out, an app password never opens the page, and
-// the 26th app password is refused with the limit's message.
+// a locked account stays out, an app password never opens the page, the
+// 26th app password is refused with the limit's message, and a password
+// change ends the account's other sessions as it ends its app passwords.
 func TestAccountPage_SameRulesAsLDAPBinds(t *testing.T) {
 	t.Parallel()
 	w, base := startWebWicket(t, "", `
@@ -291,6 +317,27 @@ failure_delay        = "0s"
 		b.wantSignInRefused("an app password as the password", u.name, app, codes.next())
 		// It is a good app password all the same.
 		whoamiWants(t, w, "the same app password over LDAP", u, app, 0)
+	})
+
+	t.Run("PasswordChangeSignsOutOtherBrowsers", func(t *testing.T) {
+		t.Parallel()
+		u := w.newUser("frank", true)
+		codes := newStepCodes(t, u)
+		b, other := newTab(t, base), newTab(t, base)
+		b.mustSignIn(u, codes)
+		other.mustSignIn(u, codes)
+		b.open("/account")
+		b.fill("#password-form", map[string]string{"current_password": u.password, "new_password": "Battery-Staple-frank", "code": codes.next()})
+		b.click("#change-password")
+		if got := b.text("#notice"); !strings.Contains(got, "Password changed") {
+			t.Fatalf("after the password change, #notice says %q", got)
+		}
+		if other.open("/account"); !strings.HasSuffix(other.location(), "/signin") {
+			t.Errorf("after the password change the other browser still opens %s", other.location())
+		}
+		if b.open("/account"); !strings.HasSuffix(b.location(), "/account") {
+			t.Errorf("the password change signed out the browser that made it: %s", b.location())
+		}
 	})
 
 	t.Run("TwentySixthAppPasswordIsRefused", func(t *testing.T) {
