@@ -67,7 +67,7 @@ const (
 
 func tierOf(r *AuditRecord) int {
 	switch {
-	case r.Action != ActionBind:
+	case r.Action != ActionBind && r.Action != ActionSignIn:
 		return tierAccount
 	case r.Result == ResultSuccess:
 		return tierBindSuccess
@@ -84,7 +84,9 @@ func tierOf(r *AuditRecord) int {
 // Binds that name an account, or that the address's limit let through to
 // be verified, are recorded one by one.
 func summarised(r *AuditRecord) bool {
-	if r.Action != ActionBind {
+	// The account page's sign-ins are binds by another door: a flood of
+	// them refused by the address's limit is counted the same way.
+	if r.Action != ActionBind && r.Action != ActionSignIn {
 		return false
 	}
 	switch r.Result {
@@ -99,15 +101,15 @@ func summarised(r *AuditRecord) bool {
 
 // openKey is what a new record shares with a queued one to be added to it.
 type openKey struct {
-	summary                                        bool
-	actor, subject, method, remote, detail, result string
+	summary                                                bool
+	action, actor, subject, method, remote, detail, result string
 }
 
 func openKeyOf(r *AuditRecord, summary bool) openKey {
 	if summary {
-		return openKey{summary: true, remote: addressOf(r.Remote), result: r.Result}
+		return openKey{summary: true, action: r.Action, remote: addressOf(r.Remote), result: r.Result}
 	}
-	return openKey{actor: r.Actor, subject: r.Subject, method: r.Method, remote: r.Remote, detail: r.Detail}
+	return openKey{action: r.Action, actor: r.Actor, subject: r.Subject, method: r.Method, remote: r.Remote, detail: r.Detail}
 }
 
 // addressOf is the address refusals are summarised by: an IPv4 address, or

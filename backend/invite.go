@@ -207,6 +207,9 @@ func (s *Service) checkEnrolment(ctx context.Context, is InviteStore, a *attempt
 		return nil, authFail(FailWrongInvite, "enrolment invitation wrong, expired or used")
 	case acct.Disabled:
 		return nil, authFail(FailAccountDisabled, "account disabled")
+	case acct.Role == RoleService:
+		return nil, &AuthFailure{Reason: "service accounts bind with their own password and enrol no second factor",
+			Category: FailServiceAccount, uncounted: uncountedByLock}
 	}
 	seed := newTOTPSeed()
 	label := acct.Name

@@ -25,6 +25,13 @@ func (s *Service) SignIn(ctx context.Context, login, password, code, from string
 	}
 	defer a.abandon(s.guard)
 	p, err := s.checkPrimaryParts(ctx, a.acct, password, code, a.locked)
+	if err == nil && p.Role == RoleService {
+		// A program's account has nothing to manage there, and a second
+		// factor enrolled by mistake would stop its binds. The right
+		// password: no guess, never counted towards a lock.
+		p, err = nil, &AuthFailure{Reason: "service accounts do not sign in to the account page",
+			Category: FailServiceAccount, uncounted: uncountedByLock}
+	}
 	var af *AuthFailure
 	if errors.As(err, &af) {
 		af.Method = MethodPasswordTOTP

@@ -81,6 +81,7 @@ func TestSignIn_EveryFailureLooksTheSame(t *testing.T) {
 	f := newFixture(t, options{})
 	f.user("alice", backend.RoleUser, false)
 	f.user("bob", backend.RoleUser, false)
+	f.user("postfix", backend.RoleService, true)
 	ap, err := f.svc.CreateAppPassword(context.Background(), "alice", "Thunderbird")
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +104,7 @@ func TestSignIn_EveryFailureLooksTheSame(t *testing.T) {
 		{"app password as the password", "alice", ap.Password, f.code(seed)},
 		{"app password alone", "alice", ap.Password, ""},
 		{"app password without dashes", "alice", strings.ReplaceAll(ap.Password, "-", ""), ""},
+		{"service account", "postfix", password, ""},
 	} {
 		b := f.browser()
 		r := b.signIn(tc.user, tc.pw, tc.code)
@@ -294,5 +296,38 @@ func TestSession_EndsWhenTheAccountIsDisabledOrDeleted(t *testing.T) {
 	}
 	if r := b.get("/account"); r.status != http.StatusSeeOther {
 		t.Fatalf("after the account was deleted: %d", r.status)
+	}
+}
+
+// A flood refused by the address's limit adds one audit record per
+// address and write, with its count, as refused binds do.
+func TestSignIn_ThrottledFloodIsCountedNotListed(t *testing.T) {
+	f := newFixture(t, options{perMinute: 1, burst: 2})
+	f.user("alice", backend.RoleUser, false)
+	b := f.browser()
+	const n = 40
+	refused := 0
+	for range n {
+		if r := b.signIn("alice", "Wrong-Horse-42", "123456"); r.status == http.StatusTooManyRequests {
+			refused++
+		}
+	}
+	if refused != n-2 {
+		t.Fatalf("%d of %d sign-ins answered 429, want all but the burst of 2", refused, n)
+	}
+	f.svc.Close()
+	recs, err := f.svc.AuditRecords(context.Background(), backend.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, counted := 0, 0
+	for _, rec := range recs {
+		if rec.Action == backend.ActionSignIn && rec.Result == backend.FailRateLimited {
+			rows++
+			counted += rec.Count
+		}
+	}
+	if counted != refused || rows > 2 {
+		t.Errorf("%d refusals in %d audit rows; want %d in one or two", counted, rows, refused)
 	}
 }

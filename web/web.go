@@ -82,7 +82,15 @@ type Server struct {
 	sessions *sessions
 	enrols   *enrolments
 	mux      *http.ServeMux
+	// inFlight bounds the requests being answered at once: a sign-in may
+	// wait seconds for its address's token or a hashing slot, and a flood
+	// must not pile up waiters without end.
+	inFlight chan struct{}
 }
+
+// maxInFlight is the cap of inFlight; beyond it a request is answered 503
+// at once.
+const maxInFlight = 512
 
 // New returns the page's handler over svc.
 func New(svc *backend.Service, cfg Config) (*Server, error) {
@@ -118,7 +126,7 @@ func New(svc *backend.Service, cfg Config) (*Server, error) {
 	}
 	s := &Server{svc: svc, cfg: cfg, log: cfg.Logger, now: cfg.Now, pages: pages,
 		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, cfg.Now),
-		enrols:   newEnrolments(cfg.Now), mux: http.NewServeMux()}
+		enrols:   newEnrolments(cfg.Now), mux: http.NewServeMux(), inFlight: make(chan struct{}, maxInFlight)}
 	s.routes()
 	return s, nil
 }
@@ -198,6 +206,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.cfg.Secure {
 		h.Set("Strict-Transport-Security", "max-age=31536000")
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+		defer func() { <-s.inFlight }()
+	default:
+		h.Set("Retry-After", "5")
+		s.render(w, r, http.StatusServiceUnavailable, "message", &page{Title: "Busy", Error: msgBusy})
+		return
 	}
 	if r.Method == http.MethodPost {
 		if !s.sameOrigin(r) {

@@ -269,8 +269,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts serve
 		defer mon.shutdown()
 		listening = append(listening, "http_addr", "http://"+lh.Addr().String())
 	}
+	var page *webPage
 	if cfg.Web.Listen != "" {
-		page, err := startWeb(cfg, e, tlsCfg, failedBinds, log)
+		page, err = startWeb(cfg, e, tlsCfg, failedBinds, log)
 		if err != nil {
 			l.Close()
 			if ls != nil {
@@ -323,9 +324,15 @@ wait:
 	log.Info("shutting down: finishing operations in flight", "timeout", cfg.Limits.ShutdownTimeout.Duration)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Limits.ShutdownTimeout.Duration)
 	defer cancel()
+	// The page stops taking requests with LDAP, finishing its own.
+	var pageDone sync.WaitGroup
+	if page != nil {
+		pageDone.Go(page.shutdown)
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("shutdown timed out; remaining connections closed", "err", err)
 	}
+	pageDone.Wait()
 	for ; serving > 0; serving-- {
 		if err := <-errc; err != nil && !errors.Is(err, server.ErrServerClosed) && serveErr == nil {
 			serveErr = err

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/wicketldap/wicket/config"
@@ -21,6 +22,7 @@ type webPage struct {
 	srv  *http.Server
 	url  string
 	done chan struct{}
+	stop sync.Once
 }
 
 // startWeb serves the account page on web.listen, over HTTPS with the
@@ -81,12 +83,15 @@ func startWeb(cfg *config.Config, e *env, tlsCfg server.TLSConfig, failed *addrl
 	return p, nil
 }
 
-// shutdown lets requests in flight finish for a few seconds.
+// shutdown lets requests in flight finish for a few seconds; later calls
+// wait for the first.
 func (p *webPage) shutdown() {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := p.srv.Shutdown(ctx); err != nil {
-		p.srv.Close()
-	}
+	p.stop.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.srv.Shutdown(ctx); err != nil {
+			p.srv.Close()
+		}
+	})
 	<-p.done
 }
