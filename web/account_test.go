@@ -268,6 +268,11 @@ func TestHelpdesk_AdministratorsOnly(t *testing.T) {
 	for range 2 {
 		f.svc.SignIn(context.Background(), "alice", "Wrong-Horse-42", "000000", "192.0.2.7")
 	}
+	// A failure is written after its answer: wait for the lock to land.
+	waitFor(t, "alice's lock in the store", func() bool {
+		u, err := f.svc.Standing(context.Background(), "alice")
+		return err == nil && u.PasswordLockout.Locked()
+	})
 
 	admin := f.browser()
 	admin.mustSignIn("root")

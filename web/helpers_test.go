@@ -274,3 +274,16 @@ func mustPrefix(t *testing.T, s string) netip.Prefix {
 	}
 	return p
 }
+
+// waitFor waits until cond holds. The time limit only ends a test whose
+// event never comes; it decides nothing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting for %s after 30 s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -331,3 +331,24 @@ func TestSignIn_ThrottledFloodIsCountedNotListed(t *testing.T) {
 		t.Errorf("%d refusals in %d audit rows; want %d in one or two", counted, rows, refused)
 	}
 }
+
+// Behind a trusted proxy that rewrites Host, the browser's origin is
+// checked against X-Forwarded-Host; from anyone else that header counts
+// for nothing.
+func TestOrigin_ForwardedHostFromTrustedProxyOnly(t *testing.T) {
+	for _, trusted := range []bool{false, true} {
+		var o options
+		if trusted {
+			o.web.TrustedProxies = append(o.web.TrustedProxies, mustPrefix(t, "127.0.0.1/32"))
+		}
+		f := newFixture(t, o)
+		f.user("alice", backend.RoleUser, false)
+		b := f.browser()
+		form := url.Values{"username": {"alice"}, "password": {password}, "code": {f.code(seed)},
+			"csrf": {csrfOf(t, b.get("/signin").body)}}
+		r := b.post("/signin", form, "Origin", "https://account.example.org", "X-Forwarded-Host", "account.example.org")
+		if want := map[bool]int{false: http.StatusForbidden, true: http.StatusSeeOther}[trusted]; r.status != want {
+			t.Errorf("trusted proxy %v: %d, want %d", trusted, r.status, want)
+		}
+	}
+}

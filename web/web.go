@@ -243,7 +243,23 @@ func (s *Server) sameOrigin(r *http.Request) bool {
 		return true
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, s.host(r))
+}
+
+// host is the name the browser used for the page: the Host header, or,
+// behind a trusted proxy that rewrites it, the proxy's X-Forwarded-Host.
+func (s *Server) host(r *http.Request) string {
+	if fwd := r.Header.Get("X-Forwarded-Host"); fwd != "" {
+		h, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			h = r.RemoteAddr
+		}
+		if peer, err := netip.ParseAddr(h); err == nil && s.proxy(peer) {
+			first, _, _ := strings.Cut(fwd, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	return r.Host
 }
 
 // clientAddr is the client's address: the peer's, or, when the peer is a
