@@ -235,6 +235,9 @@ func (b *tab) cookie(name, path string) *network.Cookie {
 const (
 	msgSignInFailed = "Sign-in failed: the name, password or code is wrong."
 	msgThrottled    = "Too many attempts; wait a minute and try again."
+	// The page's additions to the contract: one answer for every refused
+	// enrolment, as for sign-in.
+	msgEnrolmentFailed = "Enrolment failed: the name, password or enrolment code is wrong, or two-factor sign-in is already on for this account."
 )
 
 // signIn fills the sign-in form and submits it, returning the status of
