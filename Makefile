@@ -9,7 +9,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 OUT ?= bin/wicket
 
-.PHONY: all build run test vet fmt-check bench fuzz clean
+.PHONY: all build run test vet fmt-check bench fuzz screenshots clean
 
 all: build
 
@@ -28,6 +28,11 @@ test: fmt-check
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The account page's pictures in README, taken by its browser test at a
+# phone's width and a desktop's (needs chromium, as make test installs it).
+screenshots:
+	WICKET_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestAccountPage_Screenshots$$' ./integration/
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

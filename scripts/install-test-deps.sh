@@ -45,6 +45,11 @@ command -v git        >/dev/null 2>&1 || need+=(git)
 # throwaway container (systemd-nspawn): nothing runs on the host's systemd.
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v systemd-nspawn  >/dev/null 2>&1 || need+=(systemd-container)
+# The account page is tested in Debian's headless chromium, driven over
+# the DevTools protocol; fonts-liberation gives its pages readable text in
+# the screenshots the tests take.
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ -d /usr/share/fonts/truetype/liberation ] || need+=(fonts-liberation)
 # ldapwhoami -Y PLAIN loads the mechanism from the Cyrus SASL plugins.
 ls /usr/lib/*/sasl2/libplain.so >/dev/null 2>&1 || need+=(libsasl2-modules)
 # The system services that installing would bring: only those, never a

@@ -157,6 +157,7 @@ func TestCSRF_ForeignPostIsRefusedAndChangesNothing(t *testing.T) {
 		{"wrong token", url.Values{"csrf": {strings.Repeat("A", 43)}}, nil},
 		{"another site's origin", url.Values{"csrf": {token}}, []string{"Origin", "http://evil.example"}},
 		{"cross-site fetch", url.Values{"csrf": {token}}, []string{"Sec-Fetch-Site", "cross-site"}},
+		{"opaque origin from another site", url.Values{"csrf": {token}}, []string{"Origin", "null", "Sec-Fetch-Site", "cross-site"}},
 	} {
 		for _, path := range []string{"/account/app-passwords", "/account/app-passwords/revoke-all", "/account/password", "/signout"} {
 			form := url.Values{"label": {"Evil"}, "confirm": {"yes"}, "current_password": {password},
@@ -175,6 +176,16 @@ func TestCSRF_ForeignPostIsRefusedAndChangesNothing(t *testing.T) {
 	}
 	if r := b.get("/account"); r.status != http.StatusOK {
 		t.Errorf("the session did not survive refused posts: %d", r.status)
+	}
+	// The page's own post with an origin the browser will not name (as
+	// Chromium sends under some referrer policies) is decided by
+	// Sec-Fetch-Site and the token.
+	if r := b.post("/account/app-passwords", url.Values{"csrf": {token}, "label": {"Phone"}},
+		"Origin", "null", "Sec-Fetch-Site", "same-origin"); r.status != http.StatusOK || byID(r.body, "new-app-password") == "" {
+		t.Errorf("own post with Origin null: %d %s", r.status, byID(r.body, "error"))
+	}
+	if aps := f.appPasswords("alice"); len(aps) != 2 {
+		t.Errorf("app passwords after the own post: %+v", aps)
 	}
 	if _, err := f.svc.SignIn(context.Background(), "alice", password, f.code(seed), "192.0.2.7"); err != nil {
 		t.Errorf("the password changed: %v", err)

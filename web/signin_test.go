@@ -214,7 +214,7 @@ func TestHeaders_EveryAnswer(t *testing.T) {
 			"form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
 		"X-Frame-Options":        "DENY",
 		"X-Content-Type-Options": "nosniff",
-		"Referrer-Policy":        "no-referrer",
+		"Referrer-Policy":        "same-origin",
 	}
 	for _, path := range []string{"/signin", "/account", "/enrol", "/static/style.css", "/static/copy.js", "/nowhere"} {
 		r := b.get(path)

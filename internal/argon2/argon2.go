@@ -126,19 +126,35 @@ func deriveKey(mode int, password, salt, secret, data []byte, time, memory uint3
 // derivation needs its whole memory cost at once (19 MiB at OWASP's
 // minimum); made anew each time, a few password binds a second are
 // hundreds of megabytes of garbage, and every collection they trigger
-// marks the server's whole live heap again. A pool holds at most what
-// concurrent derivations used, and gives it back to the collector when it
-// stays unused for two collections.
-var spare sync.Pool
+// marks the server's whole live heap again. A sync.Pool would not do: a
+// server answering lookups collects every few hundred milliseconds, and a
+// pool is emptied by two collections, so under load every derivation
+// allocated (and the kernel zeroed) its memory again. spare holds what at
+// most maxSpare concurrent derivations used, for the life of the process:
+// the memory the callers' bound on concurrent hashes allows anyway.
+var spare = make(chan []block, maxSpare)
+
+const maxSpare = 16
 
 func getBlocks(memory uint32) []block {
-	if b, ok := spare.Get().(*[]block); ok && uint32(len(*b)) == memory {
-		return *b
+	select {
+	case b := <-spare:
+		if uint32(len(b)) == memory {
+			return b
+		}
+		// Another memory cost (a hash made with older parameters): let
+		// the collector have it.
+	default:
 	}
 	return make([]block, memory)
 }
 
-func putBlocks(B []block) { spare.Put(&B) }
+func putBlocks(B []block) {
+	select {
+	case spare <- B:
+	default:
+	}
+}
 
 const (
 	blockLength = 128
@@ -259,12 +275,19 @@ func processBlocks(B []block, time, memory, threads uint32, mode int) {
 		wg.Done()
 	}
 
+	// The last lane runs on the caller's goroutine, so a derivation with
+	// one lane (wicket's default) runs whole on the thread that asked for
+	// it: the server runs hashes on threads of lower priority.
 	for n := uint32(0); n < time; n++ {
 		for slice := uint32(0); slice < syncPoints; slice++ {
 			var wg sync.WaitGroup
 			for lane := uint32(0); lane < threads; lane++ {
 				wg.Add(1)
-				go processSegment(n, slice, lane, &wg)
+				if lane == threads-1 {
+					processSegment(n, slice, lane, &wg)
+				} else {
+					go processSegment(n, slice, lane, &wg)
+				}
 			}
 			wg.Wait()
 		}
