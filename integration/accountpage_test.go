@@ -3,7 +3,6 @@ package integration
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -17,23 +16,6 @@ import (
 	"testing"
 	"time"
 )
-
-// pageURL is the account page's address, from the server's "listening"
-// line.
-func pageURL(t *testing.T, w *wicket) string {
-	t.Helper()
-	for _, line := range strings.Split(w.logs.String(), "\n") {
-		var rec struct {
-			Msg string `json:"msg"`
-			Web string `json:"web_addr"`
-		}
-		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "listening" && rec.Web != "" {
-			return rec.Web
-		}
-	}
-	t.Fatalf("the listening line names no web_addr:\n%s", w.logs.String())
-	return ""
-}
 
 // pageBrowser is a cookie jar on the page that follows no redirect.
 type pageBrowser struct {
@@ -96,7 +78,7 @@ func pageText(body, id string) string {
 func TestAccountPage_AppPasswordMadeThereBindsUntilRevoked(t *testing.T) {
 	requireTool(t, "ldapwhoami")
 	w := startWicket(t, "[web]\nlisten = \"127.0.0.1:0\"\n")
-	base := pageURL(t, w)
+	base := webURL(t, w)
 	u := w.newUser("alice", true)
 	b := newPageBrowser(t, base, nil)
 	resp, body := b.submit("/signin", "/signin", url.Values{"username": {u.name}, "password": {u.password},
@@ -155,7 +137,7 @@ func TestAccountPage_HTTPSWithTheLDAPCertificate(t *testing.T) {
 	certDir := t.TempDir()
 	c := wicketCert(t, "selfsigned", "--out-dir", certDir, "--host", "127.0.0.1")
 	w := startWicket(t, fmt.Sprintf("[tls]\ncert_file = %q\nkey_file = %q\n[web]\nlisten = \"127.0.0.1:0\"\n", c.CertFile, c.KeyFile))
-	base := pageURL(t, w)
+	base := webURL(t, w)
 	if !strings.HasPrefix(base, "https://") {
 		t.Fatalf("web_addr %s is not https", base)
 	}

@@ -607,7 +607,7 @@ func TestUpstream_AccountPageEnrolmentWithTheDirectoryPassword(t *testing.T) {
 	}
 	w.adminJSON(&inv, "", "totp", "invite", "alice")
 
-	b := newPageBrowser(t, pageURL(t, w), nil)
+	b := newPageBrowser(t, webURL(t, w), nil)
 	_, body := b.submit("/enrol", "/enrol", url.Values{"username": {"alice"}, "password": {pw}, "invite": {inv.Code}})
 	secret := pageText(body, "totp-secret")
 	m := pageCSRF.FindStringSubmatch(body)
