@@ -76,7 +76,10 @@ func TestUpstream_BenchAppPasswordsWithAndWithoutUpstream(t *testing.T) {
 		}
 	}
 	without.cfg = filepath.Join(without.dir, "wicket.toml")
-	if err := os.WriteFile(without.cfg, fmt.Appendf(nil, testConfig, filepath.Join(without.dir, "wicket.db"), ""), 0o600); err != nil {
+	// The same [http] listener as the other, so that the two differ only by
+	// [upstream].
+	if err := os.WriteFile(without.cfg, fmt.Appendf(nil, testConfig, filepath.Join(without.dir, "wicket.db"),
+		"\n[http]\nlisten = \"127.0.0.1:0\""), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	without.start()
