@@ -609,7 +609,7 @@ func TestUpstream_AccountPageEnrolmentWithTheDirectoryPassword(t *testing.T) {
 
 	b := newPageBrowser(t, webURL(t, w), nil)
 	_, body := b.submit("/enrol", "/enrol", url.Values{"username": {"alice"}, "password": {pw}, "invite": {inv.Code}})
-	secret := pageText(body, "totp-secret")
+	secret := strings.ReplaceAll(pageText(body, "totp-secret"), " ", "")
 	m := pageCSRF.FindStringSubmatch(body)
 	if secret == "" || m == nil {
 		t.Fatalf("no seed shown after the directory password and the invitation: %q\n%s", pageText(body, "error"), body)

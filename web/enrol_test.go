@@ -7,6 +7,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +55,12 @@ func qrPage(t *testing.T, r *response) string {
 	if !strings.HasPrefix(attr(r.body, "totp-qr", "alt"), "QR code") {
 		t.Errorf("#totp-qr alt %q", attr(r.body, "totp-qr", "alt"))
 	}
-	secret := byID(r.body, "totp-secret")
+	// Shown in groups of four, which authenticator apps accept as typed.
+	shown := byID(r.body, "totp-secret")
+	if !regexp.MustCompile(`^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$`).MatchString(shown) {
+		t.Errorf("#totp-secret %q is not base32 in groups of four", shown)
+	}
+	secret := strings.ReplaceAll(shown, " ", "")
 	if len(secret) < 32 {
 		t.Fatalf("#totp-secret %q", secret)
 	}

@@ -131,8 +131,22 @@ func New(svc *backend.Service, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// groups splits a secret to be typed into groups of four, as
+// authenticator apps show and accept them (they ignore the spaces), so
+// that it wraps between groups on a phone and is easier to copy by eye.
+func groups(secret string) string {
+	var b strings.Builder
+	for i, r := range secret {
+		if i > 0 && i%4 == 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 func parsePages() (map[string]*template.Template, error) {
-	funcs := template.FuncMap{"when": when}
+	funcs := template.FuncMap{"when": when, "groups": groups}
 	layout, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html")
 	if err != nil {
 		return nil, err
