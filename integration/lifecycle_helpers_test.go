@@ -59,6 +59,19 @@ func (c *stepCodes) next() string {
 	}
 }
 
+// again is the last code handed out, for a retry after a bind that did not
+// use it up (unavailable, throttled), as long as its step stays inside the
+// window; otherwise the next code.
+func (c *stepCodes) again() string {
+	c.t.Helper()
+	now := time.Now()
+	cur := now.Unix() / 30
+	if c.last >= cur || (c.last == cur-1 && now.Unix()%30 < 28) {
+		return totpCode(c.t, c.secret, time.Unix(c.last*30, 0))
+	}
+	return c.next()
+}
+
 // withCode is the account's primary password followed by its next code.
 func (c *stepCodes) withCode(u user) string { return u.password + c.next() }
 
