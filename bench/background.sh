@@ -57,12 +57,12 @@ same one), a service account is added, and TOTP is enrolled for up to 1,000
 of them (apppw create-bulk). The load is `wicket bench --mode lookup` as the
 service account over all users. The background is three clients at once:
 the failed binds on the users without TOTP; password+code binds of the users
-with TOTP in turn (ldapwhoami, a fresh code from oathtool each, every user at
-most once a 30 s step); `wicket user set NAME --display-name` on the users in
-turn. Every run's p99 is shown, and whether each background run's is under
-5 ms.
+with TOTP in turn (`wicket bench --totp`, one client process computing each
+code, every user at most once a 30 s step); `wicket user set NAME
+--display-name` on the users in turn, a process each. Every run's p99 is
+shown, and whether each background run's is under 5 ms.
 
-Needs Go and jq; lookup mode also perl, oathtool and ldapwhoami.
+Needs Go and jq; lookup mode also perl and ldapsearch.
 USAGE
 }
 
@@ -117,8 +117,8 @@ is_duration "$duration" || die "--duration: $duration is not a duration such as 
 is_duration "$warmup" || die "--warmup: $warmup is not a duration such as 2s"
 if [ "$mode" = lookup ]; then
   ((users >= 2)) || die "--users: lookup mode needs at least 2 (some with TOTP, some without)"
-  for tool in perl oathtool ldapwhoami ldapsearch; do
-    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install perl oathtool ldap-utils)"
+  for tool in perl ldapsearch; do
+    command -v "$tool" >/dev/null 2>&1 || die "$tool is not installed (apt-get install perl ldap-utils)"
   done
 fi
 
@@ -326,37 +326,34 @@ count() {
   echo "$ok $bad"
 }
 
-# code_binds OUT: password+code binds of the users of codes.tsv in turn,
-# --code-rate a second, until stopped, each started on time whether the one
-# before has ended or not (a loaded machine starts processes slowly); a line
-# ok or failed in OUT for each. The next user is kept in code-next across
-# runs: a code works once per user and 30 s step.
+# code_binds RUN: password+code binds of the users of codes.tsv in turn,
+# --code-rate a second, until stopped: one `wicket bench --totp` process, as
+# one client would send them, its report in $work/RUN.code.json. A code
+# works once per user and 30 s step, so each run starts at the user after
+# the last one the run before reached (kept in code-next).
 code_binds() {
-  local out=$1 i dn secret n pw
-  local -a lines
-  mapfile -t lines <"$work/codes.tsv"
-  n=${#lines[@]}
+  local run=$1 i n
+  n=$(wc -l <"$work/codes.tsv")
   i=$(cat "$work/code-next" 2>/dev/null || echo 0)
-  pw=$(cat "$work/primary.pw")
-  mkdir -p "$work/code-pw"
-  chmod 700 "$work/code-pw"
-  : >"$out"
-  while :; do
-    IFS=$'\t' read -r dn secret <<<"${lines[i % n]}"
-    i=$((i + 1))
-    echo "$i" >"$work/code-next"
-    (
-      f=$work/code-pw/$i
-      (umask 077 && printf '%s%s' "$pw" "$(oathtool --totp -b "$secret")" >"$f")
-      if ldapwhoami -x -H "$url" -D "$dn" -y "$f" >/dev/null 2>>"$out.err"; then
-        echo ok >>"$out"
-      else
-        echo failed >>"$out"
-      fi
-      rm -f "$f"
-    ) &
-    paced "$code_rate"
-  done
+  i=$((i % n))
+  # DN<TAB>BASE32 to DN<TAB>PASSWORD<TAB>BASE32, starting at user i.
+  (umask 077 && { tail -n +"$((i + 1))" "$work/codes.tsv"; head -n "$i" "$work/codes.tsv"; } |
+    awk -F '\t' -v pw="$(cat "$work/primary.pw")" '{ printf "%s\t%s\t%s\n", $1, pw, $2 }' >"$work/code-users.tsv")
+  "$wicket" bench -H "$url" --users "$work/code-users.tsv" --totp --mode bind --concurrency 1 \
+    --rate "$code_rate" --duration 1h --json --quiet >"$work/$run.code.json" 2>"$work/$run.code.err" &
+  code_pid=$!
+}
+
+# code_count RUN: "succeeded failed" of the password+code binds of RUN.
+code_count() {
+  local n
+  if jq -e '.operations' "$work/$1.code.json" >/dev/null 2>&1; then
+    jq -r '"\(.succeeded) \(.failed)"' "$work/$1.code.json"
+  else
+    # Nothing succeeded: no report, only the reason.
+    n=$(sed -n 's/.*not one of \([0-9]*\) operations.*/\1/p' "$work/$1.code.err")
+    echo "0 ${n:-0}"
+  fi
 }
 
 # cli_writes OUT: `wicket user set NAME --display-name` on all users in
@@ -406,8 +403,7 @@ for run in "${runs[@]}"; do
     --duration 1h >"$work/$run.txt" 2>&1 &
   background_pid=$!
   if [ "$mode" = lookup ]; then
-    code_binds "$work/$run.code" &
-    code_pid=$!
+    code_binds "$run"
     cli_writes "$work/$run.cli" &
     cli_pid=$!
   fi
@@ -417,6 +413,10 @@ for run in "${runs[@]}"; do
   stop "$code_pid"
   stop "$background_pid"
   cli_pid="" code_pid="" background_pid=""
+  if [ "$mode" = lookup ]; then
+    read -r ok bad < <(code_count "$run")
+    echo $(($(cat "$work/code-next" 2>/dev/null || echo 0) + ok + bad)) >"$work/code-next"
+  fi
   sleep 1 # the last code binds and CLI writes started end
 done
 
@@ -438,7 +438,7 @@ for run in "${runs[@]}"; do
     bg_sum=$(awk -v a="$bg_sum" -v b="$rate_of_run" 'BEGIN { print a + b }'); bg_n=$((bg_n + 1))
     awk -v p="$(p99 "$run")" 'BEGIN { exit !(p >= 5) }' && p99_over+=" $run"
     if [ "$mode" = lookup ]; then
-      read -r ok bad < <(count "$work/$run.code"); extra+=("$ok/$bad")
+      read -r ok bad < <(code_count "$run"); extra+=("$ok/$bad")
       read -r ok bad < <(count "$work/$run.cli"); extra+=("$ok/$bad")
     fi
   fi
@@ -469,13 +469,16 @@ for run in "${runs[@]}"; do
     status=1
   fi
   if [ "$mode" = lookup ] && [[ $run == background* ]]; then
-    for part in code cli; do
-      read -r ok bad < <(count "$work/$run.$part")
-      if [ "$bad" -ne 0 ]; then
-        echo "FAIL: $bad of the background's $([ $part = code ] && echo password+code binds || echo CLI writes) failed in run $run: $(sort "$work/$run.$part.err" | uniq -c | sort -rn | head -n 3 | tr '\n' ' ')" >&2
-        status=1
-      fi
-    done
+    read -r ok bad < <(code_count "$run")
+    if [ "$bad" -ne 0 ] || [ "$ok" -eq 0 ]; then
+      echo "FAIL: $bad of the background's password+code binds failed in run $run ($ok succeeded): $(jq -c '.errors' "$work/$run.code.json" 2>/dev/null || cat "$work/$run.code.err")" >&2
+      status=1
+    fi
+    read -r ok bad < <(count "$work/$run.cli")
+    if [ "$bad" -ne 0 ]; then
+      echo "FAIL: $bad of the background's CLI writes failed in run $run: $(sort "$work/$run.cli.err" | uniq -c | sort -rn | head -n 3 | tr '\n' ' ')" >&2
+      status=1
+    fi
   fi
 done
 exit "$status"

@@ -195,6 +195,41 @@ func TestLoadTool_AgainstWicket(t *testing.T) {
 	})
 }
 
+// `wicket bench --totp` signs in as people do, with the primary password
+// followed by the current code: every user's first bind of a step
+// succeeds, and a second run in the same step is refused, each bind a
+// replayed code.
+func TestLoadTool_PasswordAndCodeSignIns(t *testing.T) {
+	w := startWicket(t, "")
+	var b strings.Builder
+	for i := range 3 {
+		u := w.newUser(fmt.Sprintf("people%d", i), true)
+		fmt.Fprintf(&b, "%s\t%s\t%s\n", u.dn, u.password, u.secret)
+	}
+	file := filepath.Join(t.TempDir(), "users.txt")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Both runs inside one 30 s step: a run is three binds.
+	if s := time.Now().Unix() % 30; s >= 20 {
+		time.Sleep(time.Duration(30-s) * time.Second)
+	}
+	step := time.Now().Unix() / 30
+	rep := loadRunJSON(t, "-H", w.url(), "--users", file, "--totp", "--count", "3", "--concurrency", "1")
+	checkLoadReport(t, rep, 3, 0)
+
+	_, errOut, code := loadRun(t, "-H", w.url(), "--users", file, "--totp", "--count", "3", "--concurrency", "1")
+	if now := time.Now().Unix() / 30; now != step {
+		t.Fatalf("the runs took from step %d to %d; the second should have been inside the first's", step, now)
+	}
+	if code == 0 || !strings.Contains(errOut, "not one of 3 operations succeeded: invalidCredentials (49): 3") {
+		t.Errorf("second run: exit %d, stderr %q; want every bind refused as a replayed code", code, errOut)
+	}
+	if !audited(w, "people0", "bind", "replayed-code") {
+		t.Error("the second run's bind is not recorded as a replayed code")
+	}
+}
+
 // `wicket bench --mode lookup` against the real server, as Postfix looks
 // users up: a service account binds once on each connection, then each
 // operation is a search for a user's mail address, with the default base

@@ -27,7 +27,7 @@ type benchFlags struct {
 	concurrency, count                 int
 	rate                               float64
 	duration, warmup, timeout          time.Duration
-	insecure, quiet                    bool
+	insecure, quiet, totp              bool
 }
 
 func newBenchCmd(g *globals) *cobra.Command {
@@ -86,7 +86,13 @@ the latency percentiles and the failures by result code. The exit status is
 0 when any operation succeeded.
 
 Against wicket, bind with app passwords: a password followed by a one-time
-code works once only.`,
+code works once only. To measure password+code sign-ins, give --totp and
+end each line of the users file with a tab and the user's TOTP secret
+(base32, as in the otpauth:// URI); each bind sends the password followed
+by the current code. A code works once a 30 s step: give each user at most
+one bind a step (--rate, and more users than rate × 30).
+
+  uid=alice,ou=people,dc=example,dc=org	Primary-Password	JBSWY3DPEHPK3PXP`,
 		Args: nArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := f.config(cmd)
@@ -113,6 +119,7 @@ code works once only.`,
 	fl.StringVar(&f.filter, "filter", "", "bind-search, lookup: the filter, %u the value of the user's first RDN (default "+loadgen.DefaultFilter+"; lookup: (mail=%u@DOMAIN), DOMAIN from the base)")
 	fl.BoolVar(&f.insecure, "insecure", false, "ldaps://: do not check the server's certificate")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress line on stderr")
+	fl.BoolVar(&f.totp, "totp", false, "each line of --users ends with a tab and a TOTP secret: bind with the password followed by the current code")
 	return cmd
 }
 
@@ -152,6 +159,8 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 		return loadgen.Config{}, errors.New("--mode lookup looks up the names of a file: give --users FILE, a name or DN a line, and the service account with -D NAME -y FILE")
 	case lookup && !fl.Changed("bind-name"):
 		return loadgen.Config{}, errors.New("--mode lookup binds once as a service account: give it with -D NAME -y FILE")
+	case f.totp && (lookup || f.usersFile == ""):
+		return loadgen.Config{}, errors.New("--totp reads each user's TOTP secret from --users FILE, and lookup mode binds only its service account")
 	}
 	a, err := parseRemoteURI(f.uri)
 	if err != nil {
@@ -191,6 +200,9 @@ func (f *benchFlags) config(cmd *cobra.Command) (loadgen.Config, error) {
 }
 
 func (f *benchFlags) users(cmd *cobra.Command) ([]loadgen.User, error) {
+	if f.totp {
+		return loadgen.ReadUsersTOTP(f.usersFile)
+	}
 	if f.usersFile != "" {
 		return loadgen.ReadUsers(f.usersFile)
 	}

@@ -146,6 +146,9 @@ func TestBench_FlagMistakesRefused(t *testing.T) {
 		{"not ldap", []string{"bench", "-H", "http://127.0.0.1:1389", "-D", "alice", "-y", pw}, "ldap:// or ldaps://"},
 		{"a bad users line", []string{"bench", "-H", uri, "--users", bad}, bad + ":3: no password"},
 		{"no users file", []string{"bench", "-H", uri, "--users", bad + ".missing"}, "no such file"},
+		{"--totp with -D", append(one, "--totp"), "--totp reads each user's TOTP secret from --users FILE"},
+		{"--totp in lookup", []string{"bench", "-H", uri, "--mode", "lookup", "--users", users, "-D", "postfix", "-y", pw, "--totp"}, "lookup mode binds only its service account"},
+		{"--totp without secrets", []string{"bench", "-H", uri, "--users", users, "--totp"}, users + ":1: no password"},
 		{"an argument", append(one, "extra"), "usage: wicket bench"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

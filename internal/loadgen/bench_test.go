@@ -71,7 +71,7 @@ func BenchmarkClient_BindSearch(b *testing.B) {
 // worker does it.
 func BenchmarkClient_Lookup(b *testing.B) {
 	c := benchClient(b)
-	if code, err := c.serviceBind(User{"uid=postfix,ou=people,dc=example,dc=org", benchPassword}); code != 0 || err != nil {
+	if code, err := c.serviceBind(User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: benchPassword}); code != 0 || err != nil {
 		b.Fatalf("bind: %d, %v", code, err)
 	}
 	f, err := ldap.CompileFilter("(mail=alice@example.org)")
@@ -97,8 +97,8 @@ func BenchmarkRun(b *testing.B) {
 		b.Run(string(mode), func(b *testing.B) {
 			r := startResponder(b, &responder{})
 			cfg := Config{Addr: r.addr, URL: "ldap://" + r.addr, Mode: mode,
-				Users: []User{{benchName, benchPassword}}, Concurrency: 1, Count: b.N, Timeout: 5 * time.Second,
-				Service: User{"uid=postfix,ou=people,dc=example,dc=org", benchPassword}}
+				Users: []User{{Name: benchName, Password: benchPassword}}, Concurrency: 1, Count: b.N, Timeout: 5 * time.Second,
+				Service: User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: benchPassword}}
 			b.ReportAllocs()
 			b.ResetTimer()
 			rep, err := Run(context.Background(), cfg)
@@ -132,7 +132,7 @@ func BenchmarkGoLDAP_Bind(b *testing.B) {
 func TestWorker_LookupAllocatesNothing(t *testing.T) {
 	r := startResponder(t, &responder{})
 	cfg := Config{Addr: r.addr, URL: "ldap://" + r.addr, Mode: ModeLookup, Users: []User{{Name: benchName}},
-		Service: User{"uid=postfix,ou=people,dc=example,dc=org", benchPassword}, Concurrency: 1, Count: 1, Timeout: 5 * time.Second}
+		Service: User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: benchPassword}, Concurrency: 1, Count: 1, Timeout: 5 * time.Second}
 	ts, err := cfg.targets()
 	if err != nil {
 		t.Fatal(err)

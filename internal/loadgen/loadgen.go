@@ -183,8 +183,10 @@ const dialRetryPause = 50 * time.Millisecond
 // and the compiled filter are computed once.
 type target struct {
 	name, password string
-	base           string
-	filter         []byte
+	// totpKey: the bind appends the current code to password.
+	totpKey []byte
+	base    string
+	filter  []byte
 }
 
 func (cfg *Config) check() error {
@@ -236,6 +238,9 @@ func (cfg *Config) targets() ([]target, error) {
 	ts := make([]target, len(cfg.Users))
 	for i, u := range cfg.Users {
 		ts[i] = target{name: u.Name, password: u.Password}
+		if u.TOTPKey != "" {
+			ts[i].totpKey = []byte(u.TOTPKey)
+		}
 		if !cfg.Mode.searches() {
 			continue
 		}
@@ -488,7 +493,11 @@ func (w *worker) op(t *target, deadline time.Time) (int, error) {
 		}
 		return searchResult(c.search(t.base, t.filter))
 	}
-	code, err := c.bind(t.name, t.password)
+	password := t.password
+	if t.totpKey != nil {
+		password += totpCode(t.totpKey, time.Now())
+	}
+	code, err := c.bind(t.name, password)
 	switch {
 	case w.cfg.Mode == ModeConnectBind:
 		if err == nil {

@@ -148,8 +148,8 @@ func TestRun_BindSearch(t *testing.T) {
 func TestTargets_BaseAndFilterFromTheBindName(t *testing.T) {
 	t.Parallel()
 	cfg := Config{Mode: ModeBindSearch, Users: []User{
-		{"uid=alice,ou=people,dc=example,dc=org", "pw"},
-		{"cn=a*(b)\\5c,ou=staff,dc=example,dc=org", "pw"},
+		{Name: "uid=alice,ou=people,dc=example,dc=org", Password: "pw"},
+		{Name: "cn=a*(b)\\5c,ou=staff,dc=example,dc=org", Password: "pw"},
 	}}
 	ts, err := cfg.targets()
 	if err != nil {
@@ -168,7 +168,7 @@ func TestTargets_BaseAndFilterFromTheBindName(t *testing.T) {
 	}
 
 	cfg.Base, cfg.Filter = "dc=example,dc=org", "(&(objectClass=person)(mail=%u@example.org))"
-	cfg.Users = []User{{"alice", "pw"}}
+	cfg.Users = []User{{Name: "alice", Password: "pw"}}
 	ts, err = cfg.targets()
 	if err != nil || ts[0].base != "dc=example,dc=org" || !strings.Contains(string(ts[0].filter), "alice@example.org") {
 		t.Errorf("a bare name with --base: %+v, %v", ts, err)
@@ -179,9 +179,9 @@ func TestTargets_BaseAndFilterFromTheBindName(t *testing.T) {
 		base, filter string
 		want         string
 	}{
-		{[]User{{"alice", "pw"}}, "", "", `"alice" is not a DN with a parent`},
-		{[]User{{"uid=alice", "pw"}}, "", "", `"uid=alice" is not a DN with a parent`},
-		{[]User{{"alice", "pw"}}, "dc=x", "(uid=%u", "filter (uid=alice (for alice)"},
+		{[]User{{Name: "alice", Password: "pw"}}, "", "", `"alice" is not a DN with a parent`},
+		{[]User{{Name: "uid=alice", Password: "pw"}}, "", "", `"uid=alice" is not a DN with a parent`},
+		{[]User{{Name: "alice", Password: "pw"}}, "dc=x", "(uid=%u", "filter (uid=alice (for alice)"},
 	} {
 		cfg := Config{Mode: ModeBindSearch, Users: tc.users, Base: tc.base, Filter: tc.filter}
 		if _, err := cfg.targets(); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -200,7 +200,7 @@ func TestRun_UnreachableServerIsAnError(t *testing.T) {
 	l.Close()
 	for _, mode := range []Mode{ModeBind, ModeConnectBind, ModeBindSearch, ModeLookup} {
 		cfg := Config{Addr: addr, URL: "ldap://" + addr, Mode: mode, Users: testUsers(1), Concurrency: 2, Count: 10, Timeout: time.Second,
-			Service: User{"uid=postfix,ou=people,dc=example,dc=org", "pw"}}
+			Service: User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: "pw"}}
 		_, err := Run(context.Background(), cfg)
 		if err == nil || !strings.Contains(err.Error(), "cannot connect to ldap://"+addr) || !strings.Contains(err.Error(), "refused") {
 			t.Errorf("%s: %v", mode, err)
@@ -511,7 +511,7 @@ func TestLookupDefaults(t *testing.T) {
 // every name, DN or not.
 func TestTargets_Lookup(t *testing.T) {
 	t.Parallel()
-	cfg := Config{Mode: ModeLookup, Service: User{"uid=postfix,ou=people,dc=example,dc=org", "pw"}, Users: []User{
+	cfg := Config{Mode: ModeLookup, Service: User{Name: "uid=postfix,ou=people,dc=example,dc=org", Password: "pw"}, Users: []User{
 		{Name: "uid=alice,ou=people,dc=example,dc=org"}, {Name: "bob"}, {Name: "c*(d)"},
 	}}
 	ts, err := cfg.targets()

@@ -14,6 +14,9 @@ import (
 type User struct {
 	Name     string
 	Password string
+	// TOTPKey, when set, is the key (raw bytes) of a one-time code that
+	// each bind appends to Password (ParseUsersTOTP).
+	TOTPKey string
 }
 
 // maxUserLine bounds a line of a users file, far above any DN and password.
@@ -66,6 +69,37 @@ func ParseNames(r io.Reader, name string) ([]User, error) {
 // are skipped. Errors name the file (as name) and the line.
 func ParseUsers(r io.Reader, name string) ([]User, error) {
 	return parseLines(r, name, "no users: give one per line, the bind name, a tab, then the password", parseUserLine)
+}
+
+// ReadUsersTOTP reads a users file with TOTP secrets (see ParseUsersTOTP).
+func ReadUsersTOTP(path string) ([]User, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseUsersTOTP(f, path)
+}
+
+// ParseUsersTOTP reads one user per line as ParseUsers does, with a tab and
+// the user's TOTP secret (base32, as an authenticator app takes it) after
+// the password: each bind then sends the password followed by the current
+// code, as a person signing in does.
+func ParseUsersTOTP(r io.Reader, name string) ([]User, error) {
+	return parseLines(r, name, "no users: give one per line, the bind name, a tab, the password, a tab, then the TOTP secret",
+		func(line string) (User, error) {
+			i := strings.LastIndexByte(line, '\t')
+			if i < 0 {
+				return User{}, errors.New("no TOTP secret: a line is the bind name, a tab, the password, a tab, then the secret")
+			}
+			u, err := parseUserLine(line[:i])
+			if err != nil {
+				return User{}, fmt.Errorf("%w; the TOTP secret follows the password after a tab", err)
+			}
+			key, err := parseTOTPSecret(line[i+1:])
+			u.TOTPKey = string(key)
+			return u, err
+		})
 }
 
 // parseLines reads the users of a file, one a line with parse, skipping

@@ -24,13 +24,13 @@ func TestParseUsers_TabsSpacesCommentsBlankLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []User{
-		{"uid=alice,ou=people,dc=example,dc=org", "abcd-efgh-ijkl-mnop"},
+		{Name: "uid=alice,ou=people,dc=example,dc=org", Password: "abcd-efgh-ijkl-mnop"},
 		// With a tab, spaces belong to the name and the password.
-		{"uid=bob, ou=people, dc=example, dc=org", "Correct Horse\tBattery "},
+		{Name: "uid=bob, ou=people, dc=example, dc=org", Password: "Correct Horse\tBattery "},
 		// Without one, the first run of spaces separates them.
-		{"carol", "two  spaces inside "},
-		{"dave@example.org", "#not-a-comment"},
-		{"uid=eve,ou=people,dc=example,dc=org", " pw"},
+		{Name: "carol", Password: "two  spaces inside "},
+		{Name: "dave@example.org", Password: "#not-a-comment"},
+		{Name: "uid=eve,ou=people,dc=example,dc=org", Password: " pw"},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got  %q\nwant %q", got, want)

@@ -58,10 +58,10 @@ func goldapRequests(t *testing.T, do func(*ldap.Conn)) [][]byte {
 func TestAppendBindRequest_SameBytesAsGoLDAP(t *testing.T) {
 	t.Parallel()
 	binds := []User{
-		{"uid=alice,ou=people,dc=example,dc=org", "abcd-efgh-ijkl-mnop"},
-		{"alice", "Correct Horse Battery Staple ✓"},
-		{"uid=" + strings.Repeat("b", 120) + ",ou=people,dc=example,dc=org", "x"},
-		{"uid=" + strings.Repeat("c", 300) + ",ou=people,dc=example,dc=org", strings.Repeat("p", 70000)},
+		{Name: "uid=alice,ou=people,dc=example,dc=org", Password: "abcd-efgh-ijkl-mnop"},
+		{Name: "alice", Password: "Correct Horse Battery Staple ✓"},
+		{Name: "uid=" + strings.Repeat("b", 120) + ",ou=people,dc=example,dc=org", Password: "x"},
+		{Name: "uid=" + strings.Repeat("c", 300) + ",ou=people,dc=example,dc=org", Password: strings.Repeat("p", 70000)},
 	}
 	reqs := goldapRequests(t, func(c *ldap.Conn) {
 		for _, u := range binds {
