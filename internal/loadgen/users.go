@@ -23,23 +23,21 @@ type User struct {
 const maxUserLine = 64 << 10
 
 // ReadUsers reads a users file (see ParseUsers).
-func ReadUsers(path string) ([]User, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseUsers(f, path)
-}
+func ReadUsers(path string) ([]User, error) { return readFile(path, ParseUsers) }
 
 // ReadNames reads a file of names to look up (see ParseNames).
-func ReadNames(path string) ([]User, error) {
+func ReadNames(path string) ([]User, error) { return readFile(path, ParseNames) }
+
+// ReadUsersTOTP reads a users file with TOTP secrets (see ParseUsersTOTP).
+func ReadUsersTOTP(path string) ([]User, error) { return readFile(path, ParseUsersTOTP) }
+
+func readFile(path string, parse func(io.Reader, string) ([]User, error)) ([]User, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	return ParseNames(f, path)
+	return parse(f, path)
 }
 
 // ParseNames reads the names that lookup mode looks up, one a line: the
@@ -69,16 +67,6 @@ func ParseNames(r io.Reader, name string) ([]User, error) {
 // are skipped. Errors name the file (as name) and the line.
 func ParseUsers(r io.Reader, name string) ([]User, error) {
 	return parseLines(r, name, "no users: give one per line, the bind name, a tab, then the password", parseUserLine)
-}
-
-// ReadUsersTOTP reads a users file with TOTP secrets (see ParseUsersTOTP).
-func ReadUsersTOTP(path string) ([]User, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseUsersTOTP(f, path)
 }
 
 // ParseUsersTOTP reads one user per line as ParseUsers does, with a tab and
