@@ -25,6 +25,9 @@ type ImportUser struct {
 	// Hash is the primary password's hash taken from another directory
 	// (see ValidatePasswordHash); empty for none.
 	Hash string
+	// UUID is the entry's entryUUID in that directory, kept; zero for a
+	// new one.
+	UUID UUID
 }
 
 // ImportResult is what ImportUsers did with one account: created it, found
@@ -104,6 +107,7 @@ func (s *Service) ImportUsers(ctx context.Context, users []ImportUser, role stri
 			results[i].Err = err
 			continue
 		}
+		a.KeepUUID = u.UUID
 		batch, at = append(batch, AccountCreation{Account: a, Change: ch}), append(at, i)
 		if len(batch) == s.opts.BulkBatch {
 			if err := flush(); err != nil {

@@ -35,6 +35,9 @@ var (
 	// ErrUpstreamManaged: the account's primary password is kept in the
 	// upstream directory, and is changed there.
 	ErrUpstreamManaged = errors.New("the password of this account is kept in the upstream directory; change it there")
+	// ErrUUIDTaken: an account created with the entryUUID it had elsewhere
+	// (an import) found that UUID already another account's.
+	ErrUUIDTaken = errors.New("entryUUID already in use by another account")
 	// ErrInvalidInput wraps validation failures of names, labels, passwords.
 	ErrInvalidInput = errors.New("invalid input")
 )

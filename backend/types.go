@@ -43,6 +43,11 @@ type Account struct {
 	// source in memory; a different count read with the account means an
 	// administrator lifted them, from whichever process.
 	Unlocks int64
+	// KeepUUID is read by CreateAccount only: the entryUUID an imported
+	// entry had in its old directory, kept so that clients that know users
+	// by it (Nextcloud, SSSD) see the same users; zero draws a new one.
+	// Taken by another account, the creation fails with ErrUUIDTaken.
+	KeepUUID UUID
 }
 
 // Posix is an account's RFC 2307 attributes, for systems that resolve mail

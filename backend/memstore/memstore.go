@@ -266,6 +266,9 @@ func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreat
 		if c.Account.Mail != "" {
 			taken["mail "+fold(c.Account.Mail)] = true
 		}
+		if !c.Account.KeepUUID.IsZero() {
+			taken["uuid "+c.Account.KeepUUID.String()] = true
+		}
 	}
 	for _, c := range batch {
 		s.createLocked(c.Account)
@@ -283,6 +286,18 @@ func (s *Store) canCreateLocked(a *backend.Account, taken map[string]bool) error
 	name, mail := fold(a.Name), fold(a.Mail)
 	if _, ok := s.byName[name]; ok || taken["name "+name] {
 		return fmt.Errorf("memstore: create account %q: name taken: %w", a.Name, backend.ErrExists)
+	}
+	if u := a.KeepUUID; !u.IsZero() {
+		// A scan: only imports keep a UUID, and this store is for tests.
+		for id, e := range s.entries {
+			if e.uuid == u {
+				return fmt.Errorf("memstore: create account %q: entryUUID %s is account %s's: %w",
+					a.Name, u, s.accounts[id].Name, backend.ErrUUIDTaken)
+			}
+		}
+		if taken["uuid "+u.String()] {
+			return fmt.Errorf("memstore: create account %q: entryUUID %s given twice: %w", a.Name, u, backend.ErrUUIDTaken)
+		}
 	}
 	if mail == "" {
 		return nil
@@ -307,7 +322,12 @@ func (s *Store) createLocked(a *backend.Account) {
 	c.CreatedAt = utc(a.CreatedAt)
 	c.PasswordChangedAt = utc(a.PasswordChangedAt)
 	s.accounts[c.ID] = c
-	s.entries[c.ID] = &entryFields{uuid: backend.NewUUID(), modified: c.CreatedAt}
+	u := a.KeepUUID
+	if u.IsZero() {
+		u = backend.NewUUID()
+	}
+	c.KeepUUID = backend.UUID{}
+	s.entries[c.ID] = &entryFields{uuid: u, modified: c.CreatedAt}
 	s.byName[fold(a.Name)] = c.ID
 	if mail := fold(a.Mail); mail != "" {
 		s.byMail[mail] = c.ID

@@ -153,7 +153,7 @@ func (s *Store) CreateAccounts(ctx context.Context, batch []backend.AccountCreat
 // accountInsert holds the statements that create an account, prepared
 // once for a whole batch.
 type accountInsert struct {
-	account, aliasOwner *sql.Stmt
+	account, aliasOwner, uuidOwner *sql.Stmt
 }
 
 func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, error) {
@@ -169,15 +169,22 @@ func prepareAccountInsert(ctx context.Context, tx *sql.Tx) (*accountInsert, erro
 		w.account.Close()
 		return nil, fmt.Errorf("sqlite: create account: %w", err)
 	}
+	if w.uuidOwner, err = tx.PrepareContext(ctx, `SELECT name FROM accounts WHERE uuid = ?`); err != nil {
+		w.account.Close()
+		w.aliasOwner.Close()
+		return nil, fmt.Errorf("sqlite: create account: %w", err)
+	}
 	return &w, nil
 }
 
 func (w *accountInsert) close() {
 	w.account.Close()
 	w.aliasOwner.Close()
+	w.uuidOwner.Close()
 }
 
-// insert creates a, with a new UUID, and returns its id.
+// insert creates a, with a new UUID unless it keeps one, and returns its
+// id.
 func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, error) {
 	salt := a.AppPasswordSalt
 	if salt == nil {
@@ -197,7 +204,20 @@ func (w *accountInsert) insert(ctx context.Context, a *backend.Account) (int64, 
 			return 0, fmt.Errorf("sqlite: %s: %w", op, err)
 		}
 	}
-	uuid := backend.NewUUID()
+	uuid := a.KeepUUID
+	if uuid.IsZero() {
+		uuid = backend.NewUUID()
+	} else {
+		// The unique index would refuse it too, but not say why.
+		var owner string
+		err := w.uuidOwner.QueryRowContext(ctx, uuid[:]).Scan(&owner)
+		switch {
+		case err == nil:
+			return 0, fmt.Errorf("sqlite: %s: entryUUID %s is account %s's: %w", op, uuid, owner, backend.ErrUUIDTaken)
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, fmt.Errorf("sqlite: %s: %w", op, err)
+		}
+	}
 	res, err := w.account.ExecContext(ctx,
 		a.Name, nullString(a.Mail), a.Role, a.Disabled, a.PasswordHash, nullBlob(a.TOTPSeed), a.TOTPLastStep,
 		a.GivenName, a.Surname, a.DisplayName, salt, toNanos(a.CreatedAt), toNanos(a.PasswordChangedAt),

@@ -57,6 +57,48 @@ func nextMillisecond() time.Time {
 	}
 }
 
+// uuidKeptFromAnImport: an account created with the entryUUID it had in
+// another directory keeps it, whatever its version; one already another
+// account's is refused with ErrUUIDTaken, alone or in a batch, and the
+// batch creates nothing.
+func uuidKeptFromAnImport(t *testing.T, s backend.Store) {
+	kept, err := backend.ParseUUID("2F1C9E4A-0B6D-11EF-9A7C-0242AC120002") // version 1, as slapd draws them
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAccount(t, "alice", "alice@example.org")
+	a.KeepUUID = kept
+	if err := s.CreateAccount(t.Context(), a); err != nil {
+		t.Fatalf("CreateAccount with a kept UUID: %v", err)
+	}
+	if got := dirAccount(t, s, "alice").UUID; got != kept {
+		t.Errorf("alice's entryUUID is %s, want the kept %s", got, kept)
+	}
+	got, err := s.AccountByName(t.Context(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.KeepUUID.IsZero() {
+		t.Errorf("AccountByName hands back KeepUUID %s; it is read at creation only", got.KeepUUID)
+	}
+
+	b := newAccount(t, "bob", "bob@example.org")
+	b.KeepUUID = kept
+	wantErr(t, "CreateAccount with alice's UUID", s.CreateAccount(t.Context(), b), backend.ErrUUIDTaken)
+	other := backend.NewUUID()
+	for name, batch := range map[string][]backend.AccountCreation{
+		"alice's UUID": {creation(t, "carol", ""), {Account: b}},
+		"one UUID twice": {creation(t, "carol", ""),
+			{Account: &backend.Account{Name: "dave", Role: backend.RoleUser, KeepUUID: other, AppPasswordSalt: randomBytes(t, 16)}},
+			{Account: &backend.Account{Name: "erin", Role: backend.RoleUser, KeepUUID: other, AppPasswordSalt: randomBytes(t, 16)}}},
+	} {
+		wantErr(t, "CreateAccounts with "+name, s.CreateAccounts(t.Context(), batch), backend.ErrUUIDTaken)
+		if n := len(mustDirectory(t, s).Accounts); n != 1 {
+			t.Errorf("%s: %d accounts after the refused batch, want alice alone", name, n)
+		}
+	}
+}
+
 // uuidsAreDrawnAndKept: every account, app password and group gets a UUID
 // of its own when it is created, the store hands it back everywhere, no
 // change alters it, and a name created again gets a new one.

@@ -117,6 +117,7 @@ var tests = []test{
 	{"DirectoryChanges_UnknownMarkReadsWhole", directoryChangesUnknownMark},
 	{"DirectoryAccounts_ReadsOnlyThose", directoryAccountsReadsOnlyThose},
 	{"UUID_DrawnForEveryEntryAndKept", uuidsAreDrawnAndKept},
+	{"UUID_KeptFromAnImport", uuidKeptFromAnImport},
 	{"Directory_NamespaceIsTheDatabases", namespaceIsTheDatabases},
 	{"ModifiedAt_FollowsWhatTheEntryServes", modifiedAtFollowsTheEntry},
 	{"SetProfile_PosixAttributesRoundTrip", setProfilePosix},

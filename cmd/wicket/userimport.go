@@ -160,7 +160,10 @@ type importAccount struct {
 	Scheme string `json:"scheme,omitempty"`
 	Status string `json:"status"`
 	Error  string `json:"error,omitempty"`
-	hash   string
+	// UUID is the entry's entryUUID, kept (slapcat writes it).
+	UUID string `json:"entry_uuid,omitempty"`
+	hash string
+	uuid backend.UUID
 }
 
 // where names an entry for a report: its line and DN.
@@ -188,6 +191,7 @@ const (
 // imported into skipped ones, every problem of the file at once.
 func planImport(entries []ldifEntry) (accounts, skipped []importAccount) {
 	seen := map[string]int{}
+	seenUUID := map[backend.UUID]int{}
 	for i := range entries {
 		e := &entries[i]
 		uid := e.uid()
@@ -211,6 +215,19 @@ func planImport(entries []ldifEntry) (accounts, skipped []importAccount) {
 			continue
 		}
 		seen[a.Name] = e.line
+		if v := e.attrs["entryuuid"]; len(v) > 0 {
+			u, err := backend.ParseUUID(strings.TrimSpace(v[0]))
+			if err != nil || u.IsZero() {
+				skip(fmt.Sprintf("%s: entryUUID %q is not a UUID", a.Name, v[0]))
+				continue
+			}
+			if first, dup := seenUUID[u]; dup {
+				skip(fmt.Sprintf("%s: entryUUID %s appears again (first on line %d)", a.Name, u, first))
+				continue
+			}
+			seenUUID[u] = e.line
+			a.uuid, a.UUID = u, u.String()
+		}
 		// A directory may hold several values; the first wicket can verify
 		// is the one kept.
 		var firstErr error
@@ -248,7 +265,9 @@ func newUserImportCmd(g *globals) *cobra.Command {
 ('-' reads standard input). Each entry with a uid (as an attribute or in its
 DN) becomes an account with its mail address and its userPassword hash, which
 stays valid: users sign in with their old password, and the first successful
-bind stores it as argon2id. Entries without a uid are ignored, and so are
+bind stores it as argon2id. An entryUUID (slapcat writes it; ldapsearch with
+'+') is kept, so that clients that know users by it (Nextcloud, SSSD) see
+the same users after the move. Entries without a uid are ignored, and so are
 accounts that already exist, so an import can be run again.
 
 The whole file is checked first: a bad name, a uid given twice or an unusable
@@ -319,7 +338,7 @@ becomes an account that cannot bind until 'wicket user passwd' sets a password.`
 			} else if len(accounts) > 0 {
 				users := make([]backend.ImportUser, len(accounts))
 				for i, a := range accounts {
-					users[i] = backend.ImportUser{Name: a.Name, Mail: a.Mail, Hash: a.hash}
+					users[i] = backend.ImportUser{Name: a.Name, Mail: a.Mail, Hash: a.hash, UUID: a.uuid}
 				}
 				results, err := e.svc.ImportUsers(ctx, users, role)
 				if results == nil {
@@ -332,6 +351,8 @@ becomes an account that cannot bind until 'wicket user passwd' sets a password.`
 						a.Status = importExists
 					case r.Created:
 						a.Status = importCreated
+					case errors.Is(r.Err, backend.ErrUUIDTaken):
+						a.Status, a.Error = importFailed, a.Name+": entryUUID "+a.UUID+" is already another account's"
 					case errors.Is(r.Err, backend.ErrExists):
 						a.Status, a.Error = importFailed, a.Name+": mail address "+a.Mail+" is already in use"
 					case r.Err != nil:

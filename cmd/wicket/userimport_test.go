@@ -316,3 +316,53 @@ func TestUserImportSkipInvalid(t *testing.T) {
 		t.Errorf("the second run created accounts: %+v", us)
 	}
 }
+
+// An entryUUID in the file (slapcat writes it) stays the account's, so
+// that clients that know users by it see the same users; a UUID that is
+// not one, one given twice, or one already another account's is refused
+// with the entry's line.
+func TestUserImportKeepsEntryUUID(t *testing.T) {
+	t.Parallel()
+	c := newCLI(t, noSecondFactor)
+	const aliceUUID, bobUUID = "2f1c9e4a-0b6d-11ef-9a7c-0242ac120002", "5C0A7B36-8E5E-4C7B-9F41-6E0B0E4B5D11"
+	ldif := "dn: uid=alice,ou=people,dc=example,dc=org\nuid: alice\nentryUUID: " + aliceUUID + "\n\n" +
+		"dn: uid=bob,ou=people,dc=example,dc=org\nuid: bob\nentryUUID: " + bobUUID + "\n\n" +
+		"dn: uid=carol,ou=people,dc=example,dc=org\nuid: carol\n"
+	var res []struct {
+		Name      string `json:"name"`
+		EntryUUID string `json:"entry_uuid"`
+	}
+	decode(t, c.ok(ldif, "--json", "user", "import", "-"), &res)
+	if len(res) != 3 || res[0].EntryUUID != aliceUUID || res[1].EntryUUID != strings.ToLower(bobUUID) || res[2].EntryUUID != "" {
+		t.Errorf("import --json = %+v", res)
+	}
+	e := c.service()
+	for name, want := range map[string]string{"alice": aliceUUID, "bob": strings.ToLower(bobUUID)} {
+		u, err := e.svc.User(context.Background(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.UUID.String() != want {
+			t.Errorf("%s's entryUUID is %s, want %s", name, u.UUID, want)
+		}
+	}
+	e.Close()
+
+	msg := c.fail("dn: uid=dave,ou=people,dc=example,dc=org\nuid: dave\nentryUUID: not-a-uuid\n\n"+
+		"dn: uid=erin,ou=people,dc=example,dc=org\nuid: erin\nentryUUID: 7d444840-9dc0-11d1-b245-5ffdce74fad2\n\n"+
+		"dn: uid=frank,ou=people,dc=example,dc=org\nuid: frank\nentryUUID: 7D444840-9DC0-11D1-B245-5FFDCE74FAD2\n",
+		"user", "import", "-")
+	contains(t, "bad UUIDs", msg, "2 entries need fixing", `line 1: dave: entryUUID "not-a-uuid" is not a UUID`,
+		"line 9: frank: entryUUID 7d444840-9dc0-11d1-b245-5ffdce74fad2 appears again (first on line 5)")
+
+	o := c.exec(strings.NewReader("dn: uid=grace,ou=people,dc=example,dc=org\nuid: grace\nentryUUID: "+aliceUUID+"\n\n"+
+		"dn: uid=heidi,ou=people,dc=example,dc=org\nuid: heidi\n"), "user", "import", "-")
+	if o.code == 0 {
+		t.Error("an import with a refused entry exited 0")
+	}
+	contains(t, "a UUID already alice's", o.stderr, "grace: entryUUID "+aliceUUID+" is already another account's")
+	contains(t, "the rest created", c.ok("", "user", "list"), "heidi")
+	if strings.Contains(c.ok("", "user", "list"), "grace") {
+		t.Error("grace was created with alice's entryUUID")
+	}
+}
