@@ -645,3 +645,50 @@ func TestUpstream_AccountPageEnrolmentWithTheDirectoryPassword(t *testing.T) {
 		t.Fatalf("a password change on the page does not say where to make it:\n%s", body)
 	}
 }
+
+// OpenLDAP ends every search at 500 entries unless told otherwise, paged
+// searches included. A directory of more users than that must not have the
+// rest taken for deleted: `wicket user sync` applies nothing and says which
+// limit to lift for whom, and the server's poll logs the same. With the
+// limit lifted as README says (olcLimits for the service account), every
+// user is listed and created.
+func TestUpstream_SyncPastTheDirectorysSizeLimit(t *testing.T) {
+	const n = 600
+	people := func(s *slapdtest.Slapd) string {
+		var b strings.Builder
+		for i := range n {
+			name := fmt.Sprintf("user%04d", i)
+			fmt.Fprintf(&b, "dn: %s\nobjectClass: inetOrgPerson\nuid: %s\ncn: %s\nsn: %s\nmail: %s@%s\n\n",
+				s.UserDN(name), name, name, name, name, slapdtest.DefaultDomain)
+		}
+		return b.String()
+	}
+
+	s := slapdtest.Start(t, slapdtest.Options{ServiceAccount: true})
+	s.Add(t, people(s))
+	w := upstreamWicket(t, s, "")
+	out, errOut, err := w.run("", "user", "sync")
+	if err == nil || !strings.Contains(errOut, "stopped the search of users under "+s.PeopleDN+" at its size limit") ||
+		!strings.Contains(errOut, "nothing was applied") || !strings.Contains(errOut, `olcLimits: dn.exact="`+s.ServiceDN+`" size=unlimited`) {
+		t.Fatalf("sync past the size limit: %v\nstdout %s\nstderr %s", err, out, errOut)
+	}
+	var us []struct {
+		Name string `json:"name"`
+	}
+	w.adminJSON(&us, "", "user", "list")
+	if len(us) != 0 {
+		t.Errorf("%d accounts after a sync that could not list every user, want none", len(us))
+	}
+	waitFor(t, "the poll's log line naming the size limit", func() bool {
+		return strings.Contains(w.logs.String(), "upstream poll failed") && strings.Contains(w.logs.String(), "size limit")
+	})
+
+	s = slapdtest.Start(t, slapdtest.Options{ServiceAccount: true, UnlimitedService: true})
+	s.Add(t, people(s))
+	w = upstreamWicket(t, s, "")
+	w.admin("", "user", "sync")
+	w.adminJSON(&us, "", "user", "list")
+	if len(us) != n {
+		t.Errorf("%d accounts after a sync with the limit lifted, want %d", len(us), n)
+	}
+}

@@ -11,6 +11,7 @@
 package upstream
 
 import (
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
@@ -449,7 +450,7 @@ func (d *Directory) groups(c *conn) (map[string][]string, error) {
 	res, err := c.SearchWithPaging(ldap.NewSearchRequest(d.cfg.GroupBase, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		0, 0, false, f, []string{"cn", "member", "uniqueMember"}, nil), 500)
 	if err != nil {
-		return nil, err
+		return nil, d.sizeLimited("groups under "+d.cfg.GroupBase, err)
 	}
 	out := map[string][]string{}
 	for _, g := range res.Entries {
@@ -522,7 +523,7 @@ func (d *Directory) users(c *conn) ([]backend.UpstreamUser, error) {
 		0, false, f, d.attrs, nil)
 	res, err := c.SearchWithPaging(req, 500)
 	if err != nil {
-		return nil, err
+		return nil, d.sizeLimited("users under "+d.cfg.Base, err)
 	}
 	var groups map[string][]string
 	if d.cfg.GroupBase != "" && d.cfg.GroupAttribute == "" {
@@ -539,6 +540,21 @@ func (d *Directory) users(c *conn) ([]backend.UpstreamUser, error) {
 		out = append(out, *u)
 	}
 	return out, nil
+}
+
+// sizeLimited explains a listing the directory ended at its size limit, as
+// OpenLDAP does at 500 entries unless told otherwise, paged or not: a
+// listing must be whole, or a user missing from it would be taken for
+// one deleted, so nothing is applied and the administrator is told what
+// to change. Other errors pass as they are.
+func (d *Directory) sizeLimited(what string, err error) error {
+	if !ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+		return err
+	}
+	who := cmp.Or(d.cfg.BindDN, "anonymous")
+	return fmt.Errorf("the directory stopped the search of %s at its size limit (%w); nothing was applied. "+
+		"Let %s search without one: on OpenLDAP, olcLimits: dn.exact=%q size=unlimited in the database's "+
+		"cn=config entry; on 389-ds, nsSizeLimit: -1 in that entry; on Active Directory, paging is enough", what, err, who, who)
 }
 
 // user maps an entry.

@@ -120,6 +120,9 @@ olcDbIndex: mail eq
 	if s.opts.ADSchema {
 		b.WriteString("olcDbIndex: sAMAccountName eq\nolcDbIndex: userPrincipalName eq\n")
 	}
+	if s.opts.UnlimitedService {
+		fmt.Fprintf(&b, "olcLimits: dn.exact=%q size=unlimited\n", s.ServiceDN)
+	}
 	// A password serves only to bind, and its owner may change it; the
 	// service account reads everything else, users read their own entry.
 	// The rootdn, and ppolicy's own writes of pwdFailureTime and

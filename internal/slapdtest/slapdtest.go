@@ -98,6 +98,10 @@ type Options struct {
 	// password (ServiceDN, ServicePassword), which may read the whole tree
 	// except passwords, as a proxy's search account does.
 	ServiceAccount bool
+	// UnlimitedService lifts slapd's size limit (500 entries by default,
+	// paged searches included) for the service account, as README's
+	// "An upstream directory" tells administrators to.
+	UnlimitedService bool
 }
 
 // Slapd is one running private slapd.
