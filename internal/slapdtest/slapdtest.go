@@ -345,9 +345,44 @@ func (s *Slapd) Restart(t testing.TB) {
 // Pause freezes slapd (SIGSTOP): connections are still accepted by the
 // kernel but nothing is answered, as with a directory that hangs. Resume,
 // Stop or the test's end lets it go.
+//
+// The kernel stops a process's threads after kill returns, each when it
+// next leaves the kernel, so Pause waits until /proc shows every thread
+// stopped: until then a request could still be answered.
 func (s *Slapd) Pause(t testing.TB) {
 	t.Helper()
-	s.signal(t, syscall.SIGSTOP)
+	pid := s.signal(t, syscall.SIGSTOP)
+	deadline := time.Now().Add(10 * time.Second)
+	for !allStopped(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("slapd (pid %d) not stopped 10 s after SIGSTOP", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// allStopped reports whether every thread of pid is in the stopped state
+// (T in /proc/PID/task/TID/stat). Where /proc cannot say, it reports true:
+// a system without it has nothing better to wait on.
+func allStopped(pid int) bool {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return true
+	}
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, task.Name(), "stat"))
+		if err != nil {
+			continue // the thread has ended
+		}
+		// The state follows the command name, in parentheses that may
+		// hold anything.
+		rest := b[bytes.LastIndexByte(b, ')')+1:]
+		if f := bytes.Fields(rest); len(f) == 0 || string(f[0]) != "T" {
+			return false
+		}
+	}
+	return true
 }
 
 // Resume lets a paused slapd run again.
@@ -356,7 +391,8 @@ func (s *Slapd) Resume(t testing.TB) {
 	s.signal(t, syscall.SIGCONT)
 }
 
-func (s *Slapd) signal(t testing.TB, sig syscall.Signal) {
+// signal sends sig to slapd and returns its pid.
+func (s *Slapd) signal(t testing.TB, sig syscall.Signal) int {
 	t.Helper()
 	s.mu.Lock()
 	cmd := s.cmd
@@ -367,6 +403,7 @@ func (s *Slapd) signal(t testing.TB, sig syscall.Signal) {
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("slapd: %v: %v", sig, err)
 	}
+	return cmd.Process.Pid
 }
 
 // Running reports whether slapd's process is up: started, not stopped, and
